@@ -1,0 +1,26 @@
+//! The Cortex job protocol for compiled responders, behaving like Python `cortexutils` 2.2.1 (and a little safer).
+//!
+//! A responder binary calls [`run`] with its job logic. The runner finds the input (`<job dir>/input/input.json`,
+//! else standard input), validates it the way cortexutils' constructor does ([`Job::from_input`]), calls the
+//! action, and writes exactly one document: `{"success": true, "full": …, "operations": […]}` built from the
+//! returned [`Report`], or `{"success": false, "input": <input with secrets masked>, "errorMessage": …}` with
+//! exit code 1. Documents are byte-for-byte what Python's `json.dump` would produce, panics become error
+//! documents, and nothing in this crate knows about any vendor API.
+
+mod document;
+mod http;
+mod input;
+mod job;
+mod json;
+mod operation;
+mod output;
+mod panic_hook;
+mod redact;
+mod report;
+mod runner;
+
+pub use http::{CaSource, HttpSettings};
+pub use job::{InputError, Job};
+pub use operation::{CustomFieldValue, Operation};
+pub use report::Report;
+pub use runner::{run, run_with_io};

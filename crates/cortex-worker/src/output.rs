@@ -1,0 +1,112 @@
+//! Delivering the document: atomically into `<dir>/output/output.json`, or to stdout in stdin mode.
+//!
+//! Cortex treats a missing or empty `output.json` as "no output" and reads whatever exists once the process
+//! ends, so a half-written file must never be visible: write a temporary file next to it, fsync, rename.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Distinguishes temporary files of several jobs run by one process (tests do that).
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A failed delivery: what could not be written, and the OS error.
+#[derive(Debug)]
+pub(crate) struct WriteError {
+    pub(crate) target: String,
+    pub(crate) error: io::Error,
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write {}: {}", self.target, self.error)
+    }
+}
+
+/// Writes `bytes` as `<job_dir>/output/output.json`, creating `output/` if needed.
+pub(crate) fn write_job_output(job_dir: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let output_dir = job_dir.join("output");
+    let target = output_dir.join("output.json");
+    let context = |error| WriteError {
+        target: target.display().to_string(),
+        error,
+    };
+    fs::create_dir_all(&output_dir).map_err(context)?;
+    let temp = temp_path(&output_dir);
+    let written = write_and_sync(&temp, bytes).and_then(|()| fs::rename(&temp, &target));
+    if let Err(error) = written {
+        // Best effort: the error about the real target matters more than a leftover.
+        let _ = fs::remove_file(&temp);
+        return Err(context(error));
+    }
+    // Persist the rename itself; not every platform can open a directory, so this is best effort.
+    if let Ok(dir) = File::open(&output_dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to stdout, without a trailing newline (like cortexutils).
+pub(crate) fn write_stdout(stdout: &mut dyn Write, bytes: &[u8]) -> Result<(), WriteError> {
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|error| WriteError {
+            target: "standard output".to_owned(),
+            error,
+        })
+}
+
+fn temp_path(output_dir: &Path) -> PathBuf {
+    let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    output_dir.join(format!(".output.json.{}.{unique}.tmp", std::process::id()))
+}
+
+fn write_and_sync(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn replaces_output_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write_job_output(dir.path(), b"first").unwrap();
+        write_job_output(dir.path(), b"{}").unwrap();
+        assert_eq!(fs::read(dir.path().join("output/output.json")).unwrap(), b"{}");
+        assert_eq!(names(&dir.path().join("output")), ["output.json"]);
+    }
+
+    #[test]
+    fn failure_names_the_target_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where output.json should be: the rename fails.
+        fs::create_dir_all(dir.path().join("output/output.json/x")).unwrap();
+        let error = write_job_output(dir.path(), b"{}").unwrap_err().to_string();
+        let target = dir.path().join("output/output.json").display().to_string();
+        assert!(error.starts_with(&format!("cannot write {target}: ")), "{error}");
+        assert_eq!(names(&dir.path().join("output")), ["output.json"]);
+    }
+
+    #[test]
+    fn stdout_gets_the_bytes_without_newline() {
+        let mut stdout = Vec::new();
+        write_stdout(&mut stdout, b"{\"success\": true}").unwrap();
+        assert_eq!(stdout, b"{\"success\": true}");
+    }
+}
