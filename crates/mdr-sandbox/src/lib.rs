@@ -1,0 +1,32 @@
+//! A local, stateful, in-memory stand-in of the Kaspersky MDR REST API
+//! (as the project's reference notes on the MDR API describe it), for integration tests and the demo.
+//!
+//! It serves `POST /api/v1/{client_id}/{entity}/{action}` on 127.0.0.1 over HTTP or HTTPS
+//! (generated CA), mints and checks JWT-shaped tokens, keeps incidents/comments/attachments/
+//! responses/assets in memory, journals every request and can inject faults.
+//!
+//! Choices where the API is undocumented: an unknown client id answers 404
+//! `{"message": "unknown client id"}`; closing a closed incident and deciding a response that
+//! is not pending (`status != "New"`) answer 409; items created through the API have
+//! `origin: "Client"` and `author_name` = the connection name; `markdown_to_html: true` on
+//! `comments/create` stores minimal HTML (paragraphs and `>` block quotes only), reads ignore it.
+//!
+//! Request handling order: route (404) → method (405) → injected fault → client id (404) →
+//! `session/confirm` or bearer (403) → body validation (400) → ids (404) → state (409).
+
+mod api;
+mod http;
+mod ids;
+mod journal;
+mod markdown;
+mod multipart;
+mod seed;
+mod server;
+mod store;
+mod tls;
+mod tokens;
+
+pub use journal::{Fault, JournalEntry};
+pub use seed::{Seed, SeedError};
+pub use server::{Sandbox, SandboxOptions};
+pub use tokens::{BearerState, TokenPair};
