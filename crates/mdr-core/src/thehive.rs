@@ -1,0 +1,415 @@
+//! Typed, read-only views of the TheHive objects a responder receives in `data`.
+//!
+//! TheHive 4 nests parents (a task carries `case`, a log carries `case_task.case`) and writes case
+//! custom fields as `{"<name>": {"<type>": value, "order": n}}`. TheHive 5 keeps that shape for
+//! responders as far as public evidence goes, but its public API writes custom fields as a list of
+//! `{name, value}`; both are accepted so a responder keeps working across versions.
+
+use serde_json::Value;
+
+/// Why the TheHive object cannot be used; the text tells the analyst what to change.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ViewError {
+    #[error("This responder runs on {expected}, not on {actual}: enable it for that object type in Cortex")]
+    WrongDataType { expected: String, actual: String },
+    #[error("The TheHive object has no `{path}`: TheHive did not send {what}; run the responder on {context}")]
+    MissingParent {
+        path: &'static str,
+        what: &'static str,
+        context: &'static str,
+    },
+    #[error("{0}")]
+    IncidentLink(String),
+}
+
+/// The object types the MDR responders work on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    Case,
+    Task,
+    TaskLog,
+}
+
+impl DataType {
+    pub fn parse(data_type: &str) -> Option<DataType> {
+        match data_type {
+            "thehive:case" => Some(DataType::Case),
+            "thehive:case_task" => Some(DataType::Task),
+            "thehive:case_task_log" => Some(DataType::TaskLog),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::Case => "thehive:case",
+            DataType::Task => "thehive:case_task",
+            DataType::TaskLog => "thehive:case_task_log",
+        }
+    }
+}
+
+/// Reads a string field; blank strings count as absent, like a TheHive form left empty.
+fn text<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object.get(key)?.as_str().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A TheHive case.
+#[derive(Debug, Clone, Copy)]
+pub struct Case<'a>(&'a Value);
+
+impl<'a> Case<'a> {
+    pub fn new(value: &'a Value) -> Case<'a> {
+        Case(value)
+    }
+
+    /// The case number shown in TheHive (`caseId` in TheHive 4, `number` in the v1 API).
+    pub fn number(&self) -> Option<i64> {
+        ["caseId", "number"].iter().find_map(|k| self.0.get(*k)?.as_i64())
+    }
+
+    pub fn title(&self) -> Option<&'a str> {
+        text(self.0, "title")
+    }
+
+    pub fn description(&self) -> Option<&'a str> {
+        text(self.0, "description")
+    }
+
+    pub fn severity(&self) -> Option<i64> {
+        self.0.get("severity")?.as_i64()
+    }
+
+    pub fn status(&self) -> Option<&'a str> {
+        text(self.0, "status")
+    }
+
+    pub fn resolution_status(&self) -> Option<&'a str> {
+        text(self.0, "resolutionStatus")
+    }
+
+    /// TheHive 5's customisable status, passed beside the fixed `status`.
+    pub fn extended_status(&self) -> Option<&'a str> {
+        text(self.0, "extendedStatus")
+    }
+
+    pub fn summary(&self) -> Option<&'a str> {
+        text(self.0, "summary")
+    }
+
+    pub fn tags(&self) -> Vec<&'a str> {
+        let tags = self.0.get("tags").and_then(Value::as_array);
+        tags.map(|t| t.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// The value of custom field `name`, in the map shape or the list shape; None when absent or null.
+    pub fn custom_field(&self, name: &str) -> Option<&'a Value> {
+        match self.0.get("customFields")? {
+            Value::Object(fields) => fields.get(name).and_then(field_value),
+            Value::Array(fields) => fields
+                .iter()
+                .find(|f| {
+                    ["name", "reference"]
+                        .iter()
+                        .any(|k| f.get(*k).and_then(Value::as_str) == Some(name))
+                })
+                .and_then(|f| f.get("value"))
+                .filter(|v| !v.is_null()),
+            _ => None,
+        }
+    }
+
+    /// The MDR incident this case is linked to, read from the custom field `field`.
+    pub fn mdr_incident_id(&self, field: &str) -> Result<&'a str, ViewError> {
+        let link = |what: String| {
+            ViewError::IncidentLink(format!(
+                "{what}: link the case to an MDR incident by setting the case custom field `{field}` \
+                 to the MDR incident id"
+            ))
+        };
+        match self.custom_field(field) {
+            None => Err(link(format!("The case has no value in custom field `{field}`"))),
+            Some(Value::String(id)) if id.trim().is_empty() => {
+                Err(link(format!("The case custom field `{field}` is empty")))
+            }
+            Some(Value::String(id)) => Ok(id.trim()),
+            Some(other) => Err(link(format!(
+                "The case custom field `{field}` holds a {} instead of a string",
+                json_type(other)
+            ))),
+        }
+    }
+}
+
+/// `{"string": "x", "order": 0}` → `"x"`; a bare value (some exports) is taken as it is.
+fn field_value(entry: &Value) -> Option<&Value> {
+    let value = match entry {
+        Value::Object(typed) => typed.iter().find(|(k, _)| k.as_str() != "order").map(|(_, v)| v)?,
+        other => other,
+    };
+    (!value.is_null()).then_some(value)
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A TheHive task.
+#[derive(Debug, Clone, Copy)]
+pub struct Task<'a>(&'a Value);
+
+impl<'a> Task<'a> {
+    pub fn new(value: &'a Value) -> Task<'a> {
+        Task(value)
+    }
+
+    pub fn id(&self) -> Option<&'a str> {
+        text(self.0, "_id").or_else(|| text(self.0, "id"))
+    }
+
+    pub fn title(&self) -> Option<&'a str> {
+        text(self.0, "title")
+    }
+
+    pub fn group(&self) -> Option<&'a str> {
+        text(self.0, "group")
+    }
+
+    pub fn description(&self) -> Option<&'a str> {
+        text(self.0, "description")
+    }
+
+    pub fn status(&self) -> Option<&'a str> {
+        text(self.0, "status")
+    }
+}
+
+/// Attachment metadata of a task log (TheHive never sends the bytes to Cortex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentMeta<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub size: Option<u64>,
+    pub content_type: Option<&'a str>,
+}
+
+/// A TheHive task log.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskLog<'a>(&'a Value);
+
+impl<'a> TaskLog<'a> {
+    pub fn new(value: &'a Value) -> TaskLog<'a> {
+        TaskLog(value)
+    }
+
+    pub fn id(&self) -> Option<&'a str> {
+        text(self.0, "_id").or_else(|| text(self.0, "id"))
+    }
+
+    /// The log text as written (not trimmed: leading indentation may be meaningful markdown).
+    pub fn message(&self) -> Option<&'a str> {
+        self.0.get("message")?.as_str().filter(|m| !m.trim().is_empty())
+    }
+
+    pub fn author(&self) -> Option<&'a str> {
+        text(self.0, "createdBy").or_else(|| text(self.0, "owner"))
+    }
+
+    pub fn attachment(&self) -> Option<AttachmentMeta<'a>> {
+        let a = self.0.get("attachment")?;
+        Some(AttachmentMeta {
+            id: text(a, "id")?,
+            name: text(a, "name").unwrap_or("attachment"),
+            size: a.get("size").and_then(Value::as_u64),
+            content_type: text(a, "contentType"),
+        })
+    }
+}
+
+/// The objects reachable from a job's `data`, whatever object the responder was run on.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub data_type: DataType,
+    pub case: Case<'a>,
+    pub task: Option<Task<'a>>,
+    pub log: Option<TaskLog<'a>>,
+}
+
+impl<'a> Context<'a> {
+    /// Builds the view for `data_type`, checking it is one of `accepted`.
+    pub fn new(data_type: &str, data: &'a Value, accepted: &[DataType]) -> Result<Context<'a>, ViewError> {
+        let expected = accepted.iter().map(|d| d.name()).collect::<Vec<_>>().join(" or ");
+        let wrong = || ViewError::WrongDataType {
+            expected: expected.clone(),
+            actual: data_type.to_owned(),
+        };
+        let kind = DataType::parse(data_type)
+            .filter(|d| accepted.contains(d))
+            .ok_or_else(wrong)?;
+        match kind {
+            DataType::Case => Ok(Context {
+                data_type: kind,
+                case: Case(data),
+                task: None,
+                log: None,
+            }),
+            DataType::Task => {
+                let case = parent(data, "case", "data.case", "the task's case", "a task of a case")?;
+                Ok(Context {
+                    data_type: kind,
+                    case: Case(case),
+                    task: Some(Task(data)),
+                    log: None,
+                })
+            }
+            DataType::TaskLog => {
+                let task = parent(
+                    data,
+                    "case_task",
+                    "data.case_task",
+                    "the log's task",
+                    "a task log of a case",
+                )?;
+                let case = parent(
+                    task,
+                    "case",
+                    "data.case_task.case",
+                    "the task's case",
+                    "a task log of a case",
+                )?;
+                Ok(Context {
+                    data_type: kind,
+                    case: Case(case),
+                    task: Some(Task(task)),
+                    log: Some(TaskLog(data)),
+                })
+            }
+        }
+    }
+}
+
+fn parent<'a>(
+    child: &'a Value,
+    key: &str,
+    path: &'static str,
+    what: &'static str,
+    context: &'static str,
+) -> Result<&'a Value, ViewError> {
+    child
+        .get(key)
+        .filter(|v| v.is_object())
+        .ok_or(ViewError::MissingParent { path, what, context })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn log_input() -> Value {
+        json!({
+            "_id": "~81924184", "createdBy": "analyst@soc.example", "message": "line 1\nline 2",
+            "attachment": {"name": "evidence.txt", "id": "9f86", "size": 4, "contentType": "text/plain"},
+            "case_task": {"_id": "~41033800", "title": "RUN_SCRIPT", "group": "Response",
+                "case": {"caseId": 17, "customFields": {"mdr-incident-id": {"string": "-Nz01", "order": 0}}}}
+        })
+    }
+
+    #[test]
+    fn task_log_context_reaches_task_and_case() {
+        let data = log_input();
+        let ctx = Context::new("thehive:case_task_log", &data, &[DataType::TaskLog]).unwrap();
+        assert_eq!(ctx.case.number(), Some(17));
+        assert_eq!(ctx.task.unwrap().group(), Some("Response"));
+        let log = ctx.log.unwrap();
+        assert_eq!(log.author(), Some("analyst@soc.example"));
+        assert_eq!(log.attachment().unwrap().name, "evidence.txt");
+        assert_eq!(ctx.case.mdr_incident_id("mdr-incident-id").unwrap(), "-Nz01");
+    }
+
+    #[test]
+    fn wrong_data_type_and_missing_parents_are_explained() {
+        let data = log_input();
+        let err = Context::new("thehive:case", &data, &[DataType::TaskLog]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "This responder runs on thehive:case_task_log, not on thehive:case: enable it for that object type in Cortex"
+        );
+        let orphan = json!({"message": "x"});
+        let err = Context::new("thehive:case_task_log", &orphan, &[DataType::TaskLog]).unwrap_err();
+        assert!(err.to_string().contains("`data.case_task`"), "{err}");
+        let no_case = json!({"case_task": {"title": "t"}});
+        let err = Context::new("thehive:case_task_log", &no_case, &[DataType::TaskLog]).unwrap_err();
+        assert!(err.to_string().contains("`data.case_task.case`"), "{err}");
+    }
+
+    #[test]
+    fn incident_id_in_map_and_list_shapes() {
+        let th5_list =
+            json!({"customFields": [{"name": "other", "value": "x"}, {"name": "mdr-incident-id", "value": " -Nz02 "}]});
+        assert_eq!(
+            Case::new(&th5_list).mdr_incident_id("mdr-incident-id").unwrap(),
+            "-Nz02"
+        );
+        let bare = json!({"customFields": {"mdr-incident-id": "-Nz03"}});
+        assert_eq!(Case::new(&bare).mdr_incident_id("mdr-incident-id").unwrap(), "-Nz03");
+        let custom_name = json!({"customFields": {"mdr-id": {"string": "-Nz04"}}});
+        assert_eq!(Case::new(&custom_name).mdr_incident_id("mdr-id").unwrap(), "-Nz04");
+    }
+
+    #[test]
+    fn incident_id_problems_say_what_to_do() {
+        let cases = [
+            (
+                json!({"customFields": {}}),
+                "has no value in custom field `mdr-incident-id`",
+            ),
+            (json!({}), "has no value"),
+            (
+                json!({"customFields": {"mdr-incident-id": {"string": null, "order": 0}}}),
+                "has no value",
+            ),
+            (
+                json!({"customFields": {"mdr-incident-id": {"string": "  "}}}),
+                "is empty",
+            ),
+            (
+                json!({"customFields": {"mdr-incident-id": {"integer": 5}}}),
+                "holds a number",
+            ),
+            (
+                json!({"customFields": [{"name": "mdr-incident-id", "value": null}]}),
+                "has no value",
+            ),
+        ];
+        for (case, expected) in cases {
+            let err = Case::new(&case)
+                .mdr_incident_id("mdr-incident-id")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{err}");
+            assert!(err.contains("link the case to an MDR incident"), "{err}");
+        }
+    }
+
+    #[test]
+    fn blank_strings_and_wrong_types_read_as_absent() {
+        let case = json!({"title": "  ", "summary": 3, "tags": ["a", 1, "b"], "number": 9});
+        let case = Case::new(&case);
+        assert_eq!(case.title(), None);
+        assert_eq!(case.summary(), None);
+        assert_eq!(case.tags(), vec!["a", "b"]);
+        assert_eq!(case.number(), Some(9));
+        let log = json!({"message": "   "});
+        assert_eq!(TaskLog::new(&log).message(), None);
+    }
+}

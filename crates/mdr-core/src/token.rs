@@ -1,0 +1,474 @@
+//! The MDR token folder: read the access token, rotate the pair when it is stale, never lose the
+//! newest refresh token.
+//!
+//! Refresh tokens are single use: `session/confirm` consumes the one on disk and returns a new
+//! pair. Losing the new refresh token locks the customer out until someone issues one in the MDR
+//! console, so a refresh runs under an exclusive lock in the token folder, re-reads the files once
+//! the lock is held (another job may have refreshed meanwhile), checks that the folder is writable
+//! before spending the token, and writes the new refresh token before the access token, each with
+//! write-to-temp + fsync + rename so a crash leaves either the old or the new file, never a torn one.
+//! The file names are those of the MDR Integration Utility, which may share the folder.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::secret::Secret;
+
+pub const ACCESS_FILE: &str = ".access_token";
+pub const REFRESH_FILE: &str = ".refresh_token";
+/// Taken only while refreshing; readers of a valid access token never wait.
+pub const LOCK_FILE: &str = ".token.lock";
+
+/// An access token this close to expiry is refreshed first rather than risk a mid-job rejection.
+const EXPIRY_MARGIN_SECS: u64 = 60;
+const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+/// The utility rewrites its token files in place; a reader can catch one empty for a moment.
+const EMPTY_FILE_RETRIES: u32 = 10;
+const EMPTY_FILE_PAUSE: Duration = Duration::from_millis(50);
+
+/// A pair returned by `session/confirm`.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access: Secret,
+    pub refresh: Secret,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("Cannot read the MDR token file {path}: {reason}; check `token_dir`")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error(
+        "No MDR refresh token in {path}: paste the refresh token generated in the MDR console (Settings > API) there, \
+         or point `token_dir` at the MDR Integration Utility's token folder"
+    )]
+    NoRefreshToken { path: PathBuf },
+    #[error(
+        "The MDR refresh token in {path} expired {ago} ago: generate a new one in the MDR console (Settings > API) \
+         and write it to that file"
+    )]
+    RefreshExpired { path: PathBuf, ago: String },
+    #[error(
+        "Cannot write to the MDR token folder {dir}: {reason}; the Cortex user needs write access to `token_dir` to rotate tokens \
+         (nothing was exchanged, the refresh token on disk is still valid)"
+    )]
+    NotWritable { dir: PathBuf, reason: String },
+    #[error("Gave up after {secs} s waiting for the token lock {path}: another job is refreshing the MDR tokens")]
+    LockTimeout { path: PathBuf, secs: u64 },
+    #[error(
+        "MDR issued new tokens but they could not be saved in {dir}: {reason}. Generate a new refresh token in the MDR console"
+    )]
+    SaveFailed { dir: PathBuf, reason: String },
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The `exp` claim of a JWT, read without verifying the signature (only MDR can verify it; we
+/// only need to know when to refresh). None when the token is not a readable JWT.
+pub fn jwt_expiry(token: &str) -> Option<u64> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.get("exp")?;
+    exp.as_u64()
+        .or_else(|| exp.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+}
+
+/// Usable now: present and not expiring within the margin. A token whose expiry cannot be read is
+/// tried as it is; a rejection then triggers the refresh.
+fn usable(token: &Secret, now: u64) -> bool {
+    match jwt_expiry(token.expose()) {
+        Some(exp) => exp > now + EXPIRY_MARGIN_SECS,
+        None => true,
+    }
+}
+
+/// The token folder shared with the MDR Integration Utility and other jobs.
+#[derive(Debug, Clone)]
+pub struct TokenStore {
+    dir: PathBuf,
+}
+
+impl TokenStore {
+    pub fn new(dir: impl Into<PathBuf>) -> TokenStore {
+        TokenStore { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A usable access token: the one on disk, or a fresh one obtained through `exchange`.
+    pub fn access_token<E, F>(&self, exchange: F) -> Result<Secret, E>
+    where
+        E: From<TokenError>,
+        F: FnMut(&Secret) -> Result<TokenPair, E>,
+    {
+        if let Some(token) = self.read(ACCESS_FILE)?
+            && usable(&token, now_secs())
+        {
+            return Ok(token);
+        }
+        self.refresh(None, exchange)
+    }
+
+    /// Called when the API refused `rejected`: returns a newer token another job saved meanwhile,
+    /// or refreshes.
+    pub fn replace_rejected<E, F>(&self, rejected: &Secret, exchange: F) -> Result<Secret, E>
+    where
+        E: From<TokenError>,
+        F: FnMut(&Secret) -> Result<TokenPair, E>,
+    {
+        self.refresh(Some(rejected), exchange)
+    }
+
+    fn refresh<E, F>(&self, rejected: Option<&Secret>, mut exchange: F) -> Result<Secret, E>
+    where
+        E: From<TokenError>,
+        F: FnMut(&Secret) -> Result<TokenPair, E>,
+    {
+        let _lock = self.lock()?;
+        if let Some(token) = self.newer_usable_access(rejected)? {
+            return Ok(token);
+        }
+        let refresh = self.refresh_token()?;
+        self.check_writable()?;
+        let pair = match exchange(&refresh) {
+            Ok(pair) => pair,
+            Err(err) => return self.after_failed_exchange(rejected, &refresh, err, exchange),
+        };
+        self.save(&pair)?;
+        Ok(pair.access)
+    }
+
+    /// The refresh token may have been consumed by a process that does not take our lock (the
+    /// MDR Integration Utility): if the files changed meanwhile, use what it saved, once.
+    fn after_failed_exchange<E, F>(
+        &self,
+        rejected: Option<&Secret>,
+        spent: &Secret,
+        err: E,
+        mut exchange: F,
+    ) -> Result<Secret, E>
+    where
+        E: From<TokenError>,
+        F: FnMut(&Secret) -> Result<TokenPair, E>,
+    {
+        if let Some(token) = self.newer_usable_access(rejected)? {
+            return Ok(token);
+        }
+        match self.read(REFRESH_FILE)? {
+            Some(newer) if newer != *spent => {
+                let pair = exchange(&newer)?;
+                self.save(&pair)?;
+                Ok(pair.access)
+            }
+            _ => Err(err),
+        }
+    }
+
+    fn newer_usable_access(&self, rejected: Option<&Secret>) -> Result<Option<Secret>, TokenError> {
+        let current = self.read(ACCESS_FILE)?;
+        Ok(current.filter(|t| usable(t, now_secs()) && Some(t) != rejected))
+    }
+
+    fn refresh_token(&self) -> Result<Secret, TokenError> {
+        let path = self.dir.join(REFRESH_FILE);
+        for attempt in 0..=EMPTY_FILE_RETRIES {
+            if let Some(token) = self.read(REFRESH_FILE)? {
+                if let Some(exp) = jwt_expiry(token.expose()) {
+                    let now = now_secs();
+                    if exp <= now {
+                        return Err(TokenError::RefreshExpired {
+                            path,
+                            ago: human_duration(now - exp),
+                        });
+                    }
+                }
+                return Ok(token);
+            }
+            if attempt < EMPTY_FILE_RETRIES {
+                sleep(EMPTY_FILE_PAUSE);
+            }
+        }
+        Err(TokenError::NoRefreshToken { path })
+    }
+
+    /// Reads a token file, trimmed; a missing or blank file is None.
+    fn read(&self, name: &str) -> Result<Option<Secret>, TokenError> {
+        let path = self.dir.join(name);
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                let text = text.trim();
+                Ok((!text.is_empty()).then(|| Secret::new(text)))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(TokenError::Unreadable {
+                path,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> Result<File, TokenError> {
+        let path = self.dir.join(LOCK_FILE);
+        let not_writable = |e: io::Error| TokenError::NotWritable {
+            dir: self.dir.clone(),
+            reason: e.to_string(),
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(not_writable)?;
+        let deadline = Instant::now() + LOCK_TIMEOUT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => sleep(Duration::from_millis(20)),
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(TokenError::LockTimeout {
+                        path,
+                        secs: LOCK_TIMEOUT.as_secs(),
+                    });
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(not_writable(e)),
+            }
+        }
+    }
+
+    /// Spending the refresh token is only safe when the new one can be saved afterwards.
+    fn check_writable(&self) -> Result<(), TokenError> {
+        let probe = self.dir.join(format!(".write-probe.{}.tmp", std::process::id()));
+        let result = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&probe);
+        let _ = fs::remove_file(&probe);
+        result.map(drop).map_err(|e| TokenError::NotWritable {
+            dir: self.dir.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Refresh token first: if we die between the two writes, the next job refreshes again with a
+    /// valid refresh token instead of holding an access token and a spent refresh token.
+    fn save(&self, pair: &TokenPair) -> Result<(), TokenError> {
+        let failed = |e: io::Error| TokenError::SaveFailed {
+            dir: self.dir.clone(),
+            reason: e.to_string(),
+        };
+        write_atomically(&self.dir, REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
+        write_atomically(&self.dir, ACCESS_FILE, pair.access.expose()).map_err(failed)
+    }
+}
+
+/// Replaces `dir/name` with `content` (mode 0600) so that readers see the old or the new file.
+pub fn write_atomically(dir: &Path, name: &str, content: &str) -> io::Result<()> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        file.write_all(content.as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&tmp, dir.join(name))?;
+        // Make the rename itself durable.
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn human_duration(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[derive(Debug)]
+    enum TestError {
+        Token(TokenError),
+        Refused,
+    }
+
+    impl From<TokenError> for TestError {
+        fn from(e: TokenError) -> Self {
+            TestError::Token(e)
+        }
+    }
+
+    fn jwt(exp: u64, tag: &str) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{exp},"sub":"{tag}"}}"#));
+        format!("eyJhbGciOiJIUzI1NiJ9.{payload}.sig")
+    }
+
+    fn pair(tag: &str) -> TokenPair {
+        TokenPair {
+            access: Secret::new(jwt(now_secs() + 3600, tag)),
+            refresh: Secret::new(jwt(now_secs() + 86400, tag)),
+        }
+    }
+
+    fn store_with(access: &str, refresh: &str) -> (tempfile::TempDir, TokenStore) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(ACCESS_FILE), access).unwrap();
+        fs::write(dir.path().join(REFRESH_FILE), refresh).unwrap();
+        let store = TokenStore::new(dir.path());
+        (dir, store)
+    }
+
+    fn file(dir: &tempfile::TempDir, name: &str) -> String {
+        fs::read_to_string(dir.path().join(name)).unwrap()
+    }
+
+    #[test]
+    fn reads_exp_without_verifying() {
+        assert_eq!(jwt_expiry(&jwt(1_900_000_000, "a")), Some(1_900_000_000));
+        assert_eq!(jwt_expiry("not-a-jwt"), None);
+        assert_eq!(jwt_expiry("a.%%%.c"), None);
+    }
+
+    #[test]
+    fn a_valid_access_token_is_used_without_refresh() {
+        let access = jwt(now_secs() + 3600, "a");
+        let (_dir, store) = store_with(&format!("{access}\n"), "r");
+        let token: Result<Secret, TestError> = store.access_token(|_| panic!("must not refresh"));
+        assert_eq!(token.unwrap().expose(), access);
+    }
+
+    #[test]
+    fn an_expiring_access_token_is_rotated_refresh_first() {
+        let old_refresh = jwt(now_secs() + 86400, "old");
+        let (dir, store) = store_with(&jwt(now_secs() + 30, "a"), &old_refresh);
+        let calls = Cell::new(0);
+        let new = pair("new");
+        let token: Result<Secret, TestError> = store.access_token(|r| {
+            calls.set(calls.get() + 1);
+            assert_eq!(r.expose(), old_refresh);
+            Ok(new.clone())
+        });
+        assert_eq!(token.unwrap(), new.access);
+        assert_eq!(calls.get(), 1);
+        assert_eq!(file(&dir, REFRESH_FILE), new.refresh.expose());
+        assert_eq!(file(&dir, ACCESS_FILE), new.access.expose());
+        let mode = fs::metadata(dir.path().join(REFRESH_FILE))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_failed_exchange_keeps_the_refresh_token() {
+        let refresh = jwt(now_secs() + 86400, "keep");
+        let (dir, store) = store_with("", &refresh);
+        let token: Result<Secret, TestError> = store.access_token(|_| Err(TestError::Refused));
+        assert!(matches!(token, Err(TestError::Refused)));
+        assert_eq!(file(&dir, REFRESH_FILE), refresh);
+    }
+
+    #[test]
+    fn a_rejected_token_is_replaced_by_a_newer_one_on_disk() {
+        let rejected = Secret::new(jwt(now_secs() + 3600, "rejected"));
+        let newer = jwt(now_secs() + 3600, "newer");
+        let (_dir, store) = store_with(&newer, "r");
+        let token: Result<Secret, TestError> = store.replace_rejected(&rejected, |_| panic!("must not refresh"));
+        assert_eq!(token.unwrap().expose(), newer);
+        // The same token on disk as the rejected one: refresh.
+        let (_dir, store) = store_with(rejected.expose(), &jwt(now_secs() + 86400, "r"));
+        let fresh = pair("fresh");
+        let token: Result<Secret, TestError> = store.replace_rejected(&rejected, |_| Ok(fresh.clone()));
+        assert_eq!(token.unwrap(), fresh.access);
+    }
+
+    #[test]
+    fn a_refresh_token_rotated_by_someone_else_is_retried_once() {
+        let spent = jwt(now_secs() + 86400, "spent");
+        let rotated = jwt(now_secs() + 86400, "rotated");
+        let (dir, store) = store_with("", &spent);
+        let seen = std::cell::RefCell::new(Vec::new());
+        let fresh = pair("fresh");
+        let token: Result<Secret, TestError> = store.access_token(|r| {
+            seen.borrow_mut().push(r.expose().to_owned());
+            if r.expose() == spent {
+                // Meanwhile the utility rotated the files (it does not take our lock).
+                fs::write(dir.path().join(REFRESH_FILE), &rotated).unwrap();
+                Err(TestError::Refused)
+            } else {
+                Ok(fresh.clone())
+            }
+        });
+        assert_eq!(token.unwrap(), fresh.access);
+        assert_eq!(*seen.borrow(), vec![spent, rotated]);
+    }
+
+    #[test]
+    fn refresh_problems_are_explained_before_spending_anything() {
+        let (_dir, store) = store_with("", "");
+        let err: TestError = store.access_token(|_| panic!("no token to spend")).unwrap_err();
+        assert!(
+            matches!(err, TestError::Token(TokenError::NoRefreshToken { .. })),
+            "{err:?}"
+        );
+
+        let (_dir, store) = store_with("", &jwt(now_secs() - 7200, "old"));
+        let err: TestError = store.access_token(|_| panic!("expired")).unwrap_err();
+        let TestError::Token(err) = err else {
+            panic!("wrong error")
+        };
+        assert!(err.to_string().contains("expired 2 h ago"), "{err}");
+    }
+
+    #[test]
+    fn concurrent_refreshes_exchange_once() {
+        let (dir, store) = store_with("", &jwt(now_secs() + 86400, "r"));
+        let exchanges = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    let token: Result<Secret, TestError> = store.access_token(|_| {
+                        exchanges.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        sleep(Duration::from_millis(50));
+                        Ok(pair("once"))
+                    });
+                    token.unwrap();
+                });
+            }
+        });
+        assert_eq!(exchanges.into_inner(), 1);
+        assert!(jwt_expiry(&file(&dir, ACCESS_FILE)).is_some());
+    }
+}
