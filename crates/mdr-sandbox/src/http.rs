@@ -20,20 +20,13 @@ pub(crate) struct Request {
 impl Request {
     /// First header with that (case-insensitive) name.
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Whether the client wants the connection kept open after this exchange.
     pub(crate) fn keep_alive(&self) -> bool {
         let conn = self.header("connection").unwrap_or("").to_ascii_lowercase();
-        if self.version == "HTTP/1.0" {
-            conn.contains("keep-alive")
-        } else {
-            !conn.contains("close")
-        }
+        if self.version == "HTTP/1.0" { conn.contains("keep-alive") } else { !conn.contains("close") }
     }
 }
 
@@ -53,10 +46,7 @@ pub(crate) fn read_request<S: Read + Write>(reader: &mut io::BufReader<S>) -> io
         headers: read_headers(reader)?,
         body: Vec::new(),
     };
-    if request
-        .header("expect")
-        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
-    {
+    if request.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
         reader.get_mut().write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         reader.get_mut().flush()?;
     }
@@ -77,9 +67,7 @@ fn read_headers<R: BufRead>(reader: &mut R) -> io::Result<Vec<(String, String)>>
 }
 
 fn read_body<R: BufRead>(reader: &mut R, request: &Request) -> io::Result<Vec<u8>> {
-    let chunked = request
-        .header("transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let chunked = request.header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     if chunked {
         return read_chunked(reader);
     }
@@ -133,9 +121,7 @@ fn read_line<R: BufRead>(reader: &mut R) -> io::Result<Option<String>> {
     while matches!(buf.last(), Some(b'\n' | b'\r')) {
         buf.pop();
     }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|_| invalid("non-UTF-8 header"))
+    String::from_utf8(buf).map(Some).map_err(|_| invalid("non-UTF-8 header"))
 }
 
 /// Framing errors use `InvalidInput` so the server can tell them from TLS errors (`InvalidData`).
@@ -154,11 +140,7 @@ pub(crate) struct Response {
 impl Response {
     /// A JSON response.
     pub(crate) fn json(status: u16, value: &serde_json::Value) -> Self {
-        Self::raw(
-            status,
-            "application/json; charset=utf-8",
-            value.to_string().into_bytes(),
-        )
+        Self::raw(status, "application/json; charset=utf-8", value.to_string().into_bytes())
     }
 
     /// The JSON error shape `{"message": ...}`.
@@ -168,11 +150,7 @@ impl Response {
 
     /// Any body with a content type.
     pub(crate) fn raw(status: u16, content_type: &str, body: Vec<u8>) -> Self {
-        Self {
-            status,
-            headers: vec![("Content-Type".to_owned(), content_type.to_owned())],
-            body,
-        }
+        Self { status, headers: vec![("Content-Type".to_owned(), content_type.to_owned())], body }
     }
 
     /// Adds a header.

@@ -27,9 +27,7 @@ pub(crate) fn new_id() -> String {
 
 /// Milliseconds since the Unix epoch, as the API uses everywhere.
 pub(crate) fn now_ms() -> i64 {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970");
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970");
     i64::try_from(d.as_millis()).expect("milliseconds fit in i64")
 }
 

@@ -16,8 +16,7 @@ pub(crate) fn boundary(content_type: &str) -> Option<String> {
     }
     params.split(';').find_map(|p| {
         let (k, v) = p.trim().split_once('=')?;
-        k.eq_ignore_ascii_case("boundary")
-            .then(|| v.trim_matches('"').to_owned())
+        k.eq_ignore_ascii_case("boundary").then(|| v.trim_matches('"').to_owned())
     })
 }
 

@@ -45,10 +45,8 @@ const DEMO_SEED: &str = include_str!("../../../tests/fixtures/sandbox/seed.json"
 impl Seed {
     /// Loads a seed JSON file.
     pub fn from_file(path: &Path) -> Result<Seed, SeedError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SeedError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SeedError::Io { path: path.display().to_string(), source })?;
         Self::from_json(serde_json::from_str(&text)?)
     }
 
@@ -80,11 +78,9 @@ impl Seed {
             if !inc.get("incident_number").is_some_and(Value::is_i64) {
                 return Err(invalid(&format!("incident {id}: incident_number must be an integer")));
             }
-            for (list, key) in [
-                ("comments", "comment_id"),
-                ("attachments", "attachment_id"),
-                ("responses", "response_id"),
-            ] {
+            for (list, key) in
+                [("comments", "comment_id"), ("attachments", "attachment_id"), ("responses", "response_id")]
+            {
                 for child in inc[list].as_array().into_iter().flatten() {
                     let obj = child
                         .as_object()
@@ -143,9 +139,7 @@ fn decode_files(v: Option<Value>) -> Result<HashMap<String, Vec<u8>>, SeedError>
 }
 
 fn require_str<'a>(obj: &'a Object, key: &str, what: &str) -> Result<&'a str, SeedError> {
-    obj.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid(&format!("every {what} needs a string {key}")))
+    obj.get(key).and_then(Value::as_str).ok_or_else(|| invalid(&format!("every {what} needs a string {key}")))
 }
 
 fn invalid(msg: &str) -> SeedError {

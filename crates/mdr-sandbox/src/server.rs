@@ -83,9 +83,7 @@ pub struct Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("Sandbox").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -121,12 +119,7 @@ impl Sandbox {
         let acceptor = thread::Builder::new()
             .name("mdr-sandbox-accept".to_owned())
             .spawn(move || accept_loop(&listener, &accept_shared))?;
-        Ok(Sandbox {
-            shared,
-            addr,
-            ca_pem,
-            acceptor: Some(acceptor),
-        })
+        Ok(Sandbox { shared, addr, ca_pem, acceptor: Some(acceptor) })
     }
 
     /// Base URL without trailing slash, e.g. `https://127.0.0.1:41234/api/v1`.
@@ -170,11 +163,7 @@ impl Sandbox {
 
     /// Journal entries for one endpoint such as `"comments/create"`.
     pub fn calls(&self, endpoint: &str) -> Vec<JournalEntry> {
-        lock(&self.shared.journal)
-            .iter()
-            .filter(|e| e.endpoint == endpoint)
-            .cloned()
-            .collect()
+        lock(&self.shared.journal).iter().filter(|e| e.endpoint == endpoint).cloned().collect()
     }
 
     /// Forgets the journal.
@@ -245,9 +234,8 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         let Ok(stream) = stream else { continue };
         let shared = Arc::clone(shared);
         // Detached: a test tool; idle connections end on their read timeout.
-        let _ = thread::Builder::new()
-            .name("mdr-sandbox-conn".to_owned())
-            .spawn(move || serve_connection(stream, &shared));
+        let _ =
+            thread::Builder::new().name("mdr-sandbox-conn".to_owned()).spawn(move || serve_connection(stream, &shared));
     }
 }
 
@@ -306,10 +294,7 @@ fn route(path: &str) -> Option<Route> {
     if [cid, entity, action].iter().any(|s| s.is_empty()) {
         return None;
     }
-    Some(Route {
-        client_id: cid.to_owned(),
-        endpoint: format!("{entity}/{action}"),
-    })
+    Some(Route { client_id: cid.to_owned(), endpoint: format!("{entity}/{action}") })
 }
 
 /// Computes the answer (`None` = drop the connection) and journals the request.
@@ -317,14 +302,7 @@ fn answer(request: &Request, shared: &Shared) -> Option<Response> {
     let bearer = lock(&shared.tokens).bearer_state(request.header("authorization"));
     let Some(route) = route(&request.path) else {
         let response = Response::error(404, "not found");
-        journal(
-            shared,
-            request.path.clone(),
-            String::new(),
-            bearer,
-            Value::Null,
-            response.status,
-        );
+        journal(shared, request.path.clone(), String::new(), bearer, Value::Null, response.status);
         return Some(response);
     };
     let body = if route.endpoint == "attachments/upload" {
@@ -363,10 +341,7 @@ fn respond(request: &Request, route: &Route, bearer: BearerState, shared: &Share
         BearerState::Unknown => return Some(Response::error(403, "invalid access token")),
     }
     let mut store = lock(&shared.store);
-    let mut ctx = Ctx {
-        store: &mut store,
-        author: &shared.author,
-    };
+    let mut ctx = Ctx { store: &mut store, author: &shared.author };
     Some(api::handle(&route.endpoint, request, &mut ctx))
 }
 
@@ -381,10 +356,9 @@ fn confirm(request: &Request, shared: &Shared) -> Response {
         _ => return Response::error(400, "request body must be a JSON object"),
     };
     match lock(&shared.tokens).exchange(&token, shared.access_ttl) {
-        Ok(pair) => Response::json(
-            200,
-            &json!({"access_token": pair.access_token, "refresh_token": pair.refresh_token}),
-        ),
+        Ok(pair) => {
+            Response::json(200, &json!({"access_token": pair.access_token, "refresh_token": pair.refresh_token}))
+        }
         Err(e) => Response::error(403, e.message()),
     }
 }
@@ -416,13 +390,7 @@ fn fault_response(fault: &Fault) -> Response {
 }
 
 fn journal(shared: &Shared, endpoint: String, client_id: String, bearer: BearerState, body: Value, status: u16) {
-    let entry = JournalEntry {
-        endpoint,
-        client_id,
-        bearer,
-        body,
-        status,
-    };
+    let entry = JournalEntry { endpoint, client_id, bearer, body, status };
     lock(&shared.subscribers).retain(|tx| tx.send(entry.clone()).is_ok());
     lock(&shared.journal).push(entry);
 }

@@ -54,14 +54,7 @@ impl Store {
         for inc in &self.incidents {
             let id = str_of(inc, "incident_id");
             let at = inc.get("creation_time").and_then(Value::as_i64).unwrap_or(0);
-            records.push(record(
-                id,
-                at,
-                SOC_AUTHOR,
-                "create",
-                "incident_details",
-                &Value::Object(inc.clone()),
-            ));
+            records.push(record(id, at, SOC_AUTHOR, "create", "incident_details", &Value::Object(inc.clone())));
             for c in inc["comments"].as_array().into_iter().flatten() {
                 let at = c.get("creation_time").and_then(Value::as_i64).unwrap_or(at);
                 let by = c.get("author_name").and_then(Value::as_str).unwrap_or(SOC_AUTHOR);
@@ -79,18 +72,13 @@ impl Store {
     }
 
     pub(crate) fn incident_index(&self, incident_id: &str) -> Option<usize> {
-        self.incidents
-            .iter()
-            .position(|i| i.get("incident_id").and_then(Value::as_str) == Some(incident_id))
+        self.incidents.iter().position(|i| i.get("incident_id").and_then(Value::as_str) == Some(incident_id))
     }
 
     /// `(incident index, child index)` of the child of kind `list` whose `key` equals `id`.
     pub(crate) fn find_child(&self, list: &str, key: &str, id: &str) -> Option<(usize, usize)> {
         self.incidents.iter().enumerate().find_map(|(i, inc)| {
-            let pos = inc[list]
-                .as_array()?
-                .iter()
-                .position(|c| c.get(key).and_then(Value::as_str) == Some(id))?;
+            let pos = inc[list].as_array()?.iter().position(|c| c.get(key).and_then(Value::as_str) == Some(id))?;
             Some((i, pos))
         })
     }
@@ -101,9 +89,7 @@ impl Store {
     }
 
     pub(crate) fn asset(&self, asset_id: &str) -> Option<&Object> {
-        self.assets
-            .iter()
-            .find(|a| a.get("asset_id").and_then(Value::as_str) == Some(asset_id))
+        self.assets.iter().find(|a| a.get("asset_id").and_then(Value::as_str) == Some(asset_id))
     }
 
     /// Appends a history record for a child/incident change.
@@ -118,8 +104,7 @@ impl Store {
         inc.insert("update_time".to_owned(), json!(now));
         let snapshot = Value::Object(inc.clone());
         let id = str_of(&self.incidents[idx], "incident_id").to_owned();
-        self.history
-            .push(record(&id, now, by, "update", "incident_details", &snapshot));
+        self.history.push(record(&id, now, by, "update", "incident_details", &snapshot));
     }
 }
 

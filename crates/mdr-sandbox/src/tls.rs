@@ -17,9 +17,7 @@ pub(crate) struct TlsSetup {
 pub(crate) fn generate() -> io::Result<TlsSetup> {
     let ca_key = KeyPair::generate().map_err(other)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(other)?;
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "mdr-sandbox test CA");
+    ca_params.distinguished_name.push(DnType::CommonName, "mdr-sandbox test CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_cert = ca_params.self_signed(&ca_key).map_err(other)?;
@@ -31,10 +29,7 @@ pub(crate) fn generate() -> io::Result<TlsSetup> {
     leaf_params.distinguished_name.push(DnType::CommonName, "mdr-sandbox");
     let leaf_cert = leaf_params.signed_by(&leaf_key, &issuer).map_err(other)?;
 
-    let chain = vec![
-        CertificateDer::from(leaf_cert.der().to_vec()),
-        CertificateDer::from(ca_cert.der().to_vec()),
-    ];
+    let chain = vec![CertificateDer::from(leaf_cert.der().to_vec()), CertificateDer::from(ca_cert.der().to_vec())];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
@@ -43,10 +38,7 @@ pub(crate) fn generate() -> io::Result<TlsSetup> {
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(other)?;
-    Ok(TlsSetup {
-        config: Arc::new(config),
-        ca_pem: ca_cert.pem(),
-    })
+    Ok(TlsSetup { config: Arc::new(config), ca_pem: ca_cert.pem() })
 }
 
 fn other<E: std::fmt::Display>(e: E) -> io::Error {

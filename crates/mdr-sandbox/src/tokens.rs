@@ -24,10 +24,7 @@ pub struct TokenPair {
 
 impl fmt::Debug for TokenPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenPair")
-            .field("access_token", &"<redacted>")
-            .field("refresh_token", &"<redacted>")
-            .finish()
+        f.debug_struct("TokenPair").field("access_token", &"<redacted>").field("refresh_token", &"<redacted>").finish()
     }
 }
 
@@ -83,11 +80,7 @@ pub(crate) struct TokenStore {
 
 impl TokenStore {
     pub(crate) fn new(client_id: &str, refresh_ttl_secs: i64) -> Self {
-        Self {
-            client_id: client_id.to_owned(),
-            refresh_ttl: refresh_ttl_secs,
-            issued: HashMap::new(),
-        }
+        Self { client_id: client_id.to_owned(), refresh_ttl: refresh_ttl_secs, issued: HashMap::new() }
     }
 
     /// Mints a pair sharing one session id; the access token expires after `access_ttl` seconds.
@@ -174,10 +167,7 @@ mod tests {
         assert!(claims["sub"].as_str().is_some_and(|s| s.starts_with("cid+")));
         assert!(store.exchange(&pair.refresh_token, 60).is_ok());
         assert_eq!(store.exchange(&pair.refresh_token, 60), Err(RefreshError::Reused));
-        assert_eq!(
-            store.bearer_state(Some(&format!("Bearer {}", pair.access_token))),
-            BearerState::Valid
-        );
+        assert_eq!(store.bearer_state(Some(&format!("Bearer {}", pair.access_token))), BearerState::Valid);
         assert!(!format!("{pair:?}").contains(&pair.access_token));
     }
 }

@@ -41,19 +41,11 @@ fn session_confirm_rotates_and_refresh_tokens_are_single_use() {
     assert!(c["sub"].as_str().unwrap().starts_with("0123456789abcdef+"));
     let lifetime = c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap();
     assert_eq!(lifetime, 3600);
-    assert_eq!(
-        claims(refresh)["exp"].as_i64().unwrap() - claims(refresh)["iat"].as_i64().unwrap(),
-        7 * 24 * 3600
-    );
+    assert_eq!(claims(refresh)["exp"].as_i64().unwrap() - claims(refresh)["iat"].as_i64().unwrap(), 7 * 24 * 3600);
 
     // The new access token works; reusing the consumed refresh token does not.
     let url = format!("{}/{}/incidents/count", sandbox.api_url(), sandbox.client_id());
-    let resp = Client::new()
-        .post(url)
-        .bearer_auth(access)
-        .json(&json!({}))
-        .send()
-        .unwrap();
+    let resp = Client::new().post(url).bearer_auth(access).json(&json!({})).send().unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let (status, body) = confirm(&sandbox, json!({"refresh_token": first.refresh_token}));
     assert_eq!(status, 403);
@@ -111,10 +103,7 @@ fn bearer_is_required_valid_and_unexpired() {
     assert!(api.sandbox.refresh_token_usable(&expired.refresh_token));
     let (status, _) = api.post("incidents/list", json!({}));
     assert_eq!(status, 200);
-    assert_eq!(
-        api.sandbox.calls("incidents/list").last().unwrap().bearer,
-        BearerState::Valid
-    );
+    assert_eq!(api.sandbox.calls("incidents/list").last().unwrap().bearer, BearerState::Valid);
 }
 
 #[test]
@@ -139,29 +128,12 @@ fn unknown_client_id_wrong_route_and_method() {
     assert!(body["message"].is_string());
     let (status, _) = api.post("incidents/explode", json!({}));
     assert_eq!(status, 404);
-    let resp = api
-        .client
-        .get(api.url("incidents/list"))
-        .bearer_auth(&api.token)
-        .send()
-        .unwrap();
+    let resp = api.client.get(api.url("incidents/list")).bearer_auth(&api.token).send().unwrap();
     assert_eq!(resp.status().as_u16(), 405);
     // Non-object bodies are 400 whatever the content type.
-    let resp = api
-        .client
-        .post(api.url("incidents/list"))
-        .bearer_auth(&api.token)
-        .body("[1]")
-        .send()
-        .unwrap();
+    let resp = api.client.post(api.url("incidents/list")).bearer_auth(&api.token).body("[1]").send().unwrap();
     assert_eq!(resp.status().as_u16(), 400);
-    let resp = api
-        .client
-        .post(api.url("incidents/count"))
-        .bearer_auth(&api.token)
-        .body("{}")
-        .send()
-        .unwrap();
+    let resp = api.client.post(api.url("incidents/count")).bearer_auth(&api.token).body("{}").send().unwrap();
     assert_eq!(resp.status().as_u16(), 200, "JSON accepted without a JSON content type");
 }
 
@@ -178,10 +150,7 @@ fn token_dir_holds_a_valid_pair() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join(".access_token"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(dir.path().join(".access_token")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     assert!(sandbox.refresh_token_usable(&refresh));

@@ -28,10 +28,7 @@ fn incident_lists_page_project_filter_and_count() {
             {"incident_id": INCIDENT2, "status": "Open"},
         ])
     );
-    assert_eq!(
-        api.post("incidents/count", json!({"statuses": ["Closed"]})).1,
-        json!({"count": 1})
-    );
+    assert_eq!(api.post("incidents/count", json!({"statuses": ["Closed"]})).1, json!({"count": 1}));
     assert_eq!(api.post("incidents/count", json!({})).1, json!({"count": 3}));
     assert_eq!(api.post("incidents/count", json!({"statuses": ["Bogus"]})).0, 400);
     assert_eq!(api.post("incidents/list", json!({"page": 0})).0, 400);
@@ -50,22 +47,9 @@ fn comment_create_list_history_and_journal() {
     let (status, comment) = api.post("comments/create", body.clone());
     assert_eq!(status, 200);
     let keys: Vec<&str> = comment.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(
-        keys,
-        [
-            "comment_id",
-            "author_name",
-            "text",
-            "creation_time",
-            "origin",
-            "was_read"
-        ]
-    );
+    assert_eq!(keys, ["comment_id", "author_name", "text", "creation_time", "origin", "was_read"]);
     assert_eq!(comment["author_name"], "TheHive (API)");
-    assert_eq!(
-        comment["text"],
-        "<p>alice wrote:</p>\n<blockquote>\n<p>it was me</p>\n</blockquote>"
-    );
+    assert_eq!(comment["text"], "<p>alice wrote:</p>\n<blockquote>\n<p>it was me</p>\n</blockquote>");
 
     let (_, list) = api.post("comments/list", json!({"incident_id": INCIDENT}));
     let list = list.as_array().unwrap();
@@ -80,65 +64,29 @@ fn comment_create_list_history_and_journal() {
     assert_eq!(calls[0].body, body, "journal keeps the raw request body");
     assert_eq!(calls[0].status, 200);
 
-    let (_, history) = api.post(
-        "incidents/history",
-        json!({"incident_id": INCIDENT, "min_record_time": comment["creation_time"]}),
-    );
+    let (_, history) =
+        api.post("incidents/history", json!({"incident_id": INCIDENT, "min_record_time": comment["creation_time"]}));
     let history = history.as_array().unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[0]["operation"], "create");
     assert_eq!(history[0]["entity"]["incident_comment"], comment);
     assert_eq!(history[1]["operation"], "update");
     assert!(history[1]["entity"]["incident_details"].is_object());
-    let (_, own) = api.post(
-        "incidents/history",
-        json!({"incident_id": INCIDENT, "ignore_self": true}),
-    );
-    assert!(
-        own.as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["changed_by"] != "TheHive (API)")
-    );
+    let (_, own) = api.post("incidents/history", json!({"incident_id": INCIDENT, "ignore_self": true}));
+    assert!(own.as_array().unwrap().iter().all(|r| r["changed_by"] != "TheHive (API)"));
 
     // Plain text stays as sent.
     let (_, plain) = api.post("comments/create", json!({"incident_id": INCIDENT, "text": "a <b>"}));
     assert_eq!(plain["text"], "a <b>");
     // Validation.
     assert_eq!(api.post("comments/create", json!({"incident_id": INCIDENT})).0, 400);
-    assert_eq!(
-        api.post("comments/create", json!({"incident_id": INCIDENT, "text": ""}))
-            .0,
-        400
-    );
-    assert_eq!(
-        api.post("comments/create", json!({"incident_id": INCIDENT, "text": 5}))
-            .0,
-        400
-    );
-    assert_eq!(
-        api.post("comments/create", json!({"incident_id": "nope", "text": "x"}))
-            .0,
-        404
-    );
+    assert_eq!(api.post("comments/create", json!({"incident_id": INCIDENT, "text": ""})).0, 400);
+    assert_eq!(api.post("comments/create", json!({"incident_id": INCIDENT, "text": 5})).0, 400);
+    assert_eq!(api.post("comments/create", json!({"incident_id": "nope", "text": "x"})).0, 404);
     // Delete.
-    assert_eq!(
-        api.post("comments/delete", json!({"comment_id": comment["comment_id"]}))
-            .0,
-        200
-    );
-    assert_eq!(
-        api.post("comments/delete", json!({"comment_id": comment["comment_id"]}))
-            .0,
-        404
-    );
-    assert_eq!(
-        api.sandbox.incident(INCIDENT).unwrap()["comments"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(api.post("comments/delete", json!({"comment_id": comment["comment_id"]})).0, 200);
+    assert_eq!(api.post("comments/delete", json!({"comment_id": comment["comment_id"]})).0, 404);
+    assert_eq!(api.sandbox.incident(INCIDENT).unwrap()["comments"].as_array().unwrap().len(), 2);
 }
 
 #[test]
@@ -152,10 +100,7 @@ fn close_incident_and_already_closed() {
     assert_eq!(inc["resolution"], "False positive");
     assert_eq!(inc["status_description"], "benign admin script");
     assert_eq!(api.sandbox.incident(INCIDENT).unwrap()["status"], "Closed");
-    assert_eq!(
-        api.post("incidents/close", body).1,
-        json!({"message": "incident is already closed"})
-    );
+    assert_eq!(api.post("incidents/close", body).1, json!({"message": "incident is already closed"}));
     assert_eq!(api.sandbox.calls("incidents/close")[1].status, 409);
     let closed = json!({"incident_id": CLOSED, "resolution_status": "TRUE_POSITIVE", "summary": "x"});
     assert_eq!(api.post("incidents/close", closed).0, 409);
@@ -165,11 +110,7 @@ fn close_incident_and_already_closed() {
     );
     assert_eq!(status, 400);
     assert_eq!(
-        api.post(
-            "incidents/close",
-            json!({"incident_id": INCIDENT2, "resolution_status": "TRUE_POSITIVE"})
-        )
-        .0,
+        api.post("incidents/close", json!({"incident_id": INCIDENT2, "resolution_status": "TRUE_POSITIVE"})).0,
         400
     );
     assert_eq!(
@@ -207,12 +148,7 @@ fn create_incident_validates_and_creates() {
     }
     let mut body = good.clone();
     body["affected_hosts"] = json!(["HOST-09:0xDEAD"]);
-    assert!(
-        api.post("incidents/create", body).1["message"]
-            .as_str()
-            .unwrap()
-            .contains("HOST-09:0xDEAD")
-    );
+    assert!(api.post("incidents/create", body).1["message"].as_str().unwrap().contains("HOST-09:0xDEAD"));
 
     let (status, inc) = api.post("incidents/create", good);
     assert_eq!(status, 200);
@@ -237,27 +173,12 @@ fn response_update_only_while_pending() {
     assert_eq!(api.post("responses/list", json!({})).0, 400);
 
     assert_eq!(
-        api.post(
-            "response/update",
-            json!({"response_id": PENDING_RESPONSE, "status": "Approved", "comment": "x"})
-        )
-        .0,
+        api.post("response/update", json!({"response_id": PENDING_RESPONSE, "status": "Approved", "comment": "x"})).0,
         400
     );
+    assert_eq!(api.post("response/update", json!({"response_id": PENDING_RESPONSE, "status": "Confirmed"})).0, 400);
     assert_eq!(
-        api.post(
-            "response/update",
-            json!({"response_id": PENDING_RESPONSE, "status": "Confirmed"})
-        )
-        .0,
-        400
-    );
-    assert_eq!(
-        api.post(
-            "response/update",
-            json!({"response_id": "MDR_nope", "status": "Confirmed", "comment": "x"})
-        )
-        .0,
+        api.post("response/update", json!({"response_id": "MDR_nope", "status": "Confirmed", "comment": "x"})).0,
         404
     );
     let (status, resp) = api.post(
@@ -268,15 +189,11 @@ fn response_update_only_while_pending() {
     assert_eq!(resp["status"], "Confirmed");
     assert_eq!(resp["comment"], "go ahead");
     assert_eq!(api.sandbox.response(PENDING_RESPONSE).unwrap(), resp);
-    let again = api.post(
-        "response/update",
-        json!({"response_id": PENDING_RESPONSE, "status": "Declined", "comment": "x"}),
-    );
+    let again =
+        api.post("response/update", json!({"response_id": PENDING_RESPONSE, "status": "Declined", "comment": "x"}));
     assert_eq!(again, (409, json!({"message": "response is not pending"})));
-    let bulk = api.post(
-        "responses/update",
-        json!({"responses_ids": [CONFIRMED_RESPONSE], "status": "Declined", "comment": "x"}),
-    );
+    let bulk = api
+        .post("responses/update", json!({"responses_ids": [CONFIRMED_RESPONSE], "status": "Declined", "comment": "x"}));
     assert_eq!(bulk.0, 409);
     assert_eq!(api.sandbox.response(CONFIRMED_RESPONSE).unwrap()["status"], "Confirmed");
 }
@@ -291,24 +208,14 @@ fn assets_filter_page_count_details() {
     assert_eq!(hosts[0]["asset_id"], HOST1_ID);
     assert_eq!(api.post("assets/list", json!({"host_names": ["HOST-77"]})).1, json!([]));
     assert_eq!(
-        api.post(
-            "assets/list",
-            json!({"page": 2, "page_size": 1, "fields": ["host_name"]})
-        )
-        .1,
+        api.post("assets/list", json!({"page": 2, "page_size": 1, "fields": ["host_name"]})).1,
         json!([{"host_name": "HOST-02"}])
     );
     assert_eq!(api.post("assets/list", json!({"page": 3, "page_size": 1})).1, json!([]));
     assert_eq!(api.post("assets/count", json!({})).1, json!({"count": 2}));
-    assert_eq!(
-        api.post("assets/count", json!({"statuses": ["WARNING"]})).1,
-        json!({"count": 1})
-    );
+    assert_eq!(api.post("assets/count", json!({"statuses": ["WARNING"]})).1, json!({"count": 1}));
     assert_eq!(api.post("assets/count", json!({"statuses": ["BLOCKED"]})).0, 400);
-    assert_eq!(
-        api.post("assets/details", json!({"asset_id": HOST1_ID})).1["host_name"],
-        "HOST-01"
-    );
+    assert_eq!(api.post("assets/details", json!({"asset_id": HOST1_ID})).1["host_name"], "HOST-01");
     assert_eq!(api.post("assets/details", json!({"asset_id": "0x00"})).0, 404);
 }
 
@@ -317,24 +224,9 @@ fn upload_then_download_same_bytes() {
     let api = Api::new();
     let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     let form = Form::new()
-        .text(
-            "meta",
-            json!({"incident_id": INCIDENT, "caption": "memory dump"}).to_string(),
-        )
-        .part(
-            "file",
-            Part::bytes(bytes.clone())
-                .file_name("dump.bin")
-                .mime_str("application/octet-stream")
-                .unwrap(),
-        );
-    let resp = api
-        .client
-        .post(api.url("attachments/upload"))
-        .bearer_auth(&api.token)
-        .multipart(form)
-        .send()
-        .unwrap();
+        .text("meta", json!({"incident_id": INCIDENT, "caption": "memory dump"}).to_string())
+        .part("file", Part::bytes(bytes.clone()).file_name("dump.bin").mime_str("application/octet-stream").unwrap());
+    let resp = api.client.post(api.url("attachments/upload")).bearer_auth(&api.token).multipart(form).send().unwrap();
     let (status, att) = split(resp);
     assert_eq!(status, 200, "{att}");
     assert_eq!(att["full_name"], "dump.bin");
@@ -360,31 +252,14 @@ fn upload_then_download_same_bytes() {
     assert_eq!(resp.bytes().unwrap().to_vec(), bytes);
     let (_, list) = api.post("attachments/list", json!({"incident_id": INCIDENT}));
     assert!(list.as_array().unwrap().iter().any(|a| a["attachment_id"] == id));
-    assert_eq!(
-        api.post("attachments/download", json!({"attachment_id": "nope"})).0,
-        404
-    );
+    assert_eq!(api.post("attachments/download", json!({"attachment_id": "nope"})).0, 404);
 
     // Missing meta / unknown incident.
     let form = Form::new().part("file", Part::bytes(vec![1]).file_name("a"));
-    let resp = api
-        .client
-        .post(api.url("attachments/upload"))
-        .bearer_auth(&api.token)
-        .multipart(form)
-        .send()
-        .unwrap();
+    let resp = api.client.post(api.url("attachments/upload")).bearer_auth(&api.token).multipart(form).send().unwrap();
     assert_eq!(resp.status().as_u16(), 400);
-    let form = Form::new()
-        .text("meta", r#"{"incident_id": "nope"}"#)
-        .part("file", Part::bytes(vec![1]).file_name("a"));
-    let resp = api
-        .client
-        .post(api.url("attachments/upload"))
-        .bearer_auth(&api.token)
-        .multipart(form)
-        .send()
-        .unwrap();
+    let form = Form::new().text("meta", r#"{"incident_id": "nope"}"#).part("file", Part::bytes(vec![1]).file_name("a"));
+    let resp = api.client.post(api.url("attachments/upload")).bearer_auth(&api.token).multipart(form).send().unwrap();
     assert_eq!(resp.status().as_u16(), 404);
 }
 
@@ -398,9 +273,7 @@ fn seeded_attachment_downloads() {
         .json(&json!({"attachment_id": "-NzSeedAttachment001"}))
         .send()
         .unwrap();
-    let size = api.sandbox.incident(INCIDENT).unwrap()["attachments"][0]["file_size"]
-        .as_u64()
-        .unwrap();
+    let size = api.sandbox.incident(INCIDENT).unwrap()["attachments"][0]["file_size"].as_u64().unwrap();
     assert_eq!(resp.bytes().unwrap().len() as u64, size);
 }
 

@@ -18,20 +18,13 @@ fn each_fault_kind_then_normal_service() {
     let api = Api::new();
     let ep = "incidents/count";
 
-    api.sandbox
-        .inject(ep, Fault::Status(500, r#"{"message":"boom"}"#.to_owned()), 2);
+    api.sandbox.inject(ep, Fault::Status(500, r#"{"message":"boom"}"#.to_owned()), 2);
     assert_eq!(api.post(ep, json!({})), (500, json!({"message": "boom"})));
     assert_eq!(api.post(ep, json!({})).0, 500);
     assert_eq!(api.post(ep, json!({})), (200, json!({"count": 3})));
 
     api.sandbox.inject(ep, Fault::StatusRetryAfter(429, 7), 1);
-    let resp = api
-        .client
-        .post(api.url(ep))
-        .bearer_auth(&api.token)
-        .json(&json!({}))
-        .send()
-        .unwrap();
+    let resp = api.client.post(api.url(ep)).bearer_auth(&api.token).json(&json!({})).send().unwrap();
     assert_eq!(resp.status().as_u16(), 429);
     assert_eq!(resp.headers()["retry-after"], "7");
 
@@ -41,54 +34,25 @@ fn each_fault_kind_then_normal_service() {
     assert!(start.elapsed() >= Duration::from_millis(400));
 
     api.sandbox.inject(ep, Fault::InvalidJson, 1);
-    let resp = api
-        .client
-        .post(api.url(ep))
-        .bearer_auth(&api.token)
-        .json(&json!({}))
-        .send()
-        .unwrap();
+    let resp = api.client.post(api.url(ep)).bearer_auth(&api.token).json(&json!({})).send().unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert!(serde_json::from_str::<Value>(&resp.text().unwrap()).is_err());
 
     api.sandbox.inject(ep, Fault::Html(502), 1);
-    let resp = api
-        .client
-        .post(api.url(ep))
-        .bearer_auth(&api.token)
-        .json(&json!({}))
-        .send()
-        .unwrap();
+    let resp = api.client.post(api.url(ep)).bearer_auth(&api.token).json(&json!({})).send().unwrap();
     assert_eq!(resp.status().as_u16(), 502);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(resp.text().unwrap().contains("<html>"));
 
     api.sandbox.inject(ep, Fault::Drop, 1);
-    let err = api
-        .client
-        .post(api.url(ep))
-        .bearer_auth(&api.token)
-        .json(&json!({}))
-        .send();
+    let err = api.client.post(api.url(ep)).bearer_auth(&api.token).json(&json!({})).send();
     assert!(err.is_err(), "dropped connection must fail the request");
 
     // A fault on comments/create does not touch the state.
-    api.sandbox
-        .inject("comments/create", Fault::Status(503, "down".to_owned()), 1);
+    api.sandbox.inject("comments/create", Fault::Status(503, "down".to_owned()), 1);
     let (status, body) = api.post("comments/create", json!({"incident_id": INCIDENT, "text": "x"}));
     assert_eq!((status, body), (503, Value::Null));
-    assert_eq!(
-        api.sandbox.incident(INCIDENT).unwrap()["comments"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(api.sandbox.incident(INCIDENT).unwrap()["comments"].as_array().unwrap().len(), 1);
 
     let statuses: Vec<u16> = api.sandbox.calls(ep).iter().map(|e| e.status).collect();
     assert_eq!(statuses, [500, 500, 200, 429, 200, 200, 502, 0]);
@@ -119,27 +83,10 @@ fn tls_trusted_ca_works_untrusted_fails() {
         assert_eq!((status, body), (200, json!({"count": 3})));
     }
     let localhost = url.replace("127.0.0.1", "localhost");
-    assert_eq!(
-        trusting
-            .post(localhost)
-            .bearer_auth(&token)
-            .json(&json!({}))
-            .send()
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(trusting.post(localhost).bearer_auth(&token).json(&json!({})).send().unwrap().status().as_u16(), 200);
 
     let untrusting = Client::new();
-    assert!(
-        untrusting
-            .post(&url)
-            .bearer_auth(&token)
-            .json(&json!({}))
-            .send()
-            .is_err()
-    );
+    assert!(untrusting.post(&url).bearer_auth(&token).json(&json!({})).send().is_err());
     // Another sandbox's CA is not enough either.
     let other = tls_sandbox().ca_pem().unwrap();
     let wrong = Client::builder()
@@ -147,12 +94,7 @@ fn tls_trusted_ca_works_untrusted_fails() {
         .build()
         .unwrap();
     assert!(wrong.post(&url).bearer_auth(&token).json(&json!({})).send().is_err());
-    assert!(
-        Sandbox::start(SandboxOptions::new(Seed::default_demo()))
-            .unwrap()
-            .ca_pem()
-            .is_none()
-    );
+    assert!(Sandbox::start(SandboxOptions::new(Seed::default_demo())).unwrap().ca_pem().is_none());
 }
 
 /// Reads one response (Content-Length framed) from a raw socket.
@@ -178,12 +120,7 @@ fn read_response(reader: &mut BufReader<TcpStream>) -> (String, String) {
 #[test]
 fn chunked_body_and_keep_alive_on_one_socket() {
     let api = Api::new();
-    let addr = api
-        .sandbox
-        .api_url()
-        .trim_start_matches("http://")
-        .trim_end_matches("/api/v1")
-        .to_owned();
+    let addr = api.sandbox.api_url().trim_start_matches("http://").trim_end_matches("/api/v1").to_owned();
     let path = format!("/api/v1/{}/comments/create", api.sandbox.client_id());
     let stream = TcpStream::connect(&addr).unwrap();
     let mut writer = stream.try_clone().unwrap();
@@ -235,16 +172,9 @@ fn binary_prints_url_and_journal_then_exits_on_stdin_eof() {
     assert_eq!(line.trim(), "client_id=feedface");
     let pem = std::fs::read(&ca).unwrap();
     let refresh = std::fs::read_to_string(dir.path().join(".refresh_token")).unwrap();
-    let client = Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .build()
-        .unwrap();
+    let client = Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap()).build().unwrap();
     let (status, _) = split(
-        client
-            .post(format!("{url}/feedface/session/confirm"))
-            .json(&json!({"refresh_token": refresh}))
-            .send()
-            .unwrap(),
+        client.post(format!("{url}/feedface/session/confirm")).json(&json!({"refresh_token": refresh})).send().unwrap(),
     );
     assert_eq!(status, 200);
     line.clear();

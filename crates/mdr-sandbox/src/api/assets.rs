@@ -34,9 +34,7 @@ fn parse(body: &Object) -> Result<Vec<Cond>, Fail> {
         }
     }
     if let Some(b) = body.get("is_isolated").filter(|v| !v.is_null()) {
-        let b = b
-            .as_bool()
-            .ok_or_else(|| super::bad_request("field is_isolated must be a boolean"))?;
+        let b = b.as_bool().ok_or_else(|| super::bad_request("field is_isolated must be a boolean"))?;
         conds.push(Cond::Bool("isolation", b));
     }
     for (key, field, is_min) in [
@@ -68,9 +66,9 @@ fn holds(cond: &Cond, asset: &Object, ctx: &Ctx<'_>) -> bool {
             let v = asset.get(*field).and_then(Value::as_i64).unwrap_or(0);
             if *is_min { v >= *t } else { v <= *t }
         }
-        Cond::Search(s) => ["host_name", "asset_id", "domain"]
-            .iter()
-            .any(|k| str_of(asset, k).to_lowercase().contains(s)),
+        Cond::Search(s) => {
+            ["host_name", "asset_id", "domain"].iter().any(|k| str_of(asset, k).to_lowercase().contains(s))
+        }
         Cond::Incidents(ids) => ids.iter().any(|id| {
             ctx.store.incident_index(id).is_some_and(|i| {
                 let suffix = format!(":{}", str_of(asset, "asset_id"));
@@ -105,11 +103,7 @@ pub(super) fn count(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
 
 pub(super) fn details(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
     let id = req_str(body, "asset_id")?;
-    let asset = ctx
-        .store
-        .asset(id)
-        .cloned()
-        .ok_or_else(|| not_found(format!("unknown asset_id: {id}")))?;
+    let asset = ctx.store.asset(id).cloned().ok_or_else(|| not_found(format!("unknown asset_id: {id}")))?;
     let fields = opt_strs(body, "fields")?;
     ok(project(Value::Object(asset), fields.as_deref()))
 }

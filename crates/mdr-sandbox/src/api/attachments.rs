@@ -12,10 +12,7 @@ use crate::store::Object;
 pub(super) fn list(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
     let idx = incident_idx(ctx, req_str(body, "incident_id")?)?;
     opt_bool(body, "markdown_to_html")?;
-    let items = ctx.store.incidents[idx]["attachments"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let items = ctx.store.incidents[idx]["attachments"].as_array().cloned().unwrap_or_default();
     list_reply(items, body)
 }
 
@@ -33,10 +30,7 @@ pub(super) fn download(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
 
 pub(super) fn upload(request: &Request, ctx: &mut Ctx<'_>) -> Outcome {
     let parts = parse_parts(request)?;
-    let file = parts
-        .iter()
-        .find(|p| p.name == "file")
-        .ok_or_else(|| bad_request("missing multipart part: file"))?;
+    let file = parts.iter().find(|p| p.name == "file").ok_or_else(|| bad_request("missing multipart part: file"))?;
     let meta = meta_of(&parts)?;
     let incident_id = req_str(&meta, "incident_id")?;
     let caption = match meta.get("caption") {
@@ -71,10 +65,7 @@ fn parse_parts(request: &Request) -> Result<Vec<Part>, Fail> {
 
 /// The `meta` part: a JSON object carried as a string form field.
 fn meta_of(parts: &[Part]) -> Result<Object, Fail> {
-    let meta = parts
-        .iter()
-        .find(|p| p.name == "meta")
-        .ok_or_else(|| bad_request("missing multipart part: meta"))?;
+    let meta = parts.iter().find(|p| p.name == "meta").ok_or_else(|| bad_request("missing multipart part: meta"))?;
     match serde_json::from_slice(&meta.data) {
         Ok(Value::Object(o)) => Ok(o),
         _ => Err(bad_request("meta must be a JSON object")),

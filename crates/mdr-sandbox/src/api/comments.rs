@@ -13,10 +13,7 @@ pub(super) const CLIENT_ORIGIN: &str = "Client";
 pub(super) fn list(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
     let idx = incident_idx(ctx, req_str(body, "incident_id")?)?;
     opt_bool(body, "markdown_to_html")?;
-    let items = ctx.store.incidents[idx]["comments"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let items = ctx.store.incidents[idx]["comments"].as_array().cloned().unwrap_or_default();
     list_reply(items, body)
 }
 
@@ -55,10 +52,7 @@ pub(super) fn delete(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
         .store
         .find_child("comments", "comment_id", comment_id)
         .ok_or_else(|| not_found(format!("unknown comment_id: {comment_id}")))?;
-    if let Some(items) = ctx.store.incidents[idx]
-        .get_mut("comments")
-        .and_then(Value::as_array_mut)
-    {
+    if let Some(items) = ctx.store.incidents[idx].get_mut("comments").and_then(Value::as_array_mut) {
         items.remove(pos);
     }
     ctx.store.touch(idx, ctx.author);

@@ -119,21 +119,13 @@ fn list_matches(inc: &Object, key: &str, wanted: &[String]) -> bool {
 fn search_matches(inc: &Object, phrase: &str) -> bool {
     let number = inc.get("incident_number").map(Value::to_string).unwrap_or_default();
     number == phrase
-        || ["summary", "description", "incident_id"]
-            .iter()
-            .any(|k| str_of(inc, k).to_lowercase().contains(phrase))
+        || ["summary", "description", "incident_id"].iter().any(|k| str_of(inc, k).to_lowercase().contains(phrase))
 }
 
 fn filtered(body: &Object, ctx: &Ctx<'_>) -> Result<Vec<Value>, Fail> {
     let filter = Filter::parse(body)?;
     opt_bool(body, "markdown_to_html")?;
-    Ok(ctx
-        .store
-        .incidents
-        .iter()
-        .filter(|i| filter.matches(i))
-        .map(|i| Value::Object(i.clone()))
-        .collect())
+    Ok(ctx.store.incidents.iter().filter(|i| filter.matches(i)).map(|i| Value::Object(i.clone())).collect())
 }
 
 pub(super) fn list(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
@@ -208,13 +200,10 @@ pub(super) fn create(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
         "attachments": [],
         "responses": [],
     });
-    let Value::Object(obj) = incident.clone() else {
-        unreachable!("json! object literal")
-    };
+    let Value::Object(obj) = incident.clone() else { unreachable!("json! object literal") };
     let id = str_of(&obj, "incident_id").to_owned();
     ctx.store.incidents.push(obj);
-    ctx.store
-        .record(&id, ctx.author, "create", "incident_details", &incident);
+    ctx.store.record(&id, ctx.author, "create", "incident_details", &incident);
     ok(incident)
 }
 
@@ -282,10 +271,7 @@ pub(super) fn history(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
         {
             continue;
         }
-        let kind = r["entity"]
-            .as_object()
-            .and_then(|e| e.keys().next().cloned())
-            .unwrap_or_default();
+        let kind = r["entity"].as_object().and_then(|e| e.keys().next().cloned()).unwrap_or_default();
         let n = match seen.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, n)) => {
                 *n += 1;

@@ -30,24 +30,15 @@ pub(crate) struct Fail {
 pub(crate) type Outcome = Result<Response, Fail>;
 
 pub(crate) fn bad_request(message: impl Into<String>) -> Fail {
-    Fail {
-        status: 400,
-        message: message.into(),
-    }
+    Fail { status: 400, message: message.into() }
 }
 
 pub(crate) fn not_found(message: impl Into<String>) -> Fail {
-    Fail {
-        status: 404,
-        message: message.into(),
-    }
+    Fail { status: 404, message: message.into() }
 }
 
 pub(crate) fn conflict(message: impl Into<String>) -> Fail {
-    Fail {
-        status: 409,
-        message: message.into(),
-    }
+    Fail { status: 409, message: message.into() }
 }
 
 pub(crate) fn ok(value: Value) -> Outcome {
@@ -145,10 +136,7 @@ pub(crate) fn opt_strs(body: &Object, key: &str) -> Result<Option<Vec<String>>, 
 pub(crate) fn opt_int(body: &Object, key: &str) -> Result<Option<i64>, Fail> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| bad_request(format!("field {key} must be an integer"))),
+        Some(v) => v.as_i64().map(Some).ok_or_else(|| bad_request(format!("field {key} must be an integer"))),
     }
 }
 
@@ -174,9 +162,7 @@ fn sort(items: &mut [Value], body: &Object) -> Result<(), Fail> {
     let Some(spec) = body.get("sort").filter(|v| !v.is_null()) else {
         return Ok(());
     };
-    let spec = spec
-        .as_str()
-        .ok_or_else(|| bad_request("field sort must be a string"))?;
+    let spec = spec.as_str().ok_or_else(|| bad_request("field sort must be a string"))?;
     let (field, dir) = spec.split_once(':').unwrap_or((spec, "asc"));
     let desc = match dir {
         "asc" => false,
@@ -231,7 +217,5 @@ pub(crate) fn count_reply(n: usize) -> Outcome {
 
 /// Looks up an incident index or answers 404.
 pub(crate) fn incident_idx(ctx: &Ctx<'_>, incident_id: &str) -> Result<usize, Fail> {
-    ctx.store
-        .incident_index(incident_id)
-        .ok_or_else(|| not_found(format!("unknown incident_id: {incident_id}")))
+    ctx.store.incident_index(incident_id).ok_or_else(|| not_found(format!("unknown incident_id: {incident_id}")))
 }

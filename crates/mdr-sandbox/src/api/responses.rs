@@ -11,10 +11,7 @@ const PENDING: &str = "New";
 
 pub(super) fn list(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
     let idx = incident_idx(ctx, req_str(body, "incident_id")?)?;
-    let items = ctx.store.incidents[idx]["responses"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let items = ctx.store.incidents[idx]["responses"].as_array().cloned().unwrap_or_default();
     list_reply(items, body)
 }
 
@@ -46,8 +43,7 @@ fn apply(ctx: &mut Ctx<'_>, (i, r): (usize, usize), status: &str, comment: &str)
     resp["update_time"] = json!(now_ms());
     let updated = resp.clone();
     let incident_id = ctx.store.incidents[i]["incident_id"].as_str().unwrap_or("").to_owned();
-    ctx.store
-        .record(&incident_id, ctx.author, "update", "incident_response", &updated);
+    ctx.store.record(&incident_id, ctx.author, "update", "incident_response", &updated);
     ctx.store.touch(i, ctx.author);
     updated
 }

@@ -12,10 +12,7 @@ use mdr_sandbox::{Sandbox, SandboxOptions, Seed};
 use serde_json::Value;
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Runs every MDR responder on a sample job against a local MDR stand-in"
-)]
+#[command(version, about = "Runs every MDR responder on a sample job against a local MDR stand-in")]
 struct Args {
     /// The repository root (holds responders/ and tests/fixtures/).
     #[arg(long, default_value = ".")]
@@ -42,17 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     sandbox.write_token_dir(&tokens, -60)?;
 
     let mut out = io::stdout().lock();
-    writeln!(
-        out,
-        "MDR stand-in listening at {} (TLS, CA in {})",
-        sandbox.api_url(),
-        ca.display()
-    )?;
-    writeln!(
-        out,
-        "Token folder {} holds an expired access token: the first job rotates it.\n",
-        tokens.display()
-    )?;
+    writeln!(out, "MDR stand-in listening at {} (TLS, CA in {})", sandbox.api_url(), ca.display())?;
+    writeln!(out, "Token folder {} holds an expired access token: the first job rotates it.\n", tokens.display())?;
     let mut failures = 0;
     for flavour in flavours(&args.root.join("responders/KasperskyMDR"))? {
         let job = prepare_job(&args.root, &work, &flavour, &sandbox, &tokens, &ca)?;
@@ -62,34 +50,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .current_dir(args.root.join("responders"))
             .stdin(Stdio::null())
             .status()
-            .map_err(|e| {
-                format!(
-                    "cannot run {}: {e} (build it first: cargo build --workspace)",
-                    binary.display()
-                )
-            })?;
+            .map_err(|e| format!("cannot run {}: {e} (build it first: cargo build --workspace)", binary.display()))?;
         let report = std::fs::read_to_string(job.join("output/output.json")).unwrap_or_default();
         let report: Value = serde_json::from_str(&report).unwrap_or(Value::Null);
         if report["success"] != Value::Bool(true) {
             failures += 1;
         }
-        writeln!(
-            out,
-            "=== {} on {} (exit {})",
-            flavour.name,
-            flavour.data_type,
-            status.code().unwrap_or(-1)
-        )?;
+        let data_type = input_data_type(&job);
+        writeln!(out, "=== {} on {data_type} (exit {})", flavour.name, status.code().unwrap_or(-1))?;
         writeln!(out, "report:\n{}", serde_json::to_string_pretty(&report)?)?;
         writeln!(out, "the MDR stand-in received:")?;
         for call in sandbox.journal() {
-            writeln!(
-                out,
-                "  {} -> HTTP {}: {}",
-                call.endpoint,
-                call.status,
-                call.redacted_body()
-            )?;
+            writeln!(out, "  {} -> HTTP {}: {}", call.endpoint, call.status, call.redacted_body())?;
         }
         sandbox.clear_journal();
         writeln!(out)?;
@@ -101,6 +73,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+fn input_data_type(job: &Path) -> String {
+    let input = std::fs::read_to_string(job.join("input/input.json")).unwrap_or_default();
+    let input: Value = serde_json::from_str(&input).unwrap_or(Value::Null);
+    input["dataType"].as_str().unwrap_or("?").to_owned()
+}
+
 struct Flavour {
     name: String,
     data_type: String,
@@ -110,9 +88,7 @@ struct Flavour {
 impl Flavour {
     /// `command` is relative to the responders folder, e.g. `KasperskyMDR/mdr-send-task-log`.
     fn binary(&self) -> Result<String, String> {
-        let command = self.definition["command"]
-            .as_str()
-            .ok_or(format!("{}: no command", self.name))?;
+        let command = self.definition["command"].as_str().ok_or(format!("{}: no command", self.name))?;
         Ok(command.rsplit('/').next().unwrap_or(command).to_owned())
     }
 }
@@ -149,11 +125,7 @@ fn prepare_job(
     let fixtures = root.join("tests/fixtures");
     let specific = fixtures.join(format!("demo/{}.json", flavour.name));
     let kind = flavour.data_type.trim_start_matches("thehive:");
-    let path = if specific.exists() {
-        specific
-    } else {
-        fixtures.join(format!("jobs/th4/input_{kind}.json"))
-    };
+    let path = if specific.exists() { specific } else { fixtures.join(format!("jobs/th4/input_{kind}.json")) };
     let mut input: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
     let config = input["config"].as_object_mut().ok_or("sample input has no config")?;
     if let Some(flavour_config) = flavour.definition["config"].as_object() {

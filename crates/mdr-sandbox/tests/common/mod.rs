@@ -28,11 +28,7 @@ impl Api {
     pub(crate) fn new() -> Self {
         let sandbox = start();
         let token = sandbox.issue_tokens(3600).access_token;
-        Self {
-            sandbox,
-            client: Client::new(),
-            token,
-        }
+        Self { sandbox, client: Client::new(), token }
     }
 
     pub(crate) fn url(&self, endpoint: &str) -> String {
@@ -41,13 +37,7 @@ impl Api {
 
     /// POST a JSON body with the bearer; returns (status, parsed body or Null).
     pub(crate) fn post(&self, endpoint: &str, body: Value) -> (u16, Value) {
-        let resp = self
-            .client
-            .post(self.url(endpoint))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .unwrap();
+        let resp = self.client.post(self.url(endpoint)).bearer_auth(&self.token).json(&body).send().unwrap();
         split(resp)
     }
 }
