@@ -43,12 +43,7 @@ pub enum MdrError {
     #[error("Cannot set up the HTTPS client: {0}")]
     Client(String),
     #[error("MDR API {endpoint} answered HTTP {status}: {message}{hint}")]
-    Status {
-        endpoint: String,
-        status: u16,
-        message: String,
-        hint: &'static str,
-    },
+    Status { endpoint: String, status: u16, message: String, hint: &'static str },
     #[error(
         "MDR refused the refresh token from the token folder (HTTP {status}: {message}): generate a new refresh token in the MDR console (Settings > API) and write it to `.refresh_token` in `token_dir`"
     )]
@@ -61,11 +56,7 @@ pub enum MdrError {
     #[error("Cannot reach the MDR API at {url}: {detail}; check `api_url`, the network and the Cortex proxy settings")]
     Unreachable { url: String, detail: String },
     #[error("MDR API {endpoint} did not answer within {secs} s{maybe_sent}")]
-    Timeout {
-        endpoint: String,
-        secs: u64,
-        maybe_sent: &'static str,
-    },
+    Timeout { endpoint: String, secs: u64, maybe_sent: &'static str },
     #[error("MDR API {endpoint} answered with an unexpected body: {detail}")]
     BadBody { endpoint: String, detail: String },
 }
@@ -115,6 +106,71 @@ pub struct Incident {
     pub status_description: Option<String>,
 }
 
+/// A response action the MDR SOC proposes on an incident.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct MdrResponse {
+    pub response_id: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub asset_id: Option<String>,
+}
+
+/// An MDR asset (a host with Kaspersky protection).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct Asset {
+    pub asset_id: String,
+    #[serde(default)]
+    pub host_name: String,
+}
+
+/// How the customer resolves an incident when closing it (`incidents/close`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    TruePositive,
+    FalsePositive,
+}
+
+impl Resolution {
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Resolution::TruePositive => "TRUE_POSITIVE",
+            Resolution::FalsePositive => "FALSE_POSITIVE",
+        }
+    }
+}
+
+/// The customer's decision on a proposed response (`response/update`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Confirmed,
+    Declined,
+}
+
+impl Decision {
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Decision::Confirmed => "Confirmed",
+            Decision::Declined => "Declined",
+        }
+    }
+}
+
+/// What `incidents/create` needs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewIncident {
+    pub summary: String,
+    pub client_description: String,
+    /// `HOST:asset_id` strings.
+    pub affected_hosts: Vec<String>,
+    pub priority: &'static str,
+    pub markdown_to_html: bool,
+}
+
 #[derive(Deserialize)]
 struct ConfirmedSession {
     access_token: String,
@@ -161,10 +217,7 @@ impl MdrClient {
             });
         }
         let session: ConfirmedSession = parse(endpoint, response)?;
-        Ok(TokenPair {
-            access: Secret::new(session.access_token),
-            refresh: Secret::new(session.refresh_token),
-        })
+        Ok(TokenPair { access: Secret::new(session.access_token), refresh: Secret::new(session.refresh_token) })
     }
 
     pub fn incident_details(&self, incident_id: &str) -> Result<Incident, MdrError> {
@@ -179,6 +232,41 @@ impl MdrClient {
     pub fn create_comment(&self, incident_id: &str, text: &str) -> Result<Comment, MdrError> {
         let body = json!({"incident_id": incident_id, "text": text, "markdown_to_html": true});
         self.call("comments/create", &body, Call::Write)
+    }
+
+    /// Closes the incident. The body MDR answers with is not documented: any JSON is accepted,
+    /// and the incident is returned when the body is one.
+    pub fn close_incident(
+        &self,
+        incident_id: &str,
+        resolution: Resolution,
+        summary: &str,
+    ) -> Result<Option<Incident>, MdrError> {
+        let body = json!({"incident_id": incident_id, "resolution_status": resolution.api_name(), "summary": summary});
+        let answer: Value = self.call("incidents/close", &body, Call::Write)?;
+        Ok(serde_json::from_value(answer).ok())
+    }
+
+    pub fn create_incident(&self, incident: &NewIncident) -> Result<Incident, MdrError> {
+        let body = serde_json::to_value(incident).map_err(|e| MdrError::Client(e.to_string()))?;
+        self.call("incidents/create", &body, Call::Write)
+    }
+
+    pub fn list_responses(&self, incident_id: &str) -> Result<Vec<MdrResponse>, MdrError> {
+        self.call("responses/list", &json!({"incident_id": incident_id}), Call::Read)
+    }
+
+    /// Confirms or declines one response; the body MDR answers with is not documented.
+    pub fn update_response(&self, response_id: &str, decision: Decision, comment: &str) -> Result<(), MdrError> {
+        let body = json!({"response_id": response_id, "status": decision.api_name(), "comment": comment});
+        let _: Value = self.call("response/update", &body, Call::Write)?;
+        Ok(())
+    }
+
+    /// The assets whose host name is one of `host_names`.
+    pub fn find_assets(&self, host_names: &[String]) -> Result<Vec<Asset>, MdrError> {
+        let body = json!({"host_names": host_names, "fields": ["asset_id", "host_name"], "page": 1, "page_size": 1000});
+        self.call("assets/list", &body, Call::Read)
     }
 
     fn access_token(&self) -> Result<Secret, MdrError> {
@@ -208,9 +296,7 @@ impl MdrClient {
             match status {
                 200 => return parse(endpoint, response),
                 401 | 403 if !refreshed => {
-                    token = self
-                        .tokens
-                        .replace_rejected(&token, |refresh| self.confirm_session(refresh))?;
+                    token = self.tokens.replace_rejected(&token, |refresh| self.confirm_session(refresh))?;
                     *self.access.borrow_mut() = Some(token.clone());
                     refreshed = true;
                 }
@@ -295,25 +381,16 @@ fn http_client(settings: &MdrSettings) -> Result<Client, MdrError> {
     }
     builder.build().map_err(|e| match origins.is_empty() {
         true => MdrError::Client(chain(&e)),
-        false => MdrError::CaCertificates {
-            origin: origins.join(" or "),
-            reason: chain(&e),
-        },
+        false => MdrError::CaCertificates { origin: origins.join(" or "), reason: chain(&e) },
     })
 }
 
 fn proxy_error(which: &'static str, url: &str) -> MdrError {
-    MdrError::Proxy {
-        which,
-        url: redact_url_passwords(url),
-    }
+    MdrError::Proxy { which, url: redact_url_passwords(url) }
 }
 
 fn read_pem(origin: &str, path: &Path) -> Result<Vec<u8>, MdrError> {
-    std::fs::read(path).map_err(|e| MdrError::CaCertificates {
-        origin: origin.to_owned(),
-        reason: e.to_string(),
-    })
+    std::fs::read(path).map_err(|e| MdrError::CaCertificates { origin: origin.to_owned(), reason: e.to_string() })
 }
 
 fn add_certificates(
@@ -321,24 +398,16 @@ fn add_certificates(
     origin: &str,
     pem: &[u8],
 ) -> Result<reqwest::blocking::ClientBuilder, MdrError> {
-    let invalid = |reason: String| MdrError::CaCertificates {
-        origin: origin.to_owned(),
-        reason,
-    };
+    let invalid = |reason: String| MdrError::CaCertificates { origin: origin.to_owned(), reason };
     let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| invalid(chain(&e)))?;
     if certificates.is_empty() {
-        return Err(invalid(
-            "no PEM certificate (-----BEGIN CERTIFICATE-----) found".to_owned(),
-        ));
+        return Err(invalid("no PEM certificate (-----BEGIN CERTIFICATE-----) found".to_owned()));
     }
     Ok(certificates.into_iter().fold(builder, |b, c| b.add_root_certificate(c)))
 }
 
 fn parse<T: DeserializeOwned>(endpoint: &str, response: Response) -> Result<T, MdrError> {
-    let bytes = response.bytes().map_err(|e| MdrError::BadBody {
-        endpoint: endpoint.to_owned(),
-        detail: chain(&e),
-    })?;
+    let bytes = response.bytes().map_err(|e| MdrError::BadBody { endpoint: endpoint.to_owned(), detail: chain(&e) })?;
     serde_json::from_slice(&bytes).map_err(|e| MdrError::BadBody {
         endpoint: endpoint.to_owned(),
         detail: format!("{e} (body starts with {:?})", preview(&String::from_utf8_lossy(&bytes))),
@@ -353,21 +422,14 @@ fn status_error(endpoint: &str, status: u16, message: String) -> MdrError {
         500..=599 => " (a server-side failure: try again later)",
         _ => "",
     };
-    MdrError::Status {
-        endpoint: endpoint.to_owned(),
-        status,
-        message,
-        hint,
-    }
+    MdrError::Status { endpoint: endpoint.to_owned(), status, message, hint }
 }
 
 /// The server's own explanation, shortened; JSON `message`/`detail`/`error` when present.
 fn server_message(response: Response) -> String {
     let text = response.text().unwrap_or_default();
     let from_json = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
-        ["message", "detail", "error"]
-            .iter()
-            .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_owned))
+        ["message", "detail", "error"].iter().find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_owned))
     });
     match from_json {
         Some(message) => preview(&message),
@@ -412,22 +474,12 @@ fn transport_error(endpoint: &str, api_url: &str, err: &reqwest::Error, kind: Ca
             }
             Call::Read => "",
         };
-        return MdrError::Timeout {
-            endpoint: endpoint.to_owned(),
-            secs: REQUEST_TIMEOUT.as_secs(),
-            maybe_sent,
-        };
+        return MdrError::Timeout { endpoint: endpoint.to_owned(), secs: REQUEST_TIMEOUT.as_secs(), maybe_sent };
     }
     if is_tls(err) {
-        return MdrError::Untrusted {
-            url: api_url.to_owned(),
-            detail,
-        };
+        return MdrError::Untrusted { url: api_url.to_owned(), detail };
     }
-    MdrError::Unreachable {
-        url: api_url.to_owned(),
-        detail,
-    }
+    MdrError::Unreachable { url: api_url.to_owned(), detail }
 }
 
 /// The error and its causes on one line, without URLs' credentials.

@@ -26,11 +26,7 @@ pub enum ConfigError {
     #[error("config_path {path} is not valid YAML: {reason}")]
     InvalidYaml { path: String, reason: String },
     #[error("Configuration item `{item}` ({origin}) must be an http(s) URL such as {DEFAULT_API_URL}, got {value:?}")]
-    InvalidUrl {
-        item: &'static str,
-        origin: String,
-        value: String,
-    },
+    InvalidUrl { item: &'static str, origin: String, value: String },
 }
 
 /// The resolved MDR connection settings of one job.
@@ -53,13 +49,9 @@ impl MdrSettings {
             Some(path) => Some(UtilityConfig::load(Path::new(path))?),
             None => None,
         };
-        let sources = Sources {
-            job,
-            yaml: yaml.as_ref(),
-        };
-        let (api_url, origin) = sources
-            .text("api_url")
-            .unwrap_or_else(|| (DEFAULT_API_URL.to_owned(), "built-in default".to_owned()));
+        let sources = Sources { job, yaml: yaml.as_ref() };
+        let (api_url, origin) =
+            sources.text("api_url").unwrap_or_else(|| (DEFAULT_API_URL.to_owned(), "built-in default".to_owned()));
         Ok(MdrSettings {
             api_url: checked_url("api_url", &origin, &api_url)?,
             client_id: sources.required("client_id")?,
@@ -68,10 +60,7 @@ impl MdrSettings {
                 .or_else(|| yaml.as_ref().map(UtilityConfig::default_token_dir))
                 .ok_or_else(|| sources.missing("token_dir"))?,
             ssl_cert: sources.path("ssl_cert"),
-            incident_field: job
-                .config_str("incident_custom_field")
-                .unwrap_or(DEFAULT_INCIDENT_FIELD)
-                .to_owned(),
+            incident_field: job.config_str("incident_custom_field").unwrap_or(DEFAULT_INCIDENT_FIELD).to_owned(),
             http: job.http_settings(),
         })
     }
@@ -116,15 +105,10 @@ impl Sources<'_> {
 
 fn checked_url(item: &'static str, origin: &str, value: &str) -> Result<String, ConfigError> {
     let trimmed = value.trim().trim_end_matches('/');
-    let has_host = ["https://", "http://"]
-        .iter()
-        .any(|scheme| trimmed.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty()));
+    let has_host =
+        ["https://", "http://"].iter().any(|scheme| trimmed.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty()));
     if !has_host || trimmed.contains(char::is_whitespace) {
-        return Err(ConfigError::InvalidUrl {
-            item,
-            origin: origin.to_owned(),
-            value: value.to_owned(),
-        });
+        return Err(ConfigError::InvalidUrl { item, origin: origin.to_owned(), value: value.to_owned() });
     }
     Ok(trimmed.to_owned())
 }
@@ -139,18 +123,11 @@ struct UtilityConfig {
 impl UtilityConfig {
     fn load(path: &Path) -> Result<UtilityConfig, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
-        let root: Yaml = serde_yaml::from_str(&text).map_err(|e| ConfigError::InvalidYaml {
-            path: shown,
-            reason: e.to_string(),
-        })?;
-        Ok(UtilityConfig {
-            path: path.to_owned(),
-            root,
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Unreadable { path: shown.clone(), reason: e.to_string() })?;
+        let root: Yaml =
+            serde_yaml::from_str(&text).map_err(|e| ConfigError::InvalidYaml { path: shown, reason: e.to_string() })?;
+        Ok(UtilityConfig { path: path.to_owned(), root })
     }
 
     /// A top-level scalar as text (YAML may type a client id of digits as a number).
@@ -172,11 +149,7 @@ impl UtilityConfig {
 
     fn resolve(&self, value: &str) -> PathBuf {
         let path = Path::new(value);
-        if path.is_absolute() {
-            path.to_owned()
-        } else {
-            self.utility_dir().join(path)
-        }
+        if path.is_absolute() { path.to_owned() } else { self.utility_dir().join(path) }
     }
 
     /// The utility keeps its tokens in `conf` unless told otherwise.
@@ -208,10 +181,7 @@ mod tests {
     #[test]
     fn missing_items_are_named() {
         let err = MdrSettings::from_job(&job(json!({"token_dir": "/t", "client_id": "  "}))).unwrap_err();
-        assert!(
-            err.to_string().starts_with("Missing configuration item `client_id`"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("Missing configuration item `client_id`"), "{err}");
         let err = MdrSettings::from_job(&job(json!({"client_id": "c"}))).unwrap_err();
         assert!(err.to_string().contains("`token_dir`"), "{err}");
     }
@@ -239,11 +209,7 @@ mod tests {
     #[test]
     fn config_yml_problems_name_the_file() {
         let err = MdrSettings::from_job(&job(json!({"config_path": "/nonexistent/conf/config.yml"}))).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("Cannot read config_path /nonexistent/conf/config.yml"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("Cannot read config_path /nonexistent/conf/config.yml"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let yml = dir.path().join("config.yml");
         std::fs::write(&yml, "client_id: [unclosed\n").unwrap();
@@ -256,14 +222,9 @@ mod tests {
 
     #[test]
     fn api_url_must_be_http() {
-        let err = MdrSettings::from_job(&job(
-            json!({"client_id": "c", "token_dir": "/t", "api_url": "mdr.kaspersky.com"}),
-        ))
-        .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("`api_url` (Cortex configuration) must be an http(s) URL"),
-            "{err}"
-        );
+        let err =
+            MdrSettings::from_job(&job(json!({"client_id": "c", "token_dir": "/t", "api_url": "mdr.kaspersky.com"})))
+                .unwrap_err();
+        assert!(err.to_string().contains("`api_url` (Cortex configuration) must be an http(s) URL"), "{err}");
     }
 }

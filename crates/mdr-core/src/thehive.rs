@@ -13,11 +13,7 @@ pub enum ViewError {
     #[error("This responder runs on {expected}, not on {actual}: enable it for that object type in Cortex")]
     WrongDataType { expected: String, actual: String },
     #[error("The TheHive object has no `{path}`: TheHive did not send {what}; run the responder on {context}")]
-    MissingParent {
-        path: &'static str,
-        what: &'static str,
-        context: &'static str,
-    },
+    MissingParent { path: &'static str, what: &'static str, context: &'static str },
     #[error("{0}")]
     IncidentLink(String),
 }
@@ -99,8 +95,7 @@ impl<'a> Case<'a> {
 
     pub fn tags(&self) -> Vec<&'a str> {
         let tags = self.0.get("tags").and_then(Value::as_array);
-        tags.map(|t| t.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default()
+        tags.map(|t| t.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
     }
 
     /// The value of custom field `name`, in the map shape or the list shape; None when absent or null.
@@ -109,11 +104,7 @@ impl<'a> Case<'a> {
             Value::Object(fields) => fields.get(name).and_then(field_value),
             Value::Array(fields) => fields
                 .iter()
-                .find(|f| {
-                    ["name", "reference"]
-                        .iter()
-                        .any(|k| f.get(*k).and_then(Value::as_str) == Some(name))
-                })
+                .find(|f| ["name", "reference"].iter().any(|k| f.get(*k).and_then(Value::as_str) == Some(name)))
                 .and_then(|f| f.get("value"))
                 .filter(|v| !v.is_null()),
             _ => None,
@@ -134,10 +125,9 @@ impl<'a> Case<'a> {
                 Err(link(format!("The case custom field `{field}` is empty")))
             }
             Some(Value::String(id)) => Ok(id.trim()),
-            Some(other) => Err(link(format!(
-                "The case custom field `{field}` holds a {} instead of a string",
-                json_type(other)
-            ))),
+            Some(other) => {
+                Err(link(format!("The case custom field `{field}` holds a {} instead of a string", json_type(other))))
+            }
         }
     }
 }
@@ -247,50 +237,18 @@ impl<'a> Context<'a> {
     /// Builds the view for `data_type`, checking it is one of `accepted`.
     pub fn new(data_type: &str, data: &'a Value, accepted: &[DataType]) -> Result<Context<'a>, ViewError> {
         let expected = accepted.iter().map(|d| d.name()).collect::<Vec<_>>().join(" or ");
-        let wrong = || ViewError::WrongDataType {
-            expected: expected.clone(),
-            actual: data_type.to_owned(),
-        };
-        let kind = DataType::parse(data_type)
-            .filter(|d| accepted.contains(d))
-            .ok_or_else(wrong)?;
+        let wrong = || ViewError::WrongDataType { expected: expected.clone(), actual: data_type.to_owned() };
+        let kind = DataType::parse(data_type).filter(|d| accepted.contains(d)).ok_or_else(wrong)?;
         match kind {
-            DataType::Case => Ok(Context {
-                data_type: kind,
-                case: Case(data),
-                task: None,
-                log: None,
-            }),
+            DataType::Case => Ok(Context { data_type: kind, case: Case(data), task: None, log: None }),
             DataType::Task => {
                 let case = parent(data, "case", "data.case", "the task's case", "a task of a case")?;
-                Ok(Context {
-                    data_type: kind,
-                    case: Case(case),
-                    task: Some(Task(data)),
-                    log: None,
-                })
+                Ok(Context { data_type: kind, case: Case(case), task: Some(Task(data)), log: None })
             }
             DataType::TaskLog => {
-                let task = parent(
-                    data,
-                    "case_task",
-                    "data.case_task",
-                    "the log's task",
-                    "a task log of a case",
-                )?;
-                let case = parent(
-                    task,
-                    "case",
-                    "data.case_task.case",
-                    "the task's case",
-                    "a task log of a case",
-                )?;
-                Ok(Context {
-                    data_type: kind,
-                    case: Case(case),
-                    task: Some(Task(task)),
-                    log: Some(TaskLog(data)),
-                })
+                let task = parent(data, "case_task", "data.case_task", "the log's task", "a task log of a case")?;
+                let case = parent(task, "case", "data.case_task.case", "the task's case", "a task log of a case")?;
+                Ok(Context { data_type: kind, case: Case(case), task: Some(Task(task)), log: Some(TaskLog(data)) })
             }
         }
     }
@@ -303,10 +261,7 @@ fn parent<'a>(
     what: &'static str,
     context: &'static str,
 ) -> Result<&'a Value, ViewError> {
-    child
-        .get(key)
-        .filter(|v| v.is_object())
-        .ok_or(ViewError::MissingParent { path, what, context })
+    child.get(key).filter(|v| v.is_object()).ok_or(ViewError::MissingParent { path, what, context })
 }
 
 #[cfg(test)]
@@ -356,10 +311,7 @@ mod tests {
     fn incident_id_in_map_and_list_shapes() {
         let th5_list =
             json!({"customFields": [{"name": "other", "value": "x"}, {"name": "mdr-incident-id", "value": " -Nz02 "}]});
-        assert_eq!(
-            Case::new(&th5_list).mdr_incident_id("mdr-incident-id").unwrap(),
-            "-Nz02"
-        );
+        assert_eq!(Case::new(&th5_list).mdr_incident_id("mdr-incident-id").unwrap(), "-Nz02");
         let bare = json!({"customFields": {"mdr-incident-id": "-Nz03"}});
         assert_eq!(Case::new(&bare).mdr_incident_id("mdr-incident-id").unwrap(), "-Nz03");
         let custom_name = json!({"customFields": {"mdr-id": {"string": "-Nz04"}}});
@@ -369,33 +321,15 @@ mod tests {
     #[test]
     fn incident_id_problems_say_what_to_do() {
         let cases = [
-            (
-                json!({"customFields": {}}),
-                "has no value in custom field `mdr-incident-id`",
-            ),
+            (json!({"customFields": {}}), "has no value in custom field `mdr-incident-id`"),
             (json!({}), "has no value"),
-            (
-                json!({"customFields": {"mdr-incident-id": {"string": null, "order": 0}}}),
-                "has no value",
-            ),
-            (
-                json!({"customFields": {"mdr-incident-id": {"string": "  "}}}),
-                "is empty",
-            ),
-            (
-                json!({"customFields": {"mdr-incident-id": {"integer": 5}}}),
-                "holds a number",
-            ),
-            (
-                json!({"customFields": [{"name": "mdr-incident-id", "value": null}]}),
-                "has no value",
-            ),
+            (json!({"customFields": {"mdr-incident-id": {"string": null, "order": 0}}}), "has no value"),
+            (json!({"customFields": {"mdr-incident-id": {"string": "  "}}}), "is empty"),
+            (json!({"customFields": {"mdr-incident-id": {"integer": 5}}}), "holds a number"),
+            (json!({"customFields": [{"name": "mdr-incident-id", "value": null}]}), "has no value"),
         ];
         for (case, expected) in cases {
-            let err = Case::new(&case)
-                .mdr_incident_id("mdr-incident-id")
-                .unwrap_err()
-                .to_string();
+            let err = Case::new(&case).mdr_incident_id("mdr-incident-id").unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");
             assert!(err.contains("link the case to an MDR incident"), "{err}");
         }

@@ -59,7 +59,7 @@ pub enum TokenError {
          (nothing was exchanged, the refresh token on disk is still valid)"
     )]
     NotWritable { dir: PathBuf, reason: String },
-    #[error("Gave up after {secs} s waiting for the token lock {path}: another job is refreshing the MDR tokens")]
+    #[error("Gave up after {secs} s waiting for the lock {path}: another job holds it; try again")]
     LockTimeout { path: PathBuf, secs: u64 },
     #[error(
         "MDR issued new tokens but they could not be saved in {dir}: {reason}. Generate a new refresh token in the MDR console"
@@ -69,10 +69,7 @@ pub enum TokenError {
 
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// The `exp` claim of a JWT, read without verifying the signature (only MDR can verify it; we
@@ -82,8 +79,7 @@ pub fn jwt_expiry(token: &str) -> Option<u64> {
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let exp = claims.get("exp")?;
-    exp.as_u64()
-        .or_else(|| exp.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+    exp.as_u64().or_else(|| exp.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
 }
 
 /// Usable now: present and not expiring within the margin. A token whose expiry cannot be read is
@@ -191,10 +187,7 @@ impl TokenStore {
                 if let Some(exp) = jwt_expiry(token.expose()) {
                     let now = now_secs();
                     if exp <= now {
-                        return Err(TokenError::RefreshExpired {
-                            path,
-                            ago: human_duration(now - exp),
-                        });
+                        return Err(TokenError::RefreshExpired { path, ago: human_duration(now - exp) });
                     }
                 }
                 return Ok(token);
@@ -215,40 +208,12 @@ impl TokenStore {
                 Ok((!text.is_empty()).then(|| Secret::new(text)))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(TokenError::Unreadable {
-                path,
-                reason: e.to_string(),
-            }),
+            Err(e) => Err(TokenError::Unreadable { path, reason: e.to_string() }),
         }
     }
 
     fn lock(&self) -> Result<File, TokenError> {
-        let path = self.dir.join(LOCK_FILE);
-        let not_writable = |e: io::Error| TokenError::NotWritable {
-            dir: self.dir.clone(),
-            reason: e.to_string(),
-        };
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(not_writable)?;
-        let deadline = Instant::now() + LOCK_TIMEOUT;
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(file),
-                Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => sleep(Duration::from_millis(20)),
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(TokenError::LockTimeout {
-                        path,
-                        secs: LOCK_TIMEOUT.as_secs(),
-                    });
-                }
-                Err(fs::TryLockError::Error(e)) => return Err(not_writable(e)),
-            }
-        }
+        lock_exclusive(&self.dir, LOCK_FILE)
     }
 
     /// Spending the refresh token is only safe when the new one can be saved afterwards.
@@ -256,30 +221,41 @@ impl TokenStore {
         let probe = self.dir.join(format!(".write-probe.{}.tmp", std::process::id()));
         let result = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&probe);
         let _ = fs::remove_file(&probe);
-        result.map(drop).map_err(|e| TokenError::NotWritable {
-            dir: self.dir.clone(),
-            reason: e.to_string(),
-        })
+        result.map(drop).map_err(|e| TokenError::NotWritable { dir: self.dir.clone(), reason: e.to_string() })
     }
 
     /// Refresh token first: if we die between the two writes, the next job refreshes again with a
     /// valid refresh token instead of holding an access token and a spent refresh token.
     fn save(&self, pair: &TokenPair) -> Result<(), TokenError> {
-        let failed = |e: io::Error| TokenError::SaveFailed {
-            dir: self.dir.clone(),
-            reason: e.to_string(),
-        };
+        let failed = |e: io::Error| TokenError::SaveFailed { dir: self.dir.clone(), reason: e.to_string() };
         write_atomically(&self.dir, REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
         write_atomically(&self.dir, ACCESS_FILE, pair.access.expose()).map_err(failed)
     }
 }
 
+/// Takes an exclusive lock on `dir/name` (created if needed), waiting up to 30 s; the lock is
+/// released when the returned file is dropped, also when the process dies.
+pub fn lock_exclusive(dir: &Path, name: &str) -> Result<File, TokenError> {
+    let path = dir.join(name);
+    let not_writable = |e: io::Error| TokenError::NotWritable { dir: dir.to_owned(), reason: e.to_string() };
+    let file =
+        OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).map_err(not_writable)?;
+    let deadline = Instant::now() + LOCK_TIMEOUT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => sleep(Duration::from_millis(20)),
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(TokenError::LockTimeout { path, secs: LOCK_TIMEOUT.as_secs() });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(not_writable(e)),
+        }
+    }
+}
+
 /// Replaces `dir/name` with `content` (mode 0600) so that readers see the old or the new file.
 pub fn write_atomically(dir: &Path, name: &str, content: &str) -> io::Result<()> {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
     let result = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
@@ -377,11 +353,7 @@ mod tests {
         assert_eq!(calls.get(), 1);
         assert_eq!(file(&dir, REFRESH_FILE), new.refresh.expose());
         assert_eq!(file(&dir, ACCESS_FILE), new.access.expose());
-        let mode = fs::metadata(dir.path().join(REFRESH_FILE))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
+        let mode = fs::metadata(dir.path().join(REFRESH_FILE)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let leftovers: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
@@ -439,16 +411,11 @@ mod tests {
     fn refresh_problems_are_explained_before_spending_anything() {
         let (_dir, store) = store_with("", "");
         let err: TestError = store.access_token(|_| panic!("no token to spend")).unwrap_err();
-        assert!(
-            matches!(err, TestError::Token(TokenError::NoRefreshToken { .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, TestError::Token(TokenError::NoRefreshToken { .. })), "{err:?}");
 
         let (_dir, store) = store_with("", &jwt(now_secs() - 7200, "old"));
         let err: TestError = store.access_token(|_| panic!("expired")).unwrap_err();
-        let TestError::Token(err) = err else {
-            panic!("wrong error")
-        };
+        let TestError::Token(err) = err else { panic!("wrong error") };
         assert!(err.to_string().contains("expired 2 h ago"), "{err}");
     }
 

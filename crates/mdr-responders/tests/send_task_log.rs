@@ -28,8 +28,7 @@ fn thehive4_log_becomes_one_comment_over_http() {
     assert_eq!(run.doc["operations"], json!([]));
     assert!(run.output.stdout.is_empty(), "job-folder mode prints nothing on stdout");
     assert!(
-        run.raw
-            .starts_with(b"{\"success\": true, \"full\": {\"message\": \"Comment "),
+        run.raw.starts_with(b"{\"success\": true, \"full\": {\"message\": \"Comment "),
         "{}",
         String::from_utf8_lossy(&run.raw)
     );
@@ -38,17 +37,10 @@ fn thehive4_log_becomes_one_comment_over_http() {
         vec![json!({"incident_id": INCIDENT, "text": EXPECTED_TEXT, "markdown_to_html": true})]
     );
     let stored = mdr.incident(INCIDENT).unwrap();
-    let ids: Vec<&str> = stored["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["comment_id"].as_str())
-        .collect();
+    let ids: Vec<&str> =
+        stored["comments"].as_array().unwrap().iter().filter_map(|c| c["comment_id"].as_str()).collect();
     assert!(ids.contains(&full["comment_id"].as_str().unwrap()), "{stored}");
-    assert!(
-        mdr.calls("session/confirm").is_empty(),
-        "a valid access token needs no refresh"
-    );
+    assert!(mdr.calls("session/confirm").is_empty(), "a valid access token needs no refresh");
     run.assert_no_secret(&[&tokens.access_token, &tokens.refresh_token]);
     // Nothing was written into input/.
     let inputs: Vec<_> = std::fs::read_dir(job.dir().join("input")).unwrap().collect();
@@ -72,17 +64,9 @@ fn cortex_cacerts_and_requests_ca_bundle_are_trusted() {
     job.input["config"]["ssl_cert"] = Value::Null;
     let dir = job.write();
     std::fs::write(dir.join("input/cacerts"), mdr.ca_pem().unwrap()).unwrap();
-    let output = support::cortex_command(BIN)
-        .arg(&dir)
-        .env("REQUESTS_CA_BUNDLE", dir.join("input/cacerts"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output =
+        support::cortex_command(BIN).arg(&dir).env("REQUESTS_CA_BUNDLE", dir.join("input/cacerts")).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
 
     // Inline `cacerts` text in the config (stdin mode has no input folder).
     let (mut job, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
@@ -99,14 +83,8 @@ fn an_untrusted_certificate_is_refused_with_the_setting_to_fix() {
     let (mut job, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
     job.input["config"]["ssl_cert"] = Value::Null;
     let message = job.run(BIN).assert_error();
-    assert!(
-        message.contains("is not trusted") && message.contains("`ssl_cert`"),
-        "{message}"
-    );
-    assert!(
-        mdr.journal().is_empty(),
-        "no request may pass an unverified TLS session"
-    );
+    assert!(message.contains("is not trusted") && message.contains("`ssl_cert`"), "{message}");
+    assert!(mdr.journal().is_empty(), "no request may pass an unverified TLS session");
 }
 
 #[test]
@@ -145,10 +123,7 @@ fn an_expired_access_token_is_rotated_once() {
     let (access, refresh) = (job.token_file(".access_token"), job.token_file(".refresh_token"));
     assert_ne!(access, old.access_token);
     assert_ne!(refresh, old.refresh_token);
-    assert!(
-        mdr.refresh_token_usable(&refresh),
-        "the newest refresh token is on disk"
-    );
+    assert!(mdr.refresh_token_usable(&refresh), "the newest refresh token is on disk");
     assert!(!mdr.refresh_token_usable(&old.refresh_token), "the old one was spent");
     run.assert_no_secret(&[&old.access_token, &old.refresh_token, &access, &refresh]);
 }
@@ -160,11 +135,7 @@ fn a_rejected_access_token_is_refreshed_and_the_call_resent_once() {
     // A well-formed, unexpired token the server never issued (e.g. revoked in the console).
     let exp = mdr_core::token::now_secs() + 3600;
     let payload = base64_url(&format!(r#"{{"exp":{exp}}}"#));
-    std::fs::write(
-        job.token_dir().join(".access_token"),
-        format!("eyJhbGciOiJIUzI1NiJ9.{payload}.forged"),
-    )
-    .unwrap();
+    std::fs::write(job.token_dir().join(".access_token"), format!("eyJhbGciOiJIUzI1NiJ9.{payload}.forged")).unwrap();
     job.run(BIN).assert_success();
     assert_eq!(mdr.calls("session/confirm").len(), 1);
     assert_eq!(comment_posts(&mdr).len(), 1);
@@ -233,10 +204,7 @@ fn a_wrong_client_id_is_reported() {
     job.input["config"]["client_id"] = "not-our-client".into();
     let run = job.run(BIN);
     let message = run.assert_error();
-    assert!(
-        message.contains("HTTP 404") && message.contains("client_id"),
-        "{message}"
-    );
+    assert!(message.contains("HTTP 404") && message.contains("client_id"), "{message}");
     run.assert_no_secret(&[&tokens.access_token, &tokens.refresh_token]);
 }
 
@@ -247,10 +215,7 @@ fn an_unreachable_server_is_reported() {
         Job::new(fixture("th4/input_case_task_log.json"), &mdr)
     }; // the sandbox is gone: its port refuses connections
     let message = job.run(BIN).assert_error();
-    assert!(
-        message.starts_with("Cannot reach the MDR API at http://127.0.0.1:"),
-        "{message}"
-    );
+    assert!(message.starts_with("Cannot reach the MDR API at http://127.0.0.1:"), "{message}");
 }
 
 #[test]
@@ -284,19 +249,13 @@ fn a_log_on_the_wrong_object_type_is_refused() {
     let mdr = sandbox(false);
     let (job, _) = Job::new(fixture("th4/input_case.json"), &mdr);
     let message = job.run(BIN).assert_error();
-    assert!(
-        message.starts_with("This responder runs on thehive:case_task_log, not on thehive:case"),
-        "{message}"
-    );
+    assert!(message.starts_with("This responder runs on thehive:case_task_log, not on thehive:case"), "{message}");
 }
 
 #[test]
 fn help_and_version_work() {
     let output = support::cortex_command(BIN).arg("--version").output().unwrap();
-    assert!(
-        String::from_utf8_lossy(&output.stdout).starts_with("MDR_SendTaskLog 2."),
-        "{output:?}"
-    );
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("MDR_SendTaskLog 2."), "{output:?}");
     let output = support::cortex_command(BIN).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains("JOB_FOLDER"));
 }

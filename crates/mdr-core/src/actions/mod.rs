@@ -1,13 +1,21 @@
 //! The responder actions: each reads the TheHive object of a Cortex job, talks to MDR and returns
 //! the report and the operations TheHive should apply.
 
+mod close_incident;
+mod create_incident;
+mod respond;
 mod send_task_log;
 
+pub use close_incident::close_incident;
+pub use create_incident::create_incident;
+pub use respond::{approve_response, decline_response, respond_by_service, response_id};
 pub use send_task_log::send_task_log;
 
+use cortex_worker::Job;
+
 use crate::client::MdrError;
-use crate::config::ConfigError;
-use crate::thehive::ViewError;
+use crate::config::{ConfigError, MdrSettings};
+use crate::thehive::{Context, DataType, ViewError};
 
 /// Why an action failed; the text becomes the job's `errorMessage`.
 #[derive(Debug, thiserror::Error)]
@@ -23,4 +31,22 @@ pub enum ActionError {
     /// A refusal specific to one action, already phrased for the analyst.
     #[error("{0}")]
     Refused(String),
+}
+
+/// The TheHive objects of the job, checking the responder was run on one of `accepted`.
+fn context<'a>(job: &'a Job, accepted: &[DataType]) -> Result<Context<'a>, ActionError> {
+    let data = job.data().ok_or(ActionError::NoData)?;
+    Ok(Context::new(job.data_type(), data, accepted)?)
+}
+
+/// A 404 on the first call about an incident means the link is wrong: say which setting to check.
+fn not_found_as(err: MdrError, incident_id: &str, settings: &MdrSettings) -> ActionError {
+    match &err {
+        MdrError::Status { status: 404, message, .. } => ActionError::Refused(format!(
+            "MDR has no incident {incident_id} for client {} (HTTP 404: {message}): check the case custom field `{}` \
+             and the `client_id` setting",
+            settings.client_id, settings.incident_field
+        )),
+        _ => err.into(),
+    }
 }

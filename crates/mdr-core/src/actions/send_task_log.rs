@@ -3,34 +3,26 @@
 use cortex_worker::{Job, Report};
 use serde_json::json;
 
-use super::ActionError;
-use crate::client::{Comment, MdrClient, MdrError};
+use super::{ActionError, context, not_found_as};
+use crate::client::{Comment, MdrClient};
 use crate::config::MdrSettings;
-use crate::thehive::{Context, DataType, TaskLog};
+use crate::thehive::{DataType, TaskLog};
 
 pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
-    let data = job.data().ok_or(ActionError::NoData)?;
-    let ctx = Context::new(job.data_type(), data, &[DataType::TaskLog])?;
+    let ctx = context(job, &[DataType::TaskLog])?;
     let log = ctx.log.ok_or(ActionError::NoData)?;
     let message = log.message().ok_or_else(|| {
         ActionError::Refused("The task log has no text to send: write the message in the log first".to_owned())
     })?;
     let settings = MdrSettings::from_job(job)?;
     let incident_id = ctx.case.mdr_incident_id(&settings.incident_field)?;
-    let origin = Origin {
-        case_number: ctx.case.number(),
-        task_title: ctx.task.and_then(|t| t.title()),
-        log_id: log.id(),
-    };
+    let origin =
+        Origin { case_number: ctx.case.number(), task_title: ctx.task.and_then(|t| t.title()), log_id: log.id() };
     let text = comment_text(log.author().unwrap_or("TheHive user"), message, &origin);
 
     let client = MdrClient::new(&settings)?;
-    let existing = client
-        .list_comments(incident_id)
-        .map_err(|e| unknown_incident(e, incident_id, &settings))?;
-    let (comment, already_sent) = match origin
-        .marker()
-        .and_then(|m| existing.into_iter().find(|c| c.text.contains(&m)))
+    let existing = client.list_comments(incident_id).map_err(|e| not_found_as(e, incident_id, &settings))?;
+    let (comment, already_sent) = match origin.marker().and_then(|m| existing.into_iter().find(|c| c.text.contains(&m)))
     {
         Some(comment) => (comment, true),
         None => (client.create_comment(incident_id, &text)?, false),
@@ -76,28 +68,9 @@ fn comment_text(author: &str, message: &str, origin: &Origin<'_>) -> String {
     let quoted: Vec<String> = normalized
         .trim_end()
         .lines()
-        .map(|line| {
-            if line.trim().is_empty() {
-                ">".to_owned()
-            } else {
-                format!("> {line}")
-            }
-        })
+        .map(|line| if line.trim().is_empty() { ">".to_owned() } else { format!("> {line}") })
         .collect();
     format!("{author} wrote:\n{}\n\n{}", quoted.join("\n"), origin.footer())
-}
-
-fn unknown_incident(err: MdrError, incident_id: &str, settings: &MdrSettings) -> ActionError {
-    match &err {
-        MdrError::Status {
-            status: 404, message, ..
-        } => ActionError::Refused(format!(
-            "MDR has no incident {incident_id} for client {} (HTTP 404: {message}): check the case custom field `{}` \
-             and the `client_id` setting",
-            settings.client_id, settings.incident_field
-        )),
-        _ => err.into(),
-    }
 }
 
 fn report(incident_id: &str, comment: &Comment, text: &str, already_sent: bool, log: TaskLog<'_>) -> Report {
@@ -131,11 +104,7 @@ mod tests {
 
     #[test]
     fn every_line_is_quoted_and_the_origin_is_named() {
-        let origin = Origin {
-            case_number: Some(17),
-            task_title: Some("RUN_SCRIPT"),
-            log_id: Some("~819"),
-        };
+        let origin = Origin { case_number: Some(17), task_title: Some("RUN_SCRIPT"), log_id: Some("~819") };
         let text = comment_text("ana@soc", "first\r\n\nsecond  \n\n", &origin);
         assert_eq!(
             text,
@@ -146,11 +115,7 @@ mod tests {
 
     #[test]
     fn no_log_id_means_no_marker() {
-        let origin = Origin {
-            case_number: None,
-            task_title: None,
-            log_id: None,
-        };
+        let origin = Origin { case_number: None, task_title: None, log_id: None };
         assert_eq!(origin.marker(), None);
         assert_eq!(comment_text("a", "m", &origin), "a wrote:\n> m\n\n(sent from TheHive)");
     }

@@ -65,7 +65,11 @@ impl Job {
 
     /// Writes `job/input/input.json` (compact, as Cortex does) and an empty `job/output/`.
     pub fn write(&self) -> PathBuf {
-        let dir = self.dir();
+        self.write_to("job")
+    }
+
+    fn write_to(&self, folder: &str) -> PathBuf {
+        let dir = self.root.path().join(folder);
         std::fs::create_dir_all(dir.join("input")).unwrap();
         std::fs::create_dir_all(dir.join("output")).unwrap();
         std::fs::write(dir.join("input/input.json"), serde_json::to_vec(&self.input).unwrap()).unwrap();
@@ -74,7 +78,12 @@ impl Job {
 
     /// Runs `binary` on this job as Cortex does and returns the process output and the document.
     pub fn run(&self, binary: &str) -> Run {
-        let dir = self.write();
+        self.run_in(binary, "job")
+    }
+
+    /// Like [`Job::run`] in a job folder of its own, for jobs running at the same time.
+    pub fn run_in(&self, binary: &str, folder: &str) -> Run {
+        let dir = self.write_to(folder);
         let output = cortex_command(binary).arg(&dir).output().unwrap();
         let raw = std::fs::read(dir.join("output/output.json")).unwrap_or_default();
         Run::new(output, raw)
@@ -89,12 +98,7 @@ impl Job {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&serde_json::to_vec(&self.input).unwrap())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(&serde_json::to_vec(&self.input).unwrap()).unwrap();
         let output = child.wait_with_output().unwrap();
         let raw = output.stdout.clone();
         Run::new(output, raw)
@@ -105,18 +109,10 @@ impl Job {
 /// variables leaking in from the developer's shell.
 pub fn cortex_command(binary: &str) -> Command {
     let mut command = Command::new(binary);
-    command
-        .current_dir(workspace_root().join("responders"))
-        .stdin(Stdio::null());
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "REQUESTS_CA_BUNDLE",
-    ] {
+    command.current_dir(workspace_root().join("responders")).stdin(Stdio::null());
+    for var in
+        ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "REQUESTS_CA_BUNDLE"]
+    {
         command.env_remove(var);
     }
     command
@@ -145,21 +141,9 @@ impl Run {
     /// Asserts a success document Cortex accepts (success true, `full` an object, operations an
     /// array of objects) and exit code 0.
     pub fn assert_success(&self) -> &Value {
-        assert_eq!(
-            self.doc["success"],
-            Value::Bool(true),
-            "not a success: {}\nstderr: {}",
-            self.doc,
-            self.stderr()
-        );
+        assert_eq!(self.doc["success"], Value::Bool(true), "not a success: {}\nstderr: {}", self.doc, self.stderr());
         assert!(self.doc["full"].is_object(), "{}", self.doc);
-        assert!(
-            self.doc["operations"]
-                .as_array()
-                .is_some_and(|ops| ops.iter().all(Value::is_object)),
-            "{}",
-            self.doc
-        );
+        assert!(self.doc["operations"].as_array().is_some_and(|ops| ops.iter().all(Value::is_object)), "{}", self.doc);
         assert_eq!(self.code(), Some(0), "stderr: {}", self.stderr());
         &self.doc["full"]
     }

@@ -1,0 +1,187 @@
+//! MDR_CloseIncident: closes the linked MDR incident with the case's resolution and summary.
+//!
+//! TheHive has no Cortex operation that closes a case, and MDR accepts only two resolutions, so
+//! the case is read, never changed: its resolution (TheHive 5 `extendedStatus`, else TheHive 4
+//! `resolutionStatus`) must map to TRUE_POSITIVE or FALSE_POSITIVE, directly or through the
+//! `resolution_map` item.
+
+use cortex_worker::{Job, Report};
+use serde_json::json;
+
+use super::{ActionError, context, not_found_as};
+use crate::client::{Incident, MdrClient, MdrError, Resolution};
+use crate::config::MdrSettings;
+use crate::thehive::{Case, DataType};
+
+const CLOSED: &str = "Closed";
+/// TheHive 5 extended statuses of a case that is still being worked on.
+const OPEN_STAGES: &[&str] = &["new", "inprogress", "open"];
+
+pub fn close_incident(job: &Job) -> Result<Report, ActionError> {
+    let ctx = context(job, &[DataType::Case])?;
+    let settings = MdrSettings::from_job(job)?;
+    let incident_id = ctx.case.mdr_incident_id(&settings.incident_field)?;
+    let map = ResolutionMap::parse(job.config_str("resolution_map"))?;
+    let resolution = resolution(&ctx.case, &map)?;
+    let summary = summary(&ctx.case, job.parameter_str("user"));
+
+    let client = MdrClient::new(&settings)?;
+    let before = client.incident_details(incident_id).map_err(|e| not_found_as(e, incident_id, &settings))?;
+    if is_closed(&before) {
+        return Ok(report(&before, resolution, &summary, true));
+    }
+    let after = match client.close_incident(incident_id, resolution, &summary) {
+        Ok(Some(incident)) if incident.status.is_some() => incident,
+        Ok(_) => client.incident_details(incident_id)?,
+        // Closed meanwhile (another click, the MDR console): report what MDR holds.
+        Err(MdrError::Status { status: 409, .. }) => {
+            let now = client.incident_details(incident_id)?;
+            return Ok(report(&now, resolution, &summary, true));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    Ok(report(&after, resolution, &summary, false))
+}
+
+fn is_closed(incident: &Incident) -> bool {
+    incident.status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(CLOSED))
+}
+
+/// `TruePositive`, `True positive`, `TRUE_POSITIVE` and `true-positive` are the same word.
+fn normalise(value: &str) -> String {
+    value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+fn builtin(value: &str) -> Option<Resolution> {
+    match normalise(value).as_str() {
+        "truepositive" => Some(Resolution::TruePositive),
+        "falsepositive" => Some(Resolution::FalsePositive),
+        _ => None,
+    }
+}
+
+/// Extra TheHive resolutions an organisation maps explicitly, e.g. `Indeterminate:FalsePositive`.
+#[derive(Debug, Default)]
+struct ResolutionMap(Vec<(String, Resolution)>);
+
+impl ResolutionMap {
+    fn parse(item: Option<&str>) -> Result<ResolutionMap, ActionError> {
+        let Some(item) = item else { return Ok(ResolutionMap::default()) };
+        let entries = item.split([',', ';', '\n']).map(str::trim).filter(|e| !e.is_empty());
+        let parsed = entries.map(|entry| {
+            let (from, to) = entry.split_once([':', '=']).unwrap_or((entry, ""));
+            builtin(to).map(|r| (normalise(from), r)).ok_or_else(|| {
+                ActionError::Refused(format!(
+                    "Configuration item `resolution_map` has an invalid entry {entry:?}: write entries like \
+                     `Indeterminate:FalsePositive, Other:TruePositive` (targets TruePositive or FalsePositive)"
+                ))
+            })
+        });
+        Ok(ResolutionMap(parsed.collect::<Result<_, _>>()?))
+    }
+
+    fn get(&self, value: &str) -> Option<Resolution> {
+        let key = normalise(value);
+        self.0.iter().find(|(from, _)| *from == key).map(|(_, r)| *r)
+    }
+}
+
+fn resolution(case: &Case<'_>, map: &ResolutionMap) -> Result<Resolution, ActionError> {
+    let candidates = [case.extended_status(), case.resolution_status()];
+    let candidates = candidates.iter().flatten().filter(|v| !OPEN_STAGES.contains(&normalise(v).as_str()));
+    let mut unmapped = None;
+    for value in candidates {
+        match map.get(value).or_else(|| builtin(value)) {
+            Some(resolution) => return Ok(resolution),
+            None => unmapped = unmapped.or(Some(*value)),
+        }
+    }
+    Err(ActionError::Refused(match unmapped {
+        Some(value) => format!(
+            "The case resolution {value:?} has no MDR equivalent: MDR accepts TruePositive or FalsePositive. \
+             Set one of them on the case, or map {value:?} in the responder's `resolution_map` item \
+             (e.g. `{value}:FalsePositive`)"
+        ),
+        None => "The case is still open and has no resolution: close the case in TheHive as True Positive or \
+                 False Positive first, then run MDR_CloseIncident"
+            .to_owned(),
+    }))
+}
+
+/// The case summary, else a line that says who closed it from where.
+fn summary(case: &Case<'_>, user: Option<&str>) -> String {
+    if let Some(summary) = case.summary() {
+        return summary.to_owned();
+    }
+    let case_name = case.number().map_or("a TheHive case".to_owned(), |n| format!("TheHive case #{n}"));
+    match user {
+        Some(user) => format!("Closed from {case_name} by {user}"),
+        None => format!("Closed from {case_name}"),
+    }
+}
+
+fn report(incident: &Incident, requested: Resolution, summary: &str, already_closed: bool) -> Report {
+    let id = &incident.incident_id;
+    let message = match already_closed {
+        true => format!(
+            "MDR incident {id} was already closed (resolution {:?}); nothing was sent",
+            incident.resolution.as_deref().unwrap_or("")
+        ),
+        false => format!("MDR incident {id} closed as {}", requested.api_name()),
+    };
+    Report::from_value(json!({
+        "message": message,
+        "incident_id": id,
+        "already_closed": already_closed,
+        "requested": {"resolution_status": requested.api_name(), "summary": summary},
+        "mdr": incident,
+    }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn resolve(case: Value, map: Option<&str>) -> Result<Resolution, String> {
+        let map = ResolutionMap::parse(map).map_err(|e| e.to_string())?;
+        resolution(&Case::new(&case), &map).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn thehive4_and_thehive5_resolutions() {
+        assert_eq!(resolve(json!({"resolutionStatus": "TruePositive"}), None), Ok(Resolution::TruePositive));
+        assert_eq!(resolve(json!({"resolutionStatus": "FalsePositive"}), None), Ok(Resolution::FalsePositive));
+        let th5 = json!({"resolutionStatus": "TruePositive", "extendedStatus": "FalsePositive"});
+        assert_eq!(resolve(th5, None), Ok(Resolution::FalsePositive), "TheHive 5's status wins");
+        let th5_custom = json!({"resolutionStatus": "Other", "extendedStatus": "Contained"});
+        let err = resolve(th5_custom.clone(), None).unwrap_err();
+        assert!(err.starts_with("The case resolution \"Contained\" has no MDR equivalent"), "{err}");
+        assert_eq!(resolve(th5_custom, Some("contained = TruePositive")), Ok(Resolution::TruePositive));
+    }
+
+    #[test]
+    fn unmapped_and_open_cases_are_refused_with_the_way_out() {
+        let err = resolve(json!({"resolutionStatus": "Indeterminate"}), None).unwrap_err();
+        assert!(err.contains("map \"Indeterminate\" in the responder's `resolution_map`"), "{err}");
+        assert_eq!(
+            resolve(json!({"resolutionStatus": "Indeterminate"}), Some("Indeterminate:FalsePositive")),
+            Ok(Resolution::FalsePositive)
+        );
+        let err = resolve(json!({"status": "Open", "resolutionStatus": null}), None).unwrap_err();
+        assert!(err.starts_with("The case is still open and has no resolution"), "{err}");
+        let err = resolve(json!({"extendedStatus": "InProgress"}), None).unwrap_err();
+        assert!(err.starts_with("The case is still open"), "{err}");
+        let err = resolve(json!({"resolutionStatus": "TruePositive"}), Some("Other:Maybe")).unwrap_err();
+        assert!(err.contains("`resolution_map` has an invalid entry \"Other:Maybe\""), "{err}");
+    }
+
+    #[test]
+    fn default_summary_names_the_case_and_the_user() {
+        let case = json!({"caseId": 17, "summary": null});
+        assert_eq!(summary(&Case::new(&case), Some("ana@soc")), "Closed from TheHive case #17 by ana@soc");
+        let case = json!({"summary": " Host isolated. "});
+        assert_eq!(summary(&Case::new(&case), Some("ana@soc")), "Host isolated.");
+    }
+}
