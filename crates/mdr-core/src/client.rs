@@ -12,7 +12,8 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use cortex_worker::CaSource;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::multipart::{Form, Part};
+use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -171,6 +172,54 @@ pub struct NewIncident {
     pub markdown_to_html: bool,
 }
 
+/// A file attached to an MDR incident.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct Attachment {
+    pub attachment_id: String,
+    #[serde(default)]
+    pub full_name: String,
+    #[serde(default)]
+    pub caption: String,
+    #[serde(default)]
+    pub file_size: Option<u64>,
+}
+
+/// A file to attach to an incident.
+#[derive(Debug, Clone)]
+pub struct Upload<'a> {
+    pub incident_id: &'a str,
+    pub path: &'a Path,
+    pub file_name: &'a str,
+    pub caption: &'a str,
+}
+
+/// A request body that can be rebuilt for each attempt (a streamed file cannot be replayed).
+enum Body<'a> {
+    Json(&'a Value),
+    File(&'a Upload<'a>),
+}
+
+impl Body<'_> {
+    fn attach(&self, request: RequestBuilder) -> Result<RequestBuilder, MdrError> {
+        match self {
+            Body::Json(value) => Ok(request.json(value)),
+            Body::File(upload) => {
+                let unreadable = |e: std::io::Error| MdrError::Client(format!("cannot read {}: {e}", upload.path.display()));
+                let file = std::fs::File::open(upload.path).map_err(unreadable)?;
+                let size = file.metadata().map_err(unreadable)?.len();
+                let part = Part::reader_with_length(file, size)
+                    .file_name(upload.file_name.to_owned())
+                    .mime_str("application/octet-stream")
+                    .map_err(|e| MdrError::Client(e.to_string()))?;
+                let meta = json!({"incident_id": upload.incident_id, "caption": upload.caption}).to_string();
+                // Large files need longer than one JSON call: allow 1 MB/s on top of the usual timeout.
+                let timeout = REQUEST_TIMEOUT + Duration::from_secs(size / 1_000_000);
+                Ok(request.multipart(Form::new().part("file", part).text("meta", meta)).timeout(timeout))
+            }
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct ConfirmedSession {
     access_token: String,
@@ -207,7 +256,7 @@ impl MdrClient {
     pub fn confirm_session(&self, refresh: &Secret) -> Result<TokenPair, MdrError> {
         let endpoint = "session/confirm";
         let body = json!({"refresh_token": refresh.expose()});
-        let response = self.send(endpoint, &body, None, Call::Write)?;
+        let response = self.send(endpoint, &Body::Json(&body), None, Call::Write)?;
         let status = response.status().as_u16();
         if status != 200 {
             let message = server_message(response);
@@ -221,17 +270,17 @@ impl MdrClient {
     }
 
     pub fn incident_details(&self, incident_id: &str) -> Result<Incident, MdrError> {
-        self.call("incidents/details", &json!({"incident_id": incident_id}), Call::Read)
+        self.call("incidents/details", &Body::Json(&json!({"incident_id": incident_id})), Call::Read)
     }
 
     pub fn list_comments(&self, incident_id: &str) -> Result<Vec<Comment>, MdrError> {
-        self.call("comments/list", &json!({"incident_id": incident_id}), Call::Read)
+        self.call("comments/list", &Body::Json(&json!({"incident_id": incident_id})), Call::Read)
     }
 
     /// Posts a markdown comment; MDR renders it to HTML.
     pub fn create_comment(&self, incident_id: &str, text: &str) -> Result<Comment, MdrError> {
         let body = json!({"incident_id": incident_id, "text": text, "markdown_to_html": true});
-        self.call("comments/create", &body, Call::Write)
+        self.call("comments/create", &Body::Json(&body), Call::Write)
     }
 
     /// Closes the incident. The body MDR answers with is not documented: any JSON is accepted,
@@ -243,30 +292,30 @@ impl MdrClient {
         summary: &str,
     ) -> Result<Option<Incident>, MdrError> {
         let body = json!({"incident_id": incident_id, "resolution_status": resolution.api_name(), "summary": summary});
-        let answer: Value = self.call("incidents/close", &body, Call::Write)?;
+        let answer: Value = self.call("incidents/close", &Body::Json(&body), Call::Write)?;
         Ok(serde_json::from_value(answer).ok())
     }
 
     pub fn create_incident(&self, incident: &NewIncident) -> Result<Incident, MdrError> {
         let body = serde_json::to_value(incident).map_err(|e| MdrError::Client(e.to_string()))?;
-        self.call("incidents/create", &body, Call::Write)
+        self.call("incidents/create", &Body::Json(&body), Call::Write)
     }
 
     pub fn list_responses(&self, incident_id: &str) -> Result<Vec<MdrResponse>, MdrError> {
-        self.call("responses/list", &json!({"incident_id": incident_id}), Call::Read)
+        self.call("responses/list", &Body::Json(&json!({"incident_id": incident_id})), Call::Read)
     }
 
     /// Confirms or declines one response; the body MDR answers with is not documented.
     pub fn update_response(&self, response_id: &str, decision: Decision, comment: &str) -> Result<(), MdrError> {
         let body = json!({"response_id": response_id, "status": decision.api_name(), "comment": comment});
-        let _: Value = self.call("response/update", &body, Call::Write)?;
+        let _: Value = self.call("response/update", &Body::Json(&body), Call::Write)?;
         Ok(())
     }
 
     /// The assets whose host name is one of `host_names`.
     pub fn find_assets(&self, host_names: &[String]) -> Result<Vec<Asset>, MdrError> {
         let body = json!({"host_names": host_names, "fields": ["asset_id", "host_name"], "page": 1, "page_size": 1000});
-        self.call("assets/list", &body, Call::Read)
+        self.call("assets/list", &Body::Json(&body), Call::Read)
     }
 
     fn access_token(&self) -> Result<Secret, MdrError> {
@@ -278,7 +327,17 @@ impl MdrClient {
         Ok(token)
     }
 
-    fn call<T: DeserializeOwned>(&self, endpoint: &str, body: &Value, kind: Call) -> Result<T, MdrError> {
+    pub fn list_attachments(&self, incident_id: &str) -> Result<Vec<Attachment>, MdrError> {
+        self.call("attachments/list", &Body::Json(&json!({"incident_id": incident_id})), Call::Read)
+    }
+
+    /// Uploads a file to the incident (`attachments/upload`, multipart `file` + `meta`), streamed
+    /// from disk. MDR's answer is not documented; any JSON is returned as it is.
+    pub fn upload_attachment(&self, upload: &Upload<'_>) -> Result<Value, MdrError> {
+        self.call("attachments/upload", &Body::File(upload), Call::Write)
+    }
+
+    fn call<T: DeserializeOwned>(&self, endpoint: &str, body: &Body<'_>, kind: Call) -> Result<T, MdrError> {
         let mut token = self.access_token()?;
         let mut refreshed = false;
         let mut attempt = 1;
@@ -312,11 +371,11 @@ impl MdrClient {
 
     /// Sends once. Connection failures before the request left are retried here for every call,
     /// since the server cannot have seen them.
-    fn send(&self, endpoint: &str, body: &Value, token: Option<&Secret>, kind: Call) -> Result<Response, MdrError> {
+    fn send(&self, endpoint: &str, body: &Body<'_>, token: Option<&Secret>, kind: Call) -> Result<Response, MdrError> {
         let url = self.url(endpoint);
         let mut attempt = 1;
         loop {
-            let mut request = self.http.post(&url).json(body);
+            let mut request = body.attach(self.http.post(&url))?;
             if let Some(token) = token {
                 request = request.bearer_auth(token.expose());
             }
