@@ -52,15 +52,8 @@ impl HttpSettings {
             .filter(|bundle| !bundle.is_empty())
             .map(PathBuf::from)
             // Cortex points REQUESTS_CA_BUNDLE at input/cacerts itself: do not load it twice.
-            .filter(|bundle| {
-                !input_cacerts
-                    .as_deref()
-                    .is_some_and(|cacerts| same_file(cacerts, bundle))
-            })
-            .map(|path| CaSource::File {
-                origin: ORIGIN_ENV.to_owned(),
-                path,
-            });
+            .filter(|bundle| !input_cacerts.as_deref().is_some_and(|cacerts| same_file(cacerts, bundle)))
+            .map(|path| CaSource::File { origin: ORIGIN_ENV.to_owned(), path });
         HttpSettings {
             proxy_http: proxy("http", "proxy_http"),
             proxy_https: proxy("https", "proxy_https"),
@@ -80,16 +73,10 @@ fn non_blank(config: Option<&Value>, path: &[&str]) -> Option<String> {
 /// (stdin mode, or a runner that did not write it).
 fn cortex_cacerts(config: Option<&Value>, input_cacerts: Option<&Path>) -> Option<CaSource> {
     if let Some(path) = input_cacerts.filter(|path| path.is_file()) {
-        return Some(CaSource::File {
-            origin: ORIGIN_INPUT_FILE.to_owned(),
-            path: path.to_path_buf(),
-        });
+        return Some(CaSource::File { origin: ORIGIN_INPUT_FILE.to_owned(), path: path.to_path_buf() });
     }
     let text = config?.get("cacerts")?.as_str()?;
-    (!text.trim().is_empty()).then(|| CaSource::Pem {
-        origin: ORIGIN_CONFIG.to_owned(),
-        text: text.to_owned(),
-    })
+    (!text.trim().is_empty()).then(|| CaSource::Pem { origin: ORIGIN_CONFIG.to_owned(), text: text.to_owned() })
 }
 
 /// Same path, or the same file reached through another spelling (`/job/./input/cacerts`, a symlink).
@@ -103,11 +90,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// A proxy URL with its password hidden; scheme-less `user:pass@host:port` is handled too.
 fn redacted_proxy(proxy: &str) -> String {
-    let redacted = if proxy.contains("://") {
-        redact_url_password(proxy)
-    } else {
-        redact_userinfo_password(proxy)
-    };
+    let redacted = if proxy.contains("://") { redact_url_password(proxy) } else { redact_userinfo_password(proxy) };
     redacted.unwrap_or_else(|| proxy.to_owned())
 }
 
@@ -124,11 +107,9 @@ impl fmt::Debug for HttpSettings {
 impl fmt::Debug for CaSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CaSource::File { origin, path } => f
-                .debug_struct("File")
-                .field("origin", origin)
-                .field("path", path)
-                .finish(),
+            CaSource::File { origin, path } => {
+                f.debug_struct("File").field("origin", origin).field("path", path).finish()
+            }
             CaSource::Pem { origin, text } => f
                 .debug_struct("Pem")
                 .field("origin", origin)
@@ -154,10 +135,7 @@ mod tests {
     }
 
     fn file(origin: &str, path: PathBuf) -> CaSource {
-        CaSource::File {
-            origin: origin.to_owned(),
-            path,
-        }
+        CaSource::File { origin: origin.to_owned(), path }
     }
 
     #[test]
@@ -168,10 +146,7 @@ mod tests {
         assert_eq!(settings.proxy_http.as_deref(), Some("http://nested:3128"));
         assert_eq!(settings.proxy_https.as_deref(), Some("https://flat:3129"));
         let nulls = json!({"proxy_http": null, "proxy_https": "", "proxy": 5});
-        assert_eq!(
-            HttpSettings::from_parts(Some(&nulls), None, None),
-            HttpSettings::default()
-        );
+        assert_eq!(HttpSettings::from_parts(Some(&nulls), None, None), HttpSettings::default());
     }
 
     #[test]
@@ -193,19 +168,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = json!({"cacerts": PEM});
         let settings = HttpSettings::from_parts(Some(&config), Some(dir.path()), None);
-        assert_eq!(
-            settings.ca_sources,
-            [CaSource::Pem {
-                origin: "Cortex cacerts (config)".into(),
-                text: PEM.into()
-            }]
-        );
+        assert_eq!(settings.ca_sources, [CaSource::Pem { origin: "Cortex cacerts (config)".into(), text: PEM.into() }]);
         let blank = json!({"cacerts": " \n "});
-        assert!(
-            HttpSettings::from_parts(Some(&blank), None, Some(OsString::new()))
-                .ca_sources
-                .is_empty()
-        );
+        assert!(HttpSettings::from_parts(Some(&blank), None, Some(OsString::new())).ca_sources.is_empty());
     }
 
     #[test]
@@ -213,10 +178,7 @@ mod tests {
         let dir = job_dir_with_cacerts();
         let same = dir.path().join("input/cacerts").into_os_string();
         let settings = HttpSettings::from_parts(None, Some(dir.path()), Some(same));
-        assert_eq!(
-            settings.ca_sources,
-            [file("Cortex cacerts (input/cacerts)", dir.path().join("input/cacerts"))]
-        );
+        assert_eq!(settings.ca_sources, [file("Cortex cacerts (input/cacerts)", dir.path().join("input/cacerts"))]);
         let other_spelling = dir.path().join("input/../input/./cacerts").into_os_string();
         let settings = HttpSettings::from_parts(None, Some(dir.path()), Some(other_spelling));
         assert_eq!(settings.ca_sources.len(), 1);
@@ -225,10 +187,7 @@ mod tests {
     #[test]
     fn requests_ca_bundle_alone_in_stdin_mode() {
         let settings = HttpSettings::from_parts(None, None, Some("/b.pem".into()));
-        assert_eq!(
-            settings.ca_sources,
-            [file("REQUESTS_CA_BUNDLE", PathBuf::from("/b.pem"))]
-        );
+        assert_eq!(settings.ca_sources, [file("REQUESTS_CA_BUNDLE", PathBuf::from("/b.pem"))]);
     }
 
     #[test]
@@ -236,10 +195,7 @@ mod tests {
         let settings = HttpSettings {
             proxy_http: Some("http://user:hunter2@proxy:3128".into()),
             proxy_https: Some("user:hunter3@proxy:3129".into()),
-            ca_sources: vec![CaSource::Pem {
-                origin: "Cortex cacerts (config)".into(),
-                text: PEM.into(),
-            }],
+            ca_sources: vec![CaSource::Pem { origin: "Cortex cacerts (config)".into(), text: PEM.into() }],
         };
         let debug = format!("{settings:?}");
         assert!(!debug.contains("hunter"), "{debug}");

@@ -20,18 +20,12 @@ pub(crate) enum Source {
 }
 
 pub(crate) fn locate(dir: &Path) -> Source {
-    if input_file(dir).is_file() {
-        Source::JobFolder(dir.to_path_buf())
-    } else {
-        Source::Stdin
-    }
+    if input_file(dir).is_file() { Source::JobFolder(dir.to_path_buf()) } else { Source::Stdin }
 }
 
 pub(crate) fn read_job_folder(dir: &Path) -> Result<Value, InputError> {
-    let bytes = std::fs::read(input_file(dir)).map_err(|error| InputError::Unreadable {
-        place: FILE_PLACE,
-        reason: error.to_string(),
-    })?;
+    let bytes = std::fs::read(input_file(dir))
+        .map_err(|error| InputError::Unreadable { place: FILE_PLACE, reason: error.to_string() })?;
     parse(&bytes, "in input/input.json")
 }
 
@@ -41,10 +35,9 @@ pub(crate) fn read_stdin(stdin: &mut dyn Read, stdin_is_tty: bool) -> Result<Val
         return Err(InputError::NoInput);
     }
     let mut bytes = Vec::new();
-    stdin.read_to_end(&mut bytes).map_err(|error| InputError::Unreadable {
-        place: STDIN_PLACE,
-        reason: error.to_string(),
-    })?;
+    stdin
+        .read_to_end(&mut bytes)
+        .map_err(|error| InputError::Unreadable { place: STDIN_PLACE, reason: error.to_string() })?;
     parse(&bytes, "on standard input")
 }
 
@@ -60,10 +53,7 @@ fn parse(bytes: &[u8], place: &'static str) -> Result<Value, InputError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(InputError::Empty { place });
     }
-    serde_json::from_slice(bytes).map_err(|error| InputError::InvalidJson {
-        place,
-        reason: error.to_string(),
-    })
+    serde_json::from_slice(bytes).map_err(|error| InputError::InvalidJson { place, reason: error.to_string() })
 }
 
 #[cfg(test)]
@@ -92,15 +82,9 @@ mod tests {
 
     #[test]
     fn empty_and_invalid_input_have_clear_messages_without_content() {
-        assert_eq!(
-            from_stdin(" \n").unwrap_err().to_string(),
-            "Empty input on standard input"
-        );
+        assert_eq!(from_stdin(" \n").unwrap_err().to_string(), "Empty input on standard input");
         let invalid = from_stdin("{\"api_key\": \"hunter2\"").unwrap_err().to_string();
-        assert!(
-            invalid.starts_with("Invalid input JSON on standard input: "),
-            "{invalid}"
-        );
+        assert!(invalid.starts_with("Invalid input JSON on standard input: "), "{invalid}");
         assert!(!invalid.contains("hunter2"), "{invalid}");
         let invalid = from_stdin("{\"a\": hunter2}").unwrap_err().to_string();
         assert!(!invalid.contains("hunter2"), "{invalid}");
@@ -111,26 +95,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(locate(dir.path()), Source::Stdin);
         std::fs::create_dir_all(dir.path().join("input/input.json")).unwrap();
-        assert_eq!(
-            locate(dir.path()),
-            Source::Stdin,
-            "a directory named input.json is not an input file"
-        );
+        assert_eq!(locate(dir.path()), Source::Stdin, "a directory named input.json is not an input file");
         assert_eq!(locate(&dir.path().join("missing")), Source::Stdin);
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("input")).unwrap();
         std::fs::write(dir.path().join("input/input.json"), "").unwrap();
         assert_eq!(locate(dir.path()), Source::JobFolder(dir.path().to_path_buf()));
-        assert_eq!(
-            read_job_folder(dir.path()).unwrap_err().to_string(),
-            "Empty input in input/input.json"
-        );
+        assert_eq!(read_job_folder(dir.path()).unwrap_err().to_string(), "Empty input in input/input.json");
         std::fs::write(dir.path().join("input/input.json"), "nope").unwrap();
         let error = read_job_folder(dir.path()).unwrap_err().to_string();
-        assert!(
-            error.starts_with("Invalid input JSON in input/input.json: expected"),
-            "{error}"
-        );
+        assert!(error.starts_with("Invalid input JSON in input/input.json: expected"), "{error}");
     }
 }

@@ -59,11 +59,7 @@ fn python_float_repr(value: f64) -> String {
     let point = exponent + 1;
     let body = if point <= -4 || point > 16 {
         let (first, rest) = digits.split_at(1);
-        let fraction = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
+        let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
         let exp_sign = if exponent < 0 { '-' } else { '+' };
         format!("{first}{fraction}e{exp_sign}{:02}", exponent.unsigned_abs())
     } else if point <= 0 {
@@ -92,10 +88,7 @@ mod tests {
     #[test]
     fn separators_and_key_order_follow_python() {
         let value = json!({"b": 1, "a": [1, 2, {}], "c": {"x": [], "y": null, "z": true}});
-        assert_eq!(
-            encode(&value),
-            r#"{"b": 1, "a": [1, 2, {}], "c": {"x": [], "y": null, "z": true}}"#
-        );
+        assert_eq!(encode(&value), r#"{"b": 1, "a": [1, 2, {}], "c": {"x": [], "y": null, "z": true}}"#);
     }
 
     #[test]
@@ -127,9 +120,6 @@ mod tests {
         for (value, expected) in cases {
             assert_eq!(python_float_repr(value), expected, "repr of {value:e}");
         }
-        assert_eq!(
-            encode(&json!({"f": 1e16, "i": 10000000000000000_u64})),
-            r#"{"f": 1e+16, "i": 10000000000000000}"#
-        );
+        assert_eq!(encode(&json!({"f": 1e16, "i": 10000000000000000_u64})), r#"{"f": 1e+16, "i": 10000000000000000}"#);
     }
 }

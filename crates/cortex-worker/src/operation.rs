@@ -76,52 +76,28 @@ mod tests {
     }
 
     fn custom(value: CustomFieldValue) -> Operation {
-        Operation::AddCustomFields {
-            name: "f".to_owned(),
-            value,
-        }
+        Operation::AddCustomFields { name: "f".to_owned(), value }
     }
 
     #[test]
     fn simple_operations() {
         let cases = [
-            (
-                Operation::AddTagToCase { tag: "MDR:x".into() },
-                r#"{"type": "AddTagToCase", "tag": "MDR:x"}"#,
-            ),
-            (
-                Operation::AddTagToArtifact { tag: "a".into() },
-                r#"{"type": "AddTagToArtifact", "tag": "a"}"#,
-            ),
-            (
-                Operation::AddTagToAlert { tag: "b".into() },
-                r#"{"type": "AddTagToAlert", "tag": "b"}"#,
-            ),
+            (Operation::AddTagToCase { tag: "MDR:x".into() }, r#"{"type": "AddTagToCase", "tag": "MDR:x"}"#),
+            (Operation::AddTagToArtifact { tag: "a".into() }, r#"{"type": "AddTagToArtifact", "tag": "a"}"#),
+            (Operation::AddTagToAlert { tag: "b".into() }, r#"{"type": "AddTagToAlert", "tag": "b"}"#),
             (Operation::MarkAlertAsRead, r#"{"type": "MarkAlertAsRead"}"#),
             (
-                Operation::CreateTask {
-                    title: "T".into(),
-                    description: "D".into(),
-                },
+                Operation::CreateTask { title: "T".into(), description: "D".into() },
                 r#"{"type": "CreateTask", "title": "T", "description": "D"}"#,
             ),
-            (
-                Operation::AssignCase { owner: "bob".into() },
-                r#"{"type": "AssignCase", "owner": "bob"}"#,
-            ),
+            (Operation::AssignCase { owner: "bob".into() }, r#"{"type": "AssignCase", "owner": "bob"}"#),
             (Operation::CloseTask, r#"{"type": "CloseTask"}"#),
             (
-                Operation::AddLogToTask {
-                    content: "c".into(),
-                    owner: None,
-                },
+                Operation::AddLogToTask { content: "c".into(), owner: None },
                 r#"{"type": "AddLogToTask", "content": "c"}"#,
             ),
             (
-                Operation::AddLogToTask {
-                    content: "c".into(),
-                    owner: Some("o".into()),
-                },
+                Operation::AddLogToTask { content: "c".into(), owner: Some("o".into()) },
                 r#"{"type": "AddLogToTask", "content": "c", "owner": "o"}"#,
             ),
         ];
@@ -141,10 +117,7 @@ mod tests {
                 CustomFieldValue::Integer(-3),
                 r#"{"type": "AddCustomFields", "name": "f", "tpe": "integer", "value": -3}"#,
             ),
-            (
-                CustomFieldValue::Float(1.5),
-                r#"{"type": "AddCustomFields", "name": "f", "tpe": "float", "value": 1.5}"#,
-            ),
+            (CustomFieldValue::Float(1.5), r#"{"type": "AddCustomFields", "name": "f", "tpe": "float", "value": 1.5}"#),
             (
                 CustomFieldValue::Boolean(true),
                 r#"{"type": "AddCustomFields", "name": "f", "tpe": "boolean", "value": true}"#,

@@ -28,10 +28,7 @@ impl std::fmt::Display for WriteError {
 pub(crate) fn write_job_output(job_dir: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let output_dir = job_dir.join("output");
     let target = output_dir.join("output.json");
-    let context = |error| WriteError {
-        target: target.display().to_string(),
-        error,
-    };
+    let context = |error| WriteError { target: target.display().to_string(), error };
     fs::create_dir_all(&output_dir).map_err(context)?;
     let temp = temp_path(&output_dir);
     let written = write_and_sync(&temp, bytes).and_then(|()| fs::rename(&temp, &target));
@@ -52,10 +49,7 @@ pub(crate) fn write_stdout(stdout: &mut dyn Write, bytes: &[u8]) -> Result<(), W
     stdout
         .write_all(bytes)
         .and_then(|()| stdout.flush())
-        .map_err(|error| WriteError {
-            target: "standard output".to_owned(),
-            error,
-        })
+        .map_err(|error| WriteError { target: "standard output".to_owned(), error })
 }
 
 fn temp_path(output_dir: &Path) -> PathBuf {
@@ -75,10 +69,8 @@ mod tests {
     use super::*;
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut names: Vec<String> =
+            fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
     }

@@ -47,9 +47,7 @@ pub(crate) fn catch<R>(action: impl FnOnce() -> R) -> Result<R, String> {
     let result = panic::catch_unwind(AssertUnwindSafe(action));
     IN_ACTION.with(|flag| flag.set(outer));
     result.map_err(|_payload| {
-        LAST_LOCATION
-            .with(|last| last.borrow_mut().take())
-            .unwrap_or_else(|| "an unknown location".to_owned())
+        LAST_LOCATION.with(|last| last.borrow_mut().take()).unwrap_or_else(|| "an unknown location".to_owned())
     })
 }
 

@@ -168,9 +168,6 @@ mod tests {
     fn invalid_schemes_are_not_urls() {
         assert_eq!(redact_url_password("1http://u:p@h"), None);
         assert_eq!(redact_url_password("://u:p@h"), None);
-        assert_eq!(
-            redact_url_password("svn+ssh://u:p@h").as_deref(),
-            Some("svn+ssh://u:REMOVED@h")
-        );
+        assert_eq!(redact_url_password("svn+ssh://u:p@h").as_deref(), Some("svn+ssh://u:REMOVED@h"));
     }
 }

@@ -14,10 +14,7 @@ pub struct Report {
 impl Report {
     /// A report with this `full` object and no operations.
     pub fn new(full: Map<String, Value>) -> Report {
-        Report {
-            full,
-            operations: Vec::new(),
-        }
+        Report { full, operations: Vec::new() }
     }
 
     /// An object is used as `full` as-is; any other value becomes `{"message": value}`.

@@ -34,9 +34,7 @@ where
 fn success_case() {
     let input = fixture_json("input_case.json");
     assert_golden(&input, "success_case.json", 0, |_| {
-        Ok(Report::from_value(
-            json!({"message": "incident -NzExampleIncident01 closed as TruePositive"}),
-        ))
+        Ok(Report::from_value(json!({"message": "incident -NzExampleIncident01 closed as TruePositive"})))
     });
 }
 
@@ -52,9 +50,7 @@ fn success_case_task_log_with_two_operations() {
             "text": format!("{author} wrote:\n>{message}"),
         });
         Ok(Report::from_value(full)
-            .with_operation(Operation::AddTagToCase {
-                tag: "MDR:comment-sent".to_owned(),
-            })
+            .with_operation(Operation::AddTagToCase { tag: "MDR:comment-sent".to_owned() })
             .with_operation(Operation::CloseTask))
     });
 }
@@ -92,14 +88,9 @@ fn stdin_mode_writes_the_same_bytes_to_stdout() {
     let input = serde_json::to_string(&fixture_json("input_case.json")).expect("encodable");
     let empty = tempfile::tempdir().expect("temp dir");
     let run = run_job(empty.path(), &input, |_| {
-        Ok::<_, String>(Report::from_value(
-            json!({"message": "incident -NzExampleIncident01 closed as TruePositive"}),
-        ))
+        Ok::<_, String>(Report::from_value(json!({"message": "incident -NzExampleIncident01 closed as TruePositive"})))
     });
     assert_eq!(run.code, 0);
     assert_same_bytes(&run.stdout, "success_case.json");
-    assert!(
-        common::names(empty.path()).is_empty(),
-        "nothing is written into the folder in stdin mode"
-    );
+    assert!(common::names(empty.path()).is_empty(), "nothing is written into the folder in stdin mode");
 }

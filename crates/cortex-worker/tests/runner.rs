@@ -31,21 +31,11 @@ fn job_folder_mode_writes_only_output_json() {
     assert_eq!(run.code, 0);
     assert!(run.stdout.is_empty(), "nothing on stdout in job-folder mode");
     assert_eq!(run.stderr, "");
-    assert_eq!(
-        output_of(dir.path()),
-        br#"{"success": true, "full": {"message": "done"}, "operations": []}"#
-    );
+    assert_eq!(output_of(dir.path()), br#"{"success": true, "full": {"message": "done"}, "operations": []}"#);
     assert_eq!(names(dir.path()), ["input", "output"]);
     assert_eq!(names(&dir.path().join("input")), ["input.json"]);
-    assert_eq!(
-        names(&dir.path().join("output")),
-        ["output.json"],
-        "no temporary file is left"
-    );
-    assert_eq!(
-        std::fs::read(dir.path().join("input/input.json")).expect("input"),
-        input_before
-    );
+    assert_eq!(names(&dir.path().join("output")), ["output.json"], "no temporary file is left");
+    assert_eq!(std::fs::read(dir.path().join("input/input.json")).expect("input"), input_before);
 }
 
 #[test]
@@ -80,10 +70,7 @@ fn terminal_stdin_gets_cortexutils_message() {
     let dir = tempfile::tempdir().expect("temp dir");
     let run = run_job_tty(dir.path(), "", true, ok_report);
     assert_eq!(run.code, 1);
-    assert_eq!(
-        run.stdout,
-        br#"{"success": false, "input": {}, "errorMessage": "Input file doesnt exist"}"#
-    );
+    assert_eq!(run.stdout, br#"{"success": false, "input": {}, "errorMessage": "Input file doesnt exist"}"#);
 }
 
 #[test]
@@ -121,17 +108,11 @@ fn bad_input_file_ends_in_an_error_document() {
     assert!(run.stdout.is_empty());
     let document = output_json(dir.path());
     assert_eq!(document["input"], json!({}));
-    assert!(
-        error_message(&document).starts_with("Invalid input JSON in input/input.json: "),
-        "{document}"
-    );
+    assert!(error_message(&document).starts_with("Invalid input JSON in input/input.json: "), "{document}");
 
     std::fs::write(dir.path().join("input/input.json"), "").expect("write");
     run_job(dir.path(), "", ok_report);
-    assert_eq!(
-        error_message(&output_json(dir.path())),
-        "Empty input in input/input.json"
-    );
+    assert_eq!(error_message(&output_json(dir.path())), "Empty input in input/input.json");
 }
 
 #[test]
@@ -178,10 +159,7 @@ fn a_panicking_action_still_produces_an_error_document() {
         error_message(&document),
         format!("Internal error in the responder (please report it): panicked at {location}")
     );
-    assert_eq!(
-        document["input"],
-        json!({"dataType": "x", "config": {"api_key": "REMOVED"}})
-    );
+    assert_eq!(document["input"], json!({"dataType": "x", "config": {"api_key": "REMOVED"}}));
     assert!(run.stderr.contains(&location), "{}", run.stderr);
     assert!(!run.stderr.contains("hunter2"));
     assert_eq!(names(&dir.path().join("output")), ["output.json"]);
@@ -211,26 +189,15 @@ fn unwritable_output_is_reported_on_stderr() {
     assert_eq!(run.code, 1);
     assert!(run.stdout.is_empty());
     let target = dir.path().join("output/output.json");
-    assert!(
-        run.stderr
-            .starts_with(&format!("cortex-worker: cannot write {}: ", target.display())),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.starts_with(&format!("cortex-worker: cannot write {}: ", target.display())), "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1);
-    assert_eq!(
-        names(&dir.path().join("output")),
-        ["output.json"],
-        "no temporary file is left"
-    );
+    assert_eq!(names(&dir.path().join("output")), ["output.json"], "no temporary file is left");
 }
 
 #[test]
 fn job_http_settings_use_input_cacerts() {
-    let dir = job_folder(
-        &json!({"dataType": "x", "config": {"cacerts": "inline", "proxy": {"https": "http://p:1"}}}),
-        true,
-    );
+    let dir =
+        job_folder(&json!({"dataType": "x", "config": {"cacerts": "inline", "proxy": {"https": "http://p:1"}}}), true);
     std::fs::write(dir.path().join("input/cacerts"), "PEM").expect("write");
     let run = run_job(dir.path(), "", |job: &Job| {
         let settings = job.http_settings();

@@ -9,9 +9,7 @@ use cortex_worker::{Job, Report, run_with_io};
 use serde_json::Value;
 
 pub fn fixture_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/cortexutils")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/cortexutils").join(name)
 }
 
 pub fn fixture_bytes(name: &str) -> Vec<u8> {
@@ -56,19 +54,8 @@ where
 {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
-    let code = run_with_io(
-        Some(dir.to_path_buf()),
-        &mut stdin.as_bytes(),
-        tty,
-        &mut stdout,
-        &mut stderr,
-        action,
-    );
-    Run {
-        code,
-        stdout,
-        stderr: String::from_utf8(stderr).expect("UTF-8 stderr"),
-    }
+    let code = run_with_io(Some(dir.to_path_buf()), &mut stdin.as_bytes(), tty, &mut stdout, &mut stderr, action);
+    Run { code, stdout, stderr: String::from_utf8(stderr).expect("UTF-8 stderr") }
 }
 
 pub fn output_of(dir: &Path) -> Vec<u8> {
