@@ -76,13 +76,7 @@ impl Job {
         if is_truthy(setting("check_pap")) && pap > number_or_default(setting("max_pap"), "config.max_pap")? {
             return Err(InputError::PapTooHigh);
         }
-        Ok(Job {
-            input,
-            data_type,
-            tlp,
-            pap,
-            dir,
-        })
+        Ok(Job { input, data_type, tlp, pap, dir })
     }
 
     /// The whole input object, as read.
@@ -115,13 +109,26 @@ impl Job {
         self.input.get("data").filter(|data| !data.is_null())
     }
 
+    /// `input.data` as a trimmed string: the observable value an analyzer receives (`None` when missing, null,
+    /// not a string, or blank; file analyzers get `file`/`filename` instead).
+    pub fn data_str(&self) -> Option<&str> {
+        non_blank(self.input.get("data"))
+    }
+
+    /// Whether an analyzer should offer artifacts: cortexutils reads `config.auto_extract` (this also accepts
+    /// the older `config.auto_extract_artifacts`), true unless set to a falsy value; null counts as absent.
+    pub fn auto_extract(&self) -> bool {
+        ["auto_extract", "auto_extract_artifacts"]
+            .iter()
+            .find_map(|name| self.config(name))
+            .is_none_or(|value| is_truthy(Some(value)))
+    }
+
     /// A dotted path from the input root, like cortexutils' `get_param` (`data.case.customFields.x.string`).
     /// A missing key or JSON null ends in `None`; so does walking through a non-object (list, string, number),
     /// where Python would crash. Falsy values (`false`, `0`, `""`, `[]`, `{}`) are returned as they are.
     pub fn param(&self, path: &str) -> Option<&Value> {
-        path.split('.')
-            .try_fold(&self.input, |value, key| value.as_object()?.get(key))
-            .filter(|value| !value.is_null())
+        path.split('.').try_fold(&self.input, |value, key| value.as_object()?.get(key)).filter(|value| !value.is_null())
     }
 
     /// `input.config.<name>`; `None` when missing or null.
@@ -141,11 +148,7 @@ impl Job {
 
     /// Proxies and extra trust anchors for outgoing HTTPS (reads `REQUESTS_CA_BUNDLE` from the environment).
     pub fn http_settings(&self) -> HttpSettings {
-        HttpSettings::from_parts(
-            self.input.get("config"),
-            self.dir(),
-            std::env::var_os("REQUESTS_CA_BUNDLE"),
-        )
+        HttpSettings::from_parts(self.input.get("config"), self.dir(), std::env::var_os("REQUESTS_CA_BUNDLE"))
     }
 
     fn section_value(&self, section: &str, name: &str) -> Option<&Value> {
@@ -205,10 +208,7 @@ mod tests {
     }
 
     fn checked(tlp: Value, pap: Value, config: Value) -> Result<Job, InputError> {
-        Job::from_input(
-            json!({"dataType": "thehive:case", "tlp": tlp, "pap": pap, "config": config}),
-            None,
-        )
+        Job::from_input(json!({"dataType": "thehive:case", "tlp": tlp, "pap": pap, "config": config}), None)
     }
 
     #[test]
@@ -237,34 +237,19 @@ mod tests {
     fn tlp_check_compares_with_max() {
         let on = json!({"check_tlp": true, "max_tlp": 2, "check_pap": true, "max_pap": 2});
         assert!(checked(json!(2), json!(2), on.clone()).is_ok());
-        assert_eq!(
-            checked(json!(3), json!(2), on.clone()).unwrap_err().to_string(),
-            "TLP is higher than allowed."
-        );
-        assert_eq!(
-            checked(json!(2), json!(3), on.clone()).unwrap_err().to_string(),
-            "PAP is higher than allowed."
-        );
+        assert_eq!(checked(json!(3), json!(2), on.clone()).unwrap_err().to_string(), "TLP is higher than allowed.");
+        assert_eq!(checked(json!(2), json!(3), on.clone()).unwrap_err().to_string(), "PAP is higher than allowed.");
         // Both too high: TLP is reported, as cortexutils checks it first.
-        assert!(matches!(
-            checked(json!(3), json!(3), on).unwrap_err(),
-            InputError::TlpTooHigh
-        ));
+        assert!(matches!(checked(json!(3), json!(3), on).unwrap_err(), InputError::TlpTooHigh));
     }
 
     #[test]
     fn null_or_float_max_and_missing_tlp_use_defaults() {
         let null_max = json!({"check_tlp": true, "max_tlp": null, "check_pap": true, "max_pap": null});
         assert!(checked(json!(2), json!(2), null_max.clone()).is_ok());
-        assert!(matches!(
-            checked(json!(3), json!(2), null_max).unwrap_err(),
-            InputError::TlpTooHigh
-        ));
+        assert!(matches!(checked(json!(3), json!(2), null_max).unwrap_err(), InputError::TlpTooHigh));
         let float_max = json!({"check_tlp": true, "max_tlp": 2.0, "check_pap": true, "max_pap": 1.5});
-        assert!(matches!(
-            checked(json!(2), json!(2), float_max).unwrap_err(),
-            InputError::PapTooHigh
-        ));
+        assert!(matches!(checked(json!(2), json!(2), float_max).unwrap_err(), InputError::PapTooHigh));
         // tlp absent counts as 2, above a max of 1.
         let low = json!({"dataType": "x", "config": {"check_tlp": true, "max_tlp": 1}});
         assert_eq!(error(low), "TLP is higher than allowed.");
@@ -283,14 +268,8 @@ mod tests {
 
     #[test]
     fn non_numbers_are_named() {
-        assert_eq!(
-            error(json!({"dataType": "x", "tlp": "3"})),
-            "Invalid tlp field: expected a number"
-        );
-        assert_eq!(
-            error(json!({"dataType": "x", "pap": true})),
-            "Invalid pap field: expected a number"
-        );
+        assert_eq!(error(json!({"dataType": "x", "tlp": "3"})), "Invalid tlp field: expected a number");
+        assert_eq!(error(json!({"dataType": "x", "pap": true})), "Invalid pap field: expected a number");
         let config = json!({"check_tlp": true, "max_tlp": "2"});
         assert_eq!(
             checked(json!(2), json!(2), config).unwrap_err().to_string(),
@@ -311,14 +290,8 @@ mod tests {
                      "tags": ["a", "b"], "title": "t", "nothing": null,
                      "no": false, "zero": 0, "empty": "", "list": [], "object": {}}
         }));
-        assert_eq!(
-            job.param("data.case_task.case.customFields.mdr-incident-id.string"),
-            Some(&json!("-Nz1"))
-        );
-        assert_eq!(
-            job.param("data.case_task.case.customFields.mdr-incident-id.order"),
-            Some(&json!(0))
-        );
+        assert_eq!(job.param("data.case_task.case.customFields.mdr-incident-id.string"), Some(&json!("-Nz1")));
+        assert_eq!(job.param("data.case_task.case.customFields.mdr-incident-id.order"), Some(&json!(0)));
         assert_eq!(job.param("data.nothing"), None);
         assert_eq!(job.param("data.nothing.below"), None);
         assert_eq!(job.param("data.missing.deep"), None);
@@ -357,7 +330,27 @@ mod tests {
         let secret = self::job(json!({"dataType": "x", "config": {"api_key": "hunter2"}}));
         assert!(!format!("{secret:?}").contains("hunter2"));
         let with_data = self::job(json!({"dataType": "x", "data": {"a": 1}, "config": [1]}));
+        assert_eq!(with_data.data_str(), None);
         assert_eq!(with_data.data(), Some(&json!({"a": 1})));
         assert_eq!(with_data.config("a"), None);
+    }
+
+    #[test]
+    fn analyzer_accessors() {
+        let job = self::job(json!({"dataType": "ip", "data": " 192.0.2.1 "}));
+        assert_eq!(job.data_str(), Some("192.0.2.1"));
+        assert!(job.auto_extract(), "absent means extract");
+        for (config, expected) in [
+            (json!({"auto_extract": false}), false),
+            (json!({"auto_extract": null}), true),
+            (json!({"auto_extract": true}), true),
+            (json!({"auto_extract": 0}), false),
+            (json!({"auto_extract_artifacts": false}), false),
+            (json!({"auto_extract": true, "auto_extract_artifacts": false}), true),
+        ] {
+            let job = self::job(json!({"dataType": "ip", "data": "", "config": config.clone()}));
+            assert_eq!(job.auto_extract(), expected, "{config}");
+            assert_eq!(job.data_str(), None);
+        }
     }
 }

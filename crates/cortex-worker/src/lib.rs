@@ -6,7 +6,12 @@
 //! returned [`Report`], or `{"success": false, "input": <input with secrets masked>, "errorMessage": …}` with
 //! exit code 1. Documents are byte-for-byte what Python's `json.dump` would produce, panics become error
 //! documents, and nothing in this crate knows about any vendor API.
+//!
+//! An analyzer binary calls [`run_analyzer`] instead: same input handling and error documents, but the
+//! action returns an [`AnalyzerReport`] and the success document is cortexutils' analyzer shape
+//! `{"success": true, "summary": {"taxonomies": […]}, "artifacts": […], "operations": […], "full": …}`.
 
+mod analyzer;
 mod document;
 mod http;
 mod input;
@@ -19,8 +24,9 @@ mod redact;
 mod report;
 mod runner;
 
+pub use analyzer::{AnalyzerReport, Artifact, Taxonomy, TaxonomyLevel};
 pub use http::{CaSource, HttpSettings};
 pub use job::{InputError, Job};
 pub use operation::{CustomFieldValue, Operation};
 pub use report::Report;
-pub use runner::{run, run_with_io};
+pub use runner::{run, run_analyzer, run_analyzer_with_io, run_with_io};

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use serde_json::{Map, Value};
 
+use crate::analyzer::AnalyzerReport;
 use crate::input::{self, Source};
 use crate::job::Job;
 use crate::redact::redact_input;
@@ -23,23 +24,32 @@ where
     F: FnOnce(&Job) -> Result<Report, E>,
     E: Display,
 {
+    run_process(job_dir, action)
+}
+
+/// Like [`run`] for an analyzer: the action returns an [`AnalyzerReport`], written in cortexutils' analyzer
+/// shape `{"success", "summary", "artifacts", "operations", "full"}`. Input handling, start-up checks and
+/// error documents are exactly those of [`run`].
+pub fn run_analyzer<F, E>(job_dir: Option<PathBuf>, action: F) -> ExitCode
+where
+    F: FnOnce(&Job) -> Result<AnalyzerReport, E>,
+    E: Display,
+{
+    run_process(job_dir, action)
+}
+
+fn run_process<R, F, E>(job_dir: Option<PathBuf>, action: F) -> ExitCode
+where
+    R: WorkerReport,
+    F: FnOnce(&Job) -> Result<R, E>,
+    E: Display,
+{
     panic_hook::install(true);
     let mut stdin = io::stdin();
     let stdin_is_tty = stdin.is_terminal();
     // Unlocked handles: the action may log from other threads while it runs.
-    let code = run_with_io(
-        job_dir,
-        &mut stdin,
-        stdin_is_tty,
-        &mut io::stdout(),
-        &mut io::stderr(),
-        action,
-    );
-    if code == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    let code = run_worker_with_io(job_dir, &mut stdin, stdin_is_tty, &mut io::stdout(), &mut io::stderr(), action);
+    if code == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 /// Testable core of [`run`]: explicit stdin/stdout/stderr, and whether stdin is a terminal. Returns 0 or 1.
@@ -55,6 +65,59 @@ pub fn run_with_io<F, E>(
 ) -> i32
 where
     F: FnOnce(&Job) -> Result<Report, E>,
+    E: Display,
+{
+    run_worker_with_io(job_dir, stdin, stdin_is_tty, stdout, stderr, action)
+}
+
+/// Testable core of [`run_analyzer`], with the same contract as [`run_with_io`].
+pub fn run_analyzer_with_io<F, E>(
+    job_dir: Option<PathBuf>,
+    stdin: &mut dyn Read,
+    stdin_is_tty: bool,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    action: F,
+) -> i32
+where
+    F: FnOnce(&Job) -> Result<AnalyzerReport, E>,
+    E: Display,
+{
+    run_worker_with_io(job_dir, stdin, stdin_is_tty, stdout, stderr, action)
+}
+
+/// What an action may return: something that encodes itself as the success document.
+trait WorkerReport {
+    /// Names the program in the panic message ("responder", "analyzer").
+    const KIND: &'static str;
+    fn success_document(&self) -> Vec<u8>;
+}
+
+impl WorkerReport for Report {
+    const KIND: &'static str = "responder";
+    fn success_document(&self) -> Vec<u8> {
+        document::success(self)
+    }
+}
+
+impl WorkerReport for AnalyzerReport {
+    const KIND: &'static str = "analyzer";
+    fn success_document(&self) -> Vec<u8> {
+        document::analyzer_success(self)
+    }
+}
+
+fn run_worker_with_io<R, F, E>(
+    job_dir: Option<PathBuf>,
+    stdin: &mut dyn Read,
+    stdin_is_tty: bool,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    action: F,
+) -> i32
+where
+    R: WorkerReport,
+    F: FnOnce(&Job) -> Result<R, E>,
     E: Display,
 {
     panic_hook::install(false);
@@ -84,14 +147,11 @@ struct Outcome {
 impl Outcome {
     /// `input` is echoed as given: callers redact it (or pass `{}` when there is no usable input).
     fn failure(input: &Value, message: &str) -> Outcome {
-        Outcome {
-            success: false,
-            document: document::failure(input, message),
-        }
+        Outcome { success: false, document: document::failure(input, message) }
     }
 }
 
-fn execute<F, E>(
+fn execute<R, F, E>(
     source: &Source,
     stdin: &mut dyn Read,
     stdin_is_tty: bool,
@@ -99,7 +159,8 @@ fn execute<F, E>(
     action: F,
 ) -> Outcome
 where
-    F: FnOnce(&Job) -> Result<Report, E>,
+    R: WorkerReport,
+    F: FnOnce(&Job) -> Result<R, E>,
     E: Display,
 {
     let no_input = Value::Object(Map::new());
@@ -114,23 +175,16 @@ where
     let job = match Job::from_input(input.clone(), dir) {
         Ok(job) => job,
         Err(error) => {
-            let echo = if input.is_object() {
-                redact_input(&input)
-            } else {
-                no_input
-            };
+            let echo = if input.is_object() { redact_input(&input) } else { no_input };
             return Outcome::failure(&echo, &error.to_string());
         }
     };
     // The error is rendered inside `catch` too: a Display impl can panic as well.
     match panic_hook::catch(|| action(&job).map_err(|error| error.to_string())) {
-        Ok(Ok(report)) => Outcome {
-            success: true,
-            document: document::success(&report),
-        },
+        Ok(Ok(report)) => Outcome { success: true, document: report.success_document() },
         Ok(Err(message)) => Outcome::failure(&redact_input(job.input()), &message),
         Err(location) => {
-            let message = format!("Internal error in the responder (please report it): panicked at {location}");
+            let message = format!("Internal error in the {} (please report it): panicked at {location}", R::KIND);
             let _ = writeln!(stderr, "cortex-worker: {message}");
             Outcome::failure(&redact_input(job.input()), &message)
         }

@@ -1,0 +1,68 @@
+//! Every way a lookup can fail, with the text that reaches TheHive's `errorMessage` (never a secret).
+
+use crate::observable::DATA_TYPES;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TipError {
+    #[error("Missing data field")]
+    MissingData,
+    #[error("This analyzer does not support the data type `{0}` (supported: {types})", types = DATA_TYPES.join(", "))]
+    UnsupportedDataType(String),
+    #[error("Invalid {data_type}: {reason}. Nothing was sent to Kaspersky.")]
+    InvalidValue { data_type: String, reason: String },
+    /// `item` is the Cortex configuration item to fix.
+    #[error("Invalid configuration item `{item}`: {reason}")]
+    Config { item: &'static str, reason: String },
+    #[error(
+        "The observable's TLP:{tlp} is above this analyzer's limit `tlp_limit` (TLP:{limit}): it was not sent to Kaspersky."
+    )]
+    TlpAboveLimit { tlp: &'static str, limit: &'static str },
+
+    #[error(
+        "{service} rejected the request as invalid (HTTP 400): it does not accept the {data_type} `{value}`. Check the observable's value and type."
+    )]
+    BadRequest { service: &'static str, data_type: String, value: String },
+    #[error(
+        "{service} refused the credentials (HTTP 401): {credentials}, or the portal's terms and conditions were not accepted. Check {items}, and sign in once at {portal} to accept the terms."
+    )]
+    Unauthorized { service: &'static str, credentials: &'static str, items: &'static str, portal: &'static str },
+    #[error(
+        "{service} denied the request (HTTP 403): the request quota is exhausted or the licence does not allow this lookup{quota}. Wait for the daily quota to reset, or check the licence/API access with Kaspersky."
+    )]
+    Forbidden { service: &'static str, quota: String },
+    #[error(
+        "{service} refused the request as too long (HTTP 414 URI Too Long): the URL must have at most 2000 characters."
+    )]
+    UriTooLong { service: &'static str },
+    #[error("{service} is limiting the request rate (HTTP 429): {advice}")]
+    RateLimited { service: &'static str, advice: String },
+    #[error("{service} had a server error (HTTP {status}): retry the analysis later.")]
+    ServerError { service: &'static str, status: u16 },
+    #[error("{service} answered with an unexpected HTTP status {status}.")]
+    UnexpectedStatus { service: &'static str, status: u16 },
+    #[error("{service} sent a response that is not a JSON object: {detail}")]
+    BadBody { service: &'static str, detail: String },
+    #[error(
+        "No answer from {service} at {url} within {seconds} s (configuration item `timeout`): the service or the network is slow; retry later or raise `timeout`."
+    )]
+    Timeout { service: &'static str, url: String, seconds: u64 },
+    #[error("Cannot reach {service} at {url}: {detail}. Check `api_url`, the proxy settings and the network.")]
+    Unreachable { service: &'static str, url: String, detail: String },
+    #[error("Cannot set up the HTTPS client: {0}")]
+    Client(String),
+}
+
+/// The error and its sources on one line (reqwest hides the useful part in `source()`).
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
+}

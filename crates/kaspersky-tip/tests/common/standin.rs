@@ -1,0 +1,283 @@
+//! A loopback stand-in for Kaspersky TIP and OpenTIP: canned bodies from `tests/fixtures/tip/`, auth checks,
+//! request recording, and per-object status overrides. Plain HTTP, one thread per connection.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+pub const TIP_TOKEN: &str = "tip-token-SENTINEL-7f3a";
+pub const OPENTIP_KEY: &str = "opentip-key-SENTINEL-91c2";
+pub const BASIC_USER: &str = "tip-user";
+pub const BASIC_PASSWORD: &str = "tip-password-SENTINEL-44d1";
+
+/// One request as the stand-in saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// `tip` or `opentip`.
+    pub service: String,
+    pub kind: String,
+    /// The looked-up object, decoded.
+    pub object: String,
+    /// Request target as sent (path and query, still encoded).
+    pub target: String,
+    pub query: Vec<(String, String)>,
+    /// Lower-cased header names.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Recorded {
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+}
+
+/// A forced answer for one object.
+#[derive(Debug, Clone)]
+pub struct Forced {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub delay: Duration,
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Recorded>,
+    forced: HashMap<String, Forced>,
+}
+
+pub struct StandIn {
+    address: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tip")
+}
+
+impl StandIn {
+    pub fn start() -> StandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let address = listener.local_addr().expect("address");
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let objects: Value =
+            serde_json::from_slice(&std::fs::read(fixtures().join("objects.json")).expect("objects.json"))
+                .expect("objects.json is JSON");
+        let objects = Arc::new(objects);
+        let (thread_state, thread_stop) = (state.clone(), stop.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if thread_stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (state, objects) = (thread_state.clone(), objects.clone());
+                thread::spawn(move || {
+                    let _ = serve(stream, &state, &objects);
+                });
+            }
+        });
+        StandIn { address, state, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().expect("state").requests.clone()
+    }
+
+    /// Answers `status` (with headers and body) for this object, on both services.
+    pub fn force(&self, object: &str, status: u16, headers: &[(&str, &str)], body: &str) {
+        self.force_with_delay(object, status, headers, body, Duration::ZERO);
+    }
+
+    pub fn force_with_delay(&self, object: &str, status: u16, headers: &[(&str, &str)], body: &str, delay: Duration) {
+        let forced = Forced {
+            status,
+            headers: headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            body: body.to_owned(),
+            delay,
+        };
+        self.state.lock().expect("state").forced.insert(object.to_owned(), forced);
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.address);
+    }
+}
+
+fn serve(stream: TcpStream, state: &Mutex<State>, objects: &Value) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or_default().to_owned(), parts.next().unwrap_or_default().to_owned());
+    let mut headers = Vec::new();
+    let mut content_length = 0usize;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+            if name == "content-length" {
+                content_length = value.parse().unwrap_or(0);
+            }
+            headers.push((name, value));
+        }
+    }
+    let mut body = vec![0; content_length];
+    reader.read_exact(&mut body)?;
+    let (status, extra, body, delay) = respond(&method, &target, headers, state, objects);
+    thread::sleep(delay);
+    let mut out = stream;
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        414 => "URI Too Long",
+        429 => "Too Many Requests",
+        _ => "Status",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
+    out.write_all(body.as_bytes())?;
+    out.flush()
+}
+
+type Response = (u16, Vec<(String, String)>, String, Duration);
+
+fn plain(status: u16, body: &str) -> Response {
+    (status, Vec::new(), body.to_owned(), Duration::ZERO)
+}
+
+fn respond(
+    method: &str,
+    target: &str,
+    headers: Vec<(String, String)>,
+    state: &Mutex<State>,
+    objects: &Value,
+) -> Response {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let query: Vec<(String, String)> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(key, true), decode(value, true))
+        })
+        .collect();
+    let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let (service, kind, object) = if let Some(kind) = path.strip_prefix("/api/v1/search/") {
+        let object = query.iter().find(|(k, _)| k == "request").map(|(_, v)| v.clone()).unwrap_or_default();
+        ("opentip", kind.to_owned(), object)
+    } else if let Some(rest) = path.strip_prefix("/api/") {
+        let Some((kind, encoded)) = rest.split_once('/') else {
+            return plain(500, "{\"error\": \"stand-in: no such route\"}");
+        };
+        if encoded.contains('/') {
+            return plain(500, "{\"error\": \"stand-in: object not percent-encoded\"}");
+        }
+        ("tip", kind.to_owned(), decode(encoded, false))
+    } else {
+        return plain(500, "{\"error\": \"stand-in: no such route\"}");
+    };
+    let forced = {
+        let mut state = state.lock().expect("state");
+        state.requests.push(Recorded {
+            service: service.to_owned(),
+            kind: kind.clone(),
+            object: object.clone(),
+            target: target.to_owned(),
+            query: query.clone(),
+            headers: headers.clone(),
+        });
+        state.forced.get(&object).cloned()
+    };
+    if method != "GET" {
+        return plain(405, "{}");
+    }
+    let authorised = match service {
+        "opentip" => header("x-api-key").as_deref() == Some(OPENTIP_KEY),
+        _ => {
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{BASIC_USER}:{BASIC_PASSWORD}"));
+            let given = header("authorization");
+            given.as_deref() == Some(&format!("Bearer {TIP_TOKEN}"))
+                || given.as_deref() == Some(&format!("Basic {basic}"))
+        }
+    };
+    if !authorised {
+        return plain(401, "{\"error\": \"authentication failed\"}");
+    }
+    if let Some(forced) = forced {
+        return (forced.status, forced.headers, forced.body, forced.delay);
+    }
+    let Some(name) = objects.get(&kind).and_then(|known| known.get(&object)).and_then(Value::as_str) else {
+        return plain(404, "");
+    };
+    let file = fixtures().join(service).join(format!("{name}.json"));
+    let mut body: Map<String, Value> =
+        serde_json::from_slice(&std::fs::read(file).expect("fixture body")).expect("fixture is a JSON object");
+    if service == "tip"
+        && let Some((_, sections)) = query.iter().find(|(k, _)| k == "sections")
+    {
+        let wanted: Vec<&str> = sections.split(',').collect();
+        body.retain(|key, _| wanted.iter().any(|w| w.eq_ignore_ascii_case(key)));
+    }
+    plain(200, &Value::Object(body).to_string())
+}
+
+fn decode(text: &str, plus_is_space: bool) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
