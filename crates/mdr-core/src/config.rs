@@ -6,12 +6,16 @@
 //! the folder holding `config.yml`), as the utility itself resolves them.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use cortex_worker::{HttpSettings, Job};
 use serde_yaml::Value as Yaml;
 
 pub const DEFAULT_API_URL: &str = "https://mdr.kaspersky.com/api/v1";
 pub const DEFAULT_INCIDENT_FIELD: &str = "mdr-incident-id";
+/// Seconds one HTTP request may take (`timeout` item); retries stop after twice that.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+const MAX_TIMEOUT_SECS: u64 = 600;
 
 /// A setting that cannot be resolved; the text names the item and where it was looked for.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +31,8 @@ pub enum ConfigError {
     InvalidYaml { path: String, reason: String },
     #[error("Configuration item `{item}` ({origin}) must be an http(s) URL such as {DEFAULT_API_URL}, got {value:?}")]
     InvalidUrl { item: &'static str, origin: String, value: String },
+    #[error("Configuration item `timeout` must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECS}, got {0}")]
+    InvalidTimeout(String),
 }
 
 /// The resolved MDR connection settings of one job.
@@ -40,6 +46,8 @@ pub struct MdrSettings {
     pub ssl_cert: Option<PathBuf>,
     /// The case custom field that holds the MDR incident id.
     pub incident_field: String,
+    /// Longest wait for one HTTP request (`timeout` item, default 30 s).
+    pub timeout: Duration,
     pub http: HttpSettings,
 }
 
@@ -61,6 +69,7 @@ impl MdrSettings {
                 .ok_or_else(|| sources.missing("token_dir"))?,
             ssl_cert: sources.path("ssl_cert"),
             incident_field: job.config_str("incident_custom_field").unwrap_or(DEFAULT_INCIDENT_FIELD).to_owned(),
+            timeout: timeout(job.config("timeout"))?,
             http: job.http_settings(),
         })
     }
@@ -111,6 +120,21 @@ fn checked_url(item: &'static str, origin: &str, value: &str) -> Result<String, 
         return Err(ConfigError::InvalidUrl { item, origin: origin.to_owned(), value: value.to_owned() });
     }
     Ok(trimmed.to_owned())
+}
+
+/// The `timeout` item: a number (Cortex `number` items) or a numeric string; absent or null = 30 s.
+fn timeout(value: Option<&serde_json::Value>) -> Result<Duration, ConfigError> {
+    let secs = match value {
+        None => return Ok(Duration::from_secs(DEFAULT_TIMEOUT_SECS)),
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => Some(DEFAULT_TIMEOUT_SECS),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        Some(_) => None,
+    };
+    match secs {
+        Some(secs @ 1..=MAX_TIMEOUT_SECS) => Ok(Duration::from_secs(secs)),
+        _ => Err(ConfigError::InvalidTimeout(value.map(ToString::to_string).unwrap_or_default())),
+    }
 }
 
 /// The parts of the MDR Integration Utility's `config.yml` the responders share.
@@ -176,6 +200,19 @@ mod tests {
         assert_eq!(s.token_dir, PathBuf::from("/t"));
         assert_eq!(s.ssl_cert, None);
         assert_eq!(s.incident_field, "mdr-incident-id");
+        assert_eq!(s.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn timeout_is_validated() {
+        let with = |t: Value| MdrSettings::from_job(&job(json!({"client_id": "c", "token_dir": "/t", "timeout": t})));
+        assert_eq!(with(json!(5)).unwrap().timeout, Duration::from_secs(5));
+        assert_eq!(with(json!(" 7 ")).unwrap().timeout, Duration::from_secs(7));
+        assert_eq!(with(json!("")).unwrap().timeout, Duration::from_secs(30));
+        for bad in [json!(0), json!(-1), json!(1.5), json!("soon"), json!(601), json!([5])] {
+            let err = with(bad.clone()).unwrap_err().to_string();
+            assert!(err.starts_with("Configuration item `timeout` must be a whole number"), "{bad}: {err}");
+        }
     }
 
     #[test]
