@@ -23,10 +23,9 @@ use crate::secret::{Secret, redact_url_passwords};
 use crate::token::{TokenError, TokenPair, TokenStore};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Retries stop once this much of the job has passed: Cortex's own timeout is far longer, but an
-/// analyst is waiting for the answer.
-const RETRY_BUDGET: Duration = Duration::from_secs(60);
+/// Retries stop once this many request timeouts (the `timeout` item, 30 s by default) have passed
+/// since the client was made: Cortex's own timeout is far longer, but an analyst is waiting.
+const RETRY_BUDGET_TIMEOUTS: u32 = 2;
 const READ_ATTEMPTS: u32 = 3;
 const MAX_MESSAGE_CHARS: usize = 300;
 const USER_AGENT: &str = concat!("kaspersky-mdr-responders/", env!("CARGO_PKG_VERSION"));
@@ -200,7 +199,7 @@ enum Body<'a> {
 }
 
 impl Body<'_> {
-    fn attach(&self, request: RequestBuilder) -> Result<RequestBuilder, MdrError> {
+    fn attach(&self, request: RequestBuilder, request_timeout: Duration) -> Result<RequestBuilder, MdrError> {
         match self {
             Body::Json(value) => Ok(request.json(value)),
             Body::File(upload) => {
@@ -213,7 +212,7 @@ impl Body<'_> {
                     .map_err(|e| MdrError::Client(e.to_string()))?;
                 let meta = json!({"incident_id": upload.incident_id, "caption": upload.caption}).to_string();
                 // Large files need longer than one JSON call: allow 1 MB/s on top of the usual timeout.
-                let timeout = REQUEST_TIMEOUT + Duration::from_secs(size / 1_000_000);
+                let timeout = request_timeout + Duration::from_secs(size / 1_000_000);
                 Ok(request.multipart(Form::new().part("file", part).text("meta", meta)).timeout(timeout))
             }
         }
@@ -234,6 +233,7 @@ pub struct MdrClient {
     tokens: TokenStore,
     access: RefCell<Option<Secret>>,
     started: Instant,
+    timeout: Duration,
 }
 
 impl MdrClient {
@@ -245,6 +245,7 @@ impl MdrClient {
             tokens: TokenStore::new(&settings.token_dir),
             access: RefCell::new(None),
             started: Instant::now(),
+            timeout: settings.timeout,
         })
     }
 
@@ -375,7 +376,7 @@ impl MdrClient {
         let url = self.url(endpoint);
         let mut attempt = 1;
         loop {
-            let mut request = body.attach(self.http.post(&url))?;
+            let mut request = body.attach(self.http.post(&url), self.timeout)?;
             if let Some(token) = token {
                 request = request.bearer_auth(token.expose());
             }
@@ -385,7 +386,7 @@ impl MdrClient {
                     self.backoff(attempt, None);
                     attempt += 1;
                 }
-                Err(err) => return Err(transport_error(endpoint, &self.api_url, &err, kind)),
+                Err(err) => return Err(transport_error(endpoint, &self.api_url, &err, kind, self.timeout)),
             }
         }
     }
@@ -395,22 +396,26 @@ impl MdrClient {
     }
 
     fn within_budget(&self) -> bool {
-        self.started.elapsed() < RETRY_BUDGET
+        self.started.elapsed() < self.retry_budget()
+    }
+
+    fn retry_budget(&self) -> Duration {
+        self.timeout * RETRY_BUDGET_TIMEOUTS
     }
 
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) {
         let base = Duration::from_millis(200 * 3u64.pow(attempt - 1));
         let wait = retry_after.unwrap_or(base).min(Duration::from_secs(10));
-        let left = RETRY_BUDGET.saturating_sub(self.started.elapsed());
+        let left = self.retry_budget().saturating_sub(self.started.elapsed());
         sleep(wait.min(left));
     }
 }
 
-fn http_client(settings: &MdrSettings) -> Result<Client, MdrError> {
+pub(crate) fn http_client(settings: &MdrSettings) -> Result<Client, MdrError> {
     let mut builder = Client::builder()
         .use_rustls_tls()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT.min(settings.timeout))
+        .timeout(settings.timeout)
         .user_agent(USER_AGENT);
     let mut origins = Vec::new();
     if let Some(path) = &settings.ssl_cert {
@@ -500,7 +505,7 @@ fn server_message(response: Response) -> String {
 
 /// Shortens text for an error message and hides anything shaped like a JWT, in case a server
 /// echoes the token it refused.
-fn preview(text: &str) -> String {
+pub(crate) fn preview(text: &str) -> String {
     let mut out: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     while let Some(start) = out.find("eyJ") {
         let end = out[start..]
@@ -519,12 +524,12 @@ fn retry_after(response: &Response) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-fn is_tls(err: &reqwest::Error) -> bool {
+pub(crate) fn is_tls(err: &reqwest::Error) -> bool {
     let text = chain(err).to_lowercase();
     text.contains("certificate") || text.contains("tls") || text.contains("handshake")
 }
 
-fn transport_error(endpoint: &str, api_url: &str, err: &reqwest::Error, kind: Call) -> MdrError {
+fn transport_error(endpoint: &str, api_url: &str, err: &reqwest::Error, kind: Call, timeout: Duration) -> MdrError {
     let detail = chain(err);
     if err.is_timeout() {
         let maybe_sent = match kind {
@@ -533,7 +538,7 @@ fn transport_error(endpoint: &str, api_url: &str, err: &reqwest::Error, kind: Ca
             }
             Call::Read => "",
         };
-        return MdrError::Timeout { endpoint: endpoint.to_owned(), secs: REQUEST_TIMEOUT.as_secs(), maybe_sent };
+        return MdrError::Timeout { endpoint: endpoint.to_owned(), secs: timeout.as_secs(), maybe_sent };
     }
     if is_tls(err) {
         return MdrError::Untrusted { url: api_url.to_owned(), detail };
@@ -542,7 +547,7 @@ fn transport_error(endpoint: &str, api_url: &str, err: &reqwest::Error, kind: Ca
 }
 
 /// The error and its causes on one line, without URLs' credentials.
-fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut parts = vec![err.to_string()];
     let mut source = err.source();
     while let Some(cause) = source {

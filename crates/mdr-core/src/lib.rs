@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod secret;
 pub mod thehive;
+pub mod thehive_api;
 pub mod token;
 
 pub use client::{MdrClient, MdrError};

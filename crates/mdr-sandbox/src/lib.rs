@@ -11,6 +11,9 @@
 //! `origin: "Client"` and `author_name` = the connection name; `markdown_to_html: true` on
 //! `comments/create` stores minimal HTML (paragraphs and `>` block quotes only), reads ignore it.
 //!
+//! [`TheHiveSandbox`] is a smaller stand-in of TheHive's API (the calls the responders make to
+//! download attachments, resolve cases and list observables), on the same listener.
+//!
 //! Request handling order: route (404) → method (405) → injected fault → client id (404) →
 //! `session/confirm` or bearer (403) → body validation (400) → ids (404) → state (409).
 
@@ -18,15 +21,18 @@ mod api;
 mod http;
 mod ids;
 mod journal;
+mod listener;
 mod markdown;
 mod multipart;
 mod seed;
 mod server;
 mod store;
+mod thehive;
 mod tls;
 mod tokens;
 
 pub use journal::{Fault, JournalEntry};
 pub use seed::{Seed, SeedError};
 pub use server::{Sandbox, SandboxOptions};
+pub use thehive::{TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 pub use tokens::{BearerState, TokenPair};

@@ -1,27 +1,23 @@
-//! The listener, per-connection threads, routing, auth, journal and fault injection.
+//! The MDR stand-in: routing, auth, journal and fault injection over the shared listener.
 
-use std::io::{self, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{Value, json};
 
 use crate::api::{self, Ctx};
-use crate::http::{self, Request, Response};
+use crate::http::{Request, Response};
+use crate::listener::{Handler, Listener};
 use crate::journal::{Fault, FaultQueue, JournalEntry};
 use crate::seed::Seed;
 use crate::store::Store;
 use crate::tls;
 use crate::tokens::{BearerState, TokenPair, TokenStore};
 
-/// Idle keep-alive connections are closed after this long.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const PREFIX: &str = "/api/v1/";
 
 /// How to start a [`Sandbox`].
@@ -69,21 +65,25 @@ struct Shared {
     journal: Mutex<Vec<JournalEntry>>,
     faults: Mutex<FaultQueue>,
     subscribers: Mutex<Vec<Sender<JournalEntry>>>,
-    tls: Option<Arc<ServerConfig>>,
-    stop: AtomicBool,
+    tls: bool,
+}
+
+impl Handler for Shared {
+    fn handle(&self, request: &Request) -> Option<Response> {
+        answer(request, self)
+    }
 }
 
 /// A running MDR API stand-in on 127.0.0.1; stops accepting when dropped.
 pub struct Sandbox {
     shared: Arc<Shared>,
-    addr: SocketAddr,
+    listener: Listener,
     ca_pem: Option<String>,
-    acceptor: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Sandbox").field("addr", &self.listener.addr()).finish_non_exhaustive()
     }
 }
 
@@ -99,8 +99,6 @@ fn secs(d: Duration) -> i64 {
 impl Sandbox {
     /// Binds 127.0.0.1 and serves in background threads.
     pub fn start(opts: SandboxOptions) -> io::Result<Sandbox> {
-        let listener = TcpListener::bind(("127.0.0.1", opts.port))?;
-        let addr = listener.local_addr()?;
         let tls = if opts.tls { Some(tls::generate()?) } else { None };
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let shared = Arc::new(Shared {
@@ -112,20 +110,17 @@ impl Sandbox {
             journal: Mutex::new(Vec::new()),
             faults: Mutex::new(FaultQueue::default()),
             subscribers: Mutex::new(Vec::new()),
-            tls: tls.map(|t| t.config),
-            stop: AtomicBool::new(false),
+            tls: tls.is_some(),
         });
-        let accept_shared = Arc::clone(&shared);
-        let acceptor = thread::Builder::new()
-            .name("mdr-sandbox-accept".to_owned())
-            .spawn(move || accept_loop(&listener, &accept_shared))?;
-        Ok(Sandbox { shared, addr, ca_pem, acceptor: Some(acceptor) })
+        let handler: Arc<dyn Handler> = Arc::clone(&shared) as Arc<dyn Handler>;
+        let listener = Listener::start("mdr-sandbox", opts.port, tls.map(|t| t.config), handler)?;
+        Ok(Sandbox { shared, listener, ca_pem })
     }
 
     /// Base URL without trailing slash, e.g. `https://127.0.0.1:41234/api/v1`.
     pub fn api_url(&self) -> String {
-        let scheme = if self.shared.tls.is_some() { "https" } else { "http" };
-        format!("{scheme}://{}/api/v1", self.addr)
+        let scheme = if self.shared.tls { "https" } else { "http" };
+        format!("{scheme}://{}/api/v1", self.listener.addr())
     }
 
     /// The accepted client id.
@@ -203,17 +198,6 @@ impl Sandbox {
     }
 }
 
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept; connection threads notice `stop` after their current request.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(handle) = self.acceptor.take() {
-            let _ = handle.join();
-        }
-    }
-}
-
 fn write_secret(path: &Path, text: &str) -> io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -224,58 +208,6 @@ fn write_secret(path: &Path, text: &str) -> io::Result<()> {
     #[cfg(unix)]
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     Ok(())
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let shared = Arc::clone(shared);
-        // Detached: a test tool; idle connections end on their read timeout.
-        let _ =
-            thread::Builder::new().name("mdr-sandbox-conn".to_owned()).spawn(move || serve_connection(stream, &shared));
-    }
-}
-
-fn serve_connection(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
-    let _ = stream.set_nodelay(true);
-    match &shared.tls {
-        Some(config) => {
-            let Ok(conn) = ServerConnection::new(Arc::clone(config)) else {
-                return;
-            };
-            serve_stream(StreamOwned::new(conn, stream), shared);
-        }
-        None => serve_stream(stream, shared),
-    }
-}
-
-fn serve_stream<S: Read + Write>(stream: S, shared: &Shared) {
-    let mut reader = BufReader::new(stream);
-    loop {
-        let request = match http::read_request(&mut reader) {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(e) => {
-                // Malformed HTTP (InvalidInput, see http.rs) gets a 400; I/O and TLS failures
-                // (rustls reports InvalidData) just end the connection.
-                if e.kind() == io::ErrorKind::InvalidInput {
-                    let _ = Response::error(400, "malformed HTTP request").write_to(reader.get_mut(), false);
-                }
-                return;
-            }
-        };
-        let keep_alive = request.keep_alive() && !shared.stop.load(Ordering::SeqCst);
-        let Some(response) = answer(&request, shared) else {
-            return; // Fault::Drop: close without answering.
-        };
-        if response.write_to(reader.get_mut(), keep_alive).is_err() || !keep_alive {
-            return;
-        }
-    }
 }
 
 /// A matched route.
@@ -363,7 +295,7 @@ fn confirm(request: &Request, shared: &Shared) -> Response {
     }
 }
 
-fn fault_response(fault: &Fault) -> Response {
+pub(crate) fn fault_response(fault: &Fault) -> Response {
     match fault {
         Fault::Status(code, body) => {
             let kind = if serde_json::from_str::<Value>(body).is_ok() {

@@ -1,9 +1,11 @@
 //! MDR_CloseIncident: closes the linked MDR incident with the case's resolution and summary.
 //!
-//! TheHive has no Cortex operation that closes a case, and MDR accepts only two resolutions, so
-//! the case is read, never changed: its resolution (TheHive 5 `extendedStatus`, else TheHive 4
-//! `resolutionStatus`) must map to TRUE_POSITIVE or FALSE_POSITIVE, directly or through the
-//! `resolution_map` item.
+//! MDR accepts only two resolutions: the case's (TheHive 5 `extendedStatus`, else TheHive 4
+//! `resolutionStatus`, else the custom field `resolution_custom_field`, default `mdr-resolution`,
+//! which lets an open case say how to close) must map to TRUE_POSITIVE or FALSE_POSITIVE, directly
+//! or through the `resolution_map` item. No Cortex operation can close a TheHive case: with the
+//! TheHive API configured (`thehive_url`, `thehive_api_key`) the case is resolved through it once
+//! MDR holds the incident as closed, unless `close_thehive_case` is false.
 
 use cortex_worker::{Job, Report};
 use serde_json::json;
@@ -12,35 +14,83 @@ use super::{ActionError, context, not_found_as};
 use crate::client::{Incident, MdrClient, MdrError, Resolution};
 use crate::config::MdrSettings;
 use crate::thehive::{Case, DataType};
+use crate::thehive_api::{TheHiveClient, TheHiveSettings, TheHiveVersion};
 
 const CLOSED: &str = "Closed";
 /// TheHive 5 extended statuses of a case that is still being worked on.
 const OPEN_STAGES: &[&str] = &["new", "inprogress", "open"];
+const DEFAULT_RESOLUTION_FIELD: &str = "mdr-resolution";
+/// TheHive 5 statuses of a closed case besides the two MDR knows.
+const CLOSED_STAGES: &[&str] = &["indeterminate", "other", "duplicated", "resolved"];
 
 pub fn close_incident(job: &Job) -> Result<Report, ActionError> {
     let ctx = context(job, &[DataType::Case])?;
     let settings = MdrSettings::from_job(job)?;
+    let thehive = TheHiveSettings::from_job(job)?.filter(|_| job.config("close_thehive_case") != Some(&false.into()));
     let incident_id = ctx.case.mdr_incident_id(&settings.incident_field)?;
     let map = ResolutionMap::parse(job.config_str("resolution_map"))?;
-    let resolution = resolution(&ctx.case, &map)?;
+    let field = job.config_str("resolution_custom_field").unwrap_or(DEFAULT_RESOLUTION_FIELD);
+    let resolution = resolution(&ctx.case, &map, field)?;
     let summary = summary(&ctx.case, job.parameter_str("user"));
 
     let client = MdrClient::new(&settings)?;
     let before = client.incident_details(incident_id).map_err(|e| not_found_as(e, incident_id, &settings))?;
-    if is_closed(&before) {
-        return Ok(report(&before, resolution, &summary, true));
-    }
-    let after = match client.close_incident(incident_id, resolution, &summary) {
-        Ok(Some(incident)) if incident.status.is_some() => incident,
-        Ok(_) => client.incident_details(incident_id)?,
-        // Closed meanwhile (another click, the MDR console): report what MDR holds.
-        Err(MdrError::Status { status: 409, .. }) => {
-            let now = client.incident_details(incident_id)?;
-            return Ok(report(&now, resolution, &summary, true));
+    let (incident, already_closed) = if is_closed(&before) {
+        (before, true)
+    } else {
+        match client.close_incident(incident_id, resolution, &summary) {
+            Ok(Some(incident)) if incident.status.is_some() => (incident, false),
+            Ok(_) => (client.incident_details(incident_id)?, false),
+            // Closed meanwhile (another click, the MDR console): report what MDR holds.
+            Err(MdrError::Status { status: 409, .. }) => (client.incident_details(incident_id)?, true),
+            Err(err) => return Err(err.into()),
         }
-        Err(err) => return Err(err.into()),
     };
-    Ok(report(&after, resolution, &summary, false))
+    let mut full = report(&incident, resolution, &summary, already_closed);
+    let thehive_case = match thehive {
+        Some(thehive) => resolve_thehive_case(job, &ctx.case, thehive, &settings, resolution, &summary, incident_id)?,
+        None => json!({"status": "not_changed", "reason": "the TheHive API is not configured (`thehive_url`, \
+                        `thehive_api_key`) or `close_thehive_case` is false: close the case in TheHive"}),
+    };
+    let suffix = match thehive_case["status"].as_str() {
+        Some("resolved") => "; the TheHive case is resolved",
+        Some("already_resolved") => "; the TheHive case was already resolved",
+        _ => "",
+    };
+    full["message"] = json!(format!("{}{suffix}", full["message"].as_str().unwrap_or("")));
+    full["thehive_case"] = thehive_case;
+    Ok(Report::from_value(full))
+}
+
+/// Resolves the TheHive case too, unless it already is; MDR is closed by now, so a failure here
+/// says so and a second click only retries TheHive.
+fn resolve_thehive_case(
+    job: &Job,
+    case: &Case<'_>,
+    thehive: TheHiveSettings,
+    settings: &MdrSettings,
+    resolution: Resolution,
+    summary: &str,
+    incident_id: &str,
+) -> Result<serde_json::Value, ActionError> {
+    if case.status().is_some_and(|s| s.eq_ignore_ascii_case("Resolved"))
+        || case.extended_status().is_some_and(|s| builtin(s).is_some() || CLOSED_STAGES.contains(&normalise(s).as_str()))
+    {
+        return Ok(json!({"status": "already_resolved"}));
+    }
+    let case_id = job.param("data._id").or_else(|| job.param("data.id")).and_then(|v| v.as_str()).unwrap_or("");
+    let hint = case.extended_status().map(|_| TheHiveVersion::V5);
+    let failed = |e: crate::thehive_api::TheHiveError| {
+        ActionError::Refused(format!(
+            "MDR incident {incident_id} is closed, but resolving the TheHive case failed: {e}. Run the responder \
+             again to retry: MDR will not be closed twice"
+        ))
+    };
+    let client = TheHiveClient::new(thehive, settings)?;
+    let version = client.version(hint).map_err(failed)?;
+    let impact = job.param("data.impactStatus").and_then(|v| v.as_str());
+    client.resolve_case(case_id, version, resolution, summary, impact).map_err(failed)?;
+    Ok(json!({"status": "resolved", "case_id": case_id}))
 }
 
 fn is_closed(incident: &Incident) -> bool {
@@ -86,8 +136,9 @@ impl ResolutionMap {
     }
 }
 
-fn resolution(case: &Case<'_>, map: &ResolutionMap) -> Result<Resolution, ActionError> {
-    let candidates = [case.extended_status(), case.resolution_status()];
+fn resolution(case: &Case<'_>, map: &ResolutionMap, field: &str) -> Result<Resolution, ActionError> {
+    let from_field = case.custom_field(field).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
+    let candidates = [case.extended_status(), case.resolution_status(), from_field];
     let candidates = candidates.iter().flatten().filter(|v| !OPEN_STAGES.contains(&normalise(v).as_str()));
     let mut unmapped = None;
     for value in candidates {
@@ -102,9 +153,11 @@ fn resolution(case: &Case<'_>, map: &ResolutionMap) -> Result<Resolution, Action
              Set one of them on the case, or map {value:?} in the responder's `resolution_map` item \
              (e.g. `{value}:FalsePositive`)"
         ),
-        None => "The case is still open and has no resolution: close the case in TheHive as True Positive or \
-                 False Positive first, then run MDR_CloseIncident"
-            .to_owned(),
+        None => format!(
+            "The case is still open and has no resolution: close the case in TheHive as True Positive or False \
+             Positive first, or set the case custom field `{field}` to TruePositive or FalsePositive, then run \
+             MDR_CloseIncident"
+        ),
     }))
 }
 
@@ -120,7 +173,7 @@ fn summary(case: &Case<'_>, user: Option<&str>) -> String {
     }
 }
 
-fn report(incident: &Incident, requested: Resolution, summary: &str, already_closed: bool) -> Report {
+fn report(incident: &Incident, requested: Resolution, summary: &str, already_closed: bool) -> serde_json::Value {
     let id = &incident.incident_id;
     let message = match already_closed {
         true => format!(
@@ -129,13 +182,13 @@ fn report(incident: &Incident, requested: Resolution, summary: &str, already_clo
         ),
         false => format!("MDR incident {id} closed as {}", requested.api_name()),
     };
-    Report::from_value(json!({
+    json!({
         "message": message,
         "incident_id": id,
         "already_closed": already_closed,
         "requested": {"resolution_status": requested.api_name(), "summary": summary},
         "mdr": incident,
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -146,7 +199,7 @@ mod tests {
 
     fn resolve(case: Value, map: Option<&str>) -> Result<Resolution, String> {
         let map = ResolutionMap::parse(map).map_err(|e| e.to_string())?;
-        resolution(&Case::new(&case), &map).map_err(|e| e.to_string())
+        resolution(&Case::new(&case), &map, "mdr-resolution").map_err(|e| e.to_string())
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! applied the first link-back, so creation runs under a lock in the token folder and records the
 //! incident per case in `<token_dir>/.created-incidents/`: the second job finds the record and
 //! links the case to the same incident instead of creating another.
+//!
+//! Affected hosts come from a custom field, from `host:` tags and, with the TheHive API
+//! configured, from the case's hostname and FQDN observables.
 
 use std::path::Path;
 
@@ -15,6 +18,7 @@ use super::{ActionError, context};
 use crate::client::{Incident, MdrClient, NewIncident};
 use crate::config::MdrSettings;
 use crate::thehive::{Case, DataType};
+use crate::thehive_api::{TheHiveClient, TheHiveError, TheHiveSettings, TheHiveVersion};
 use crate::token::{lock_exclusive, write_atomically};
 
 const DEFAULT_HOSTS_FIELD: &str = "mdr-affected-hosts";
@@ -40,11 +44,16 @@ pub fn create_incident(job: &Job) -> Result<Report, ActionError> {
         )));
     }
     let case_key = case_key(job)?;
-    let hosts = host_names(&case, job);
+    let mut hosts = host_names(&case, job);
+    for host in observed_hosts(job, &case, &settings)? {
+        if !hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+            hosts.push(host);
+        }
+    }
     if hosts.is_empty() {
         return Err(ActionError::Refused(format!(
-            "No affected hosts on the case: MDR needs at least one. List host names in the case custom field `{}` \
-             or add tags like `{}HOST-01`",
+            "No affected hosts on the case: MDR needs at least one. List host names in the case custom field `{}`, \
+             add tags like `{}HOST-01`, or (with the TheHive API configured) add hostname observables",
             job.config_str("hosts_custom_field").unwrap_or(DEFAULT_HOSTS_FIELD),
             job.config_str("host_tag_prefix").unwrap_or(DEFAULT_HOST_TAG_PREFIX)
         )));
@@ -105,6 +114,22 @@ fn host_names(case: &Case<'_>, job: &Job) -> Vec<String> {
         }
     }
     hosts
+}
+
+/// Hostname and FQDN observables of the case, when the TheHive API is configured (and
+/// `hosts_from_observables` is not false).
+fn observed_hosts(job: &Job, case: &Case<'_>, settings: &MdrSettings) -> Result<Vec<String>, ActionError> {
+    let Some(thehive) = TheHiveSettings::from_job(job)? else { return Ok(Vec::new()) };
+    if job.config("hosts_from_observables") == Some(&false.into()) {
+        return Ok(Vec::new());
+    }
+    let failed = |e: TheHiveError| {
+        ActionError::Refused(format!("Nothing was created: listing the case's observables in TheHive failed: {e}"))
+    };
+    let case_id = job.param("data._id").or_else(|| job.param("data.id")).and_then(|v| v.as_str()).unwrap_or("");
+    let client = TheHiveClient::new(thehive, settings)?;
+    let version = client.version(case.extended_status().map(|_| TheHiveVersion::V5)).map_err(failed)?;
+    client.host_observables(case_id, version).map_err(failed)
 }
 
 /// `HOST:asset_id` for each known host, and the names MDR does not know.

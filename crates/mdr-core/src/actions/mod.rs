@@ -16,6 +16,7 @@ use cortex_worker::Job;
 use crate::client::MdrError;
 use crate::config::{ConfigError, MdrSettings};
 use crate::thehive::{Context, DataType, ViewError};
+use crate::thehive_api::TheHiveError;
 
 /// Why an action failed; the text becomes the job's `errorMessage`.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,8 @@ pub enum ActionError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Mdr(#[from] MdrError),
+    #[error(transparent)]
+    TheHive(#[from] TheHiveError),
     #[error("No `data` in the job: Cortex must pass the TheHive object the responder runs on")]
     NoData,
     /// A refusal specific to one action, already phrased for the analyst.

@@ -1,12 +1,20 @@
-//! MDR_SendTaskLog: a TheHive task log becomes a comment on the linked MDR incident.
+//! MDR_SendTaskLog: a TheHive task log becomes a comment on the linked MDR incident, and its
+//! attachment an MDR attachment when the TheHive API is configured.
+//!
+//! Nothing is sent twice: the comment and the attachment caption end with the log's id, and
+//! both are looked for on the incident before sending. The file is fetched from TheHive first
+//! (a TheHive failure sends nothing), then the comment is posted, then the file uploaded; when
+//! the upload fails the report says the comment went through and a second click sends only the
+//! file.
 
 use cortex_worker::{Job, Report};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{ActionError, context, not_found_as};
-use crate::client::{Comment, MdrClient};
+use crate::client::{Comment, MdrClient, Upload};
 use crate::config::MdrSettings;
-use crate::thehive::{DataType, TaskLog};
+use crate::thehive::{AttachmentMeta, DataType};
+use crate::thehive_api::{Spooled, TheHiveClient, TheHiveError, TheHiveSettings};
 
 pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
     let ctx = context(job, &[DataType::TaskLog])?;
@@ -15,19 +23,85 @@ pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
         ActionError::Refused("The task log has no text to send: write the message in the log first".to_owned())
     })?;
     let settings = MdrSettings::from_job(job)?;
+    let thehive = TheHiveSettings::from_job(job)?;
     let incident_id = ctx.case.mdr_incident_id(&settings.incident_field)?;
     let origin =
         Origin { case_number: ctx.case.number(), task_title: ctx.task.and_then(|t| t.title()), log_id: log.id() };
-    let text = comment_text(log.author().unwrap_or("TheHive user"), message, &origin);
+    let author = log.author().unwrap_or("TheHive user");
+    let text = comment_text(author, message, &origin);
 
     let client = MdrClient::new(&settings)?;
     let existing = client.list_comments(incident_id).map_err(|e| not_found_as(e, incident_id, &settings))?;
+    let attachment = match log.attachment() {
+        Some(meta) => Some(prepare_attachment(&client, thehive, &settings, incident_id, &meta, &origin)?),
+        None => None,
+    };
     let (comment, already_sent) = match origin.marker().and_then(|m| existing.into_iter().find(|c| c.text.contains(&m)))
     {
         Some(comment) => (comment, true),
         None => (client.create_comment(incident_id, &text)?, false),
     };
-    Ok(report(incident_id, &comment, &text, already_sent, log))
+    let attachment = match attachment {
+        Some(Prepared::Ready { meta_name, spooled }) => {
+            let caption = format!("{author} attached {meta_name} {}", origin.footer());
+            let upload = Upload { incident_id, path: &spooled.path, file_name: &meta_name, caption: &caption };
+            let answer = client.upload_attachment(&upload).map_err(|e| {
+                ActionError::Refused(format!(
+                    "The comment was sent to MDR incident {incident_id} (comment {}), but uploading {meta_name} failed: \
+                     {e}. Run the responder again: the comment will not be repeated",
+                    comment.comment_id
+                ))
+            })?;
+            Some(json!({"name": meta_name, "status": "sent", "size": spooled.size, "attachment_id": answer.get("attachment_id")}))
+        }
+        Some(Prepared::Done(outcome)) => Some(outcome),
+        None => None,
+    };
+    Ok(report(incident_id, &comment, &text, already_sent, attachment))
+}
+
+/// What to do with the log's attachment, decided before anything is posted.
+enum Prepared {
+    /// Downloaded from TheHive, to upload after the comment.
+    Ready { meta_name: String, spooled: Spooled },
+    /// Nothing to upload; the value says why, for the report.
+    Done(Value),
+}
+
+fn prepare_attachment(
+    client: &MdrClient,
+    thehive: Option<TheHiveSettings>,
+    settings: &MdrSettings,
+    incident_id: &str,
+    meta: &AttachmentMeta<'_>,
+    origin: &Origin<'_>,
+) -> Result<Prepared, ActionError> {
+    let name = meta.name.to_owned();
+    let Some(thehive) = thehive else {
+        return Ok(Prepared::Done(json!({"name": name, "status": "not_sent",
+            "reason": "Cortex passes only the attachment's metadata; set `thehive_url` and `thehive_api_key` so the \
+                       responder can fetch the file from TheHive"})));
+    };
+    if let Some(marker) = origin.marker() {
+        let uploaded = client.list_attachments(incident_id)?;
+        if let Some(found) = uploaded.iter().find(|a| a.full_name == name && a.caption.contains(&marker)) {
+            return Ok(Prepared::Done(json!({"name": name, "status": "already_sent", "attachment_id": found.attachment_id})));
+        }
+    }
+    let limit_mb = thehive.attachment_max_bytes / 1_000_000;
+    let too_large = |size: String| {
+        Prepared::Done(json!({"name": name, "status": "not_sent",
+            "reason": format!("{name} is {size}, above the {limit_mb} MB limit (`attachment_max_mb`)")}))
+    };
+    if let Some(size) = meta.size.filter(|s| *s > thehive.attachment_max_bytes) {
+        return Ok(too_large(format!("{} MB", size.div_ceil(1_000_000))));
+    }
+    let thehive = TheHiveClient::new(thehive, settings)?;
+    match thehive.download_attachment(meta.id, meta.name) {
+        Ok(spooled) => Ok(Prepared::Ready { meta_name: name, spooled }),
+        Err(TheHiveError::TooLarge { .. }) => Ok(too_large("larger".to_owned())),
+        Err(err) => Err(ActionError::Refused(format!("Nothing was sent: fetching the attachment {name} from TheHive failed: {err}"))),
+    }
 }
 
 /// Where the log came from; also the marker that recognises a comment already sent.
@@ -73,14 +147,22 @@ fn comment_text(author: &str, message: &str, origin: &Origin<'_>) -> String {
     format!("{author} wrote:\n{}\n\n{}", quoted.join("\n"), origin.footer())
 }
 
-fn report(incident_id: &str, comment: &Comment, text: &str, already_sent: bool, log: TaskLog<'_>) -> Report {
-    let message = match already_sent {
+fn report(incident_id: &str, comment: &Comment, text: &str, already_sent: bool, attachment: Option<Value>) -> Report {
+    let mut message = match already_sent {
         true => format!(
             "This task log was already sent to MDR incident {incident_id} (comment {}); not sent again",
             comment.comment_id
         ),
         false => format!("Comment {} added to MDR incident {incident_id}", comment.comment_id),
     };
+    if let Some(attachment) = &attachment {
+        let name = attachment["name"].as_str().unwrap_or("the attachment");
+        message.push_str(&match attachment["status"].as_str() {
+            Some("sent") => format!("; attachment {name} uploaded"),
+            Some("already_sent") => format!("; attachment {name} was already uploaded"),
+            _ => format!("; attachment {name} NOT sent: {}", attachment["reason"].as_str().unwrap_or("")),
+        });
+    }
     let mut full = json!({
         "message": message,
         "incident_id": incident_id,
@@ -88,12 +170,8 @@ fn report(incident_id: &str, comment: &Comment, text: &str, already_sent: bool, 
         "already_sent": already_sent,
         "text": text,
     });
-    if let Some(attachment) = log.attachment() {
-        full["attachment_not_sent"] = json!(format!(
-            "{} was not sent: Cortex passes only attachment metadata; sending attachment files needs the TheHive API, \
-             which this version does not use",
-            attachment.name
-        ));
+    if let Some(attachment) = attachment {
+        full["attachment"] = attachment;
     }
     Report::from_value(full)
 }

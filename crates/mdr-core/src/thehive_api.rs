@@ -1,0 +1,320 @@
+//! An optional client for TheHive's own API, for what Cortex operations cannot do: fetch a task
+//! log's attachment (Cortex passes only its metadata), resolve a case (no operation closes one),
+//! and list a case's host observables. Configured by `thehive_url` and `thehive_api_key`;
+//! without them the responders skip these steps and say so.
+//!
+//! Covered: TheHive 4.1 (v0 routes `/api/case/{id}`, `/api/case/artifact/_search`, confirmed from
+//! its source) and TheHive 5 (v1 routes `/api/v1/case/{id}`, `/api/v1/query`, as thehive4py 2
+//! uses them). Attachments come from `/api/datastore/{id}`, which both serve. The version is the
+//! `thehive_version` item, else inferred from the job (TheHive 5 sends `extendedStatus`), else
+//! read from `/api/status`. Requests carry `X-Organisation` from the job's `parameters`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+
+use cortex_worker::Job;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+use crate::client::{MdrError, Resolution, chain, http_client, is_tls, preview};
+use crate::config::{ConfigError, MdrSettings};
+use crate::secret::Secret;
+
+/// Largest attachment sent to MDR unless `attachment_max_mb` says otherwise.
+pub const DEFAULT_ATTACHMENT_MAX_MB: u64 = 100;
+const HOST_DATA_TYPES: &[&str] = &["hostname", "fqdn"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TheHiveVersion {
+    V4,
+    V5,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TheHiveError {
+    #[error("Configuration item `{item}` is needed with `{with}`: set both to use the TheHive API, or neither")]
+    Incomplete { item: &'static str, with: &'static str },
+    #[error("Configuration item `{item}` must be {expected}, got {value:?}")]
+    Invalid { item: &'static str, expected: &'static str, value: String },
+    #[error(transparent)]
+    Setup(#[from] MdrError),
+    #[error("TheHive API {what} answered HTTP {status}: {message}{hint}")]
+    Status { what: String, status: u16, message: String, hint: &'static str },
+    #[error(
+        "The TLS certificate of TheHive at {url} is not trusted ({detail}): set `ssl_cert` to a PEM bundle that \
+         includes the CA that signed it, or add that CA to the Cortex `cacerts` setting"
+    )]
+    Untrusted { url: String, detail: String },
+    #[error("Cannot reach TheHive at {url}: {detail}; check `thehive_url` and the network")]
+    Unreachable { url: String, detail: String },
+    #[error("TheHive API {what} answered with an unexpected body: {detail}")]
+    BadBody { what: String, detail: String },
+    #[error("The attachment {name} is larger than {limit_mb} MB (`attachment_max_mb`)")]
+    TooLarge { name: String, limit_mb: u64 },
+    #[error("Cannot store the attachment {name} in a temporary file: {reason}")]
+    Spool { name: String, reason: String },
+}
+
+impl From<ConfigError> for TheHiveError {
+    fn from(err: ConfigError) -> Self {
+        TheHiveError::Setup(MdrError::Config(err))
+    }
+}
+
+/// TheHive connection settings of one job.
+#[derive(Debug, Clone)]
+pub struct TheHiveSettings {
+    /// Base URL without a trailing slash, e.g. `https://thehive.example:9000`.
+    pub url: String,
+    api_key: Secret,
+    pub organisation: Option<String>,
+    pub version: Option<TheHiveVersion>,
+    pub attachment_max_bytes: u64,
+}
+
+impl TheHiveSettings {
+    /// None when `thehive_url` is not set: the TheHive API is optional.
+    pub fn from_job(job: &Job) -> Result<Option<TheHiveSettings>, TheHiveError> {
+        let (url, key) = (job.config_str("thehive_url"), job.config_str("thehive_api_key"));
+        let (url, key) = match (url, key) {
+            (None, None) => return Ok(None),
+            (Some(_), None) => return Err(TheHiveError::Incomplete { item: "thehive_api_key", with: "thehive_url" }),
+            (None, Some(_)) => return Err(TheHiveError::Incomplete { item: "thehive_url", with: "thehive_api_key" }),
+            (Some(url), Some(key)) => (url, key),
+        };
+        let url = url.trim_end_matches('/');
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('@') {
+            let expected = "an http(s) URL without credentials, such as https://thehive.example:9000";
+            return Err(TheHiveError::Invalid { item: "thehive_url", expected, value: url.to_owned() });
+        }
+        Ok(Some(TheHiveSettings {
+            url: url.to_owned(),
+            api_key: Secret::new(key),
+            organisation: job.parameter_str("organisation").map(str::to_owned),
+            version: version_item(job.config_str("thehive_version"))?,
+            attachment_max_bytes: max_mb(job.config("attachment_max_mb"))? * 1_000_000,
+        }))
+    }
+}
+
+fn version_item(value: Option<&str>) -> Result<Option<TheHiveVersion>, TheHiveError> {
+    match value.map(|v| v.trim_start_matches(['v', 'V'])) {
+        None | Some("auto") => Ok(None),
+        Some(v) if v.starts_with('4') => Ok(Some(TheHiveVersion::V4)),
+        Some(v) if v.starts_with('5') => Ok(Some(TheHiveVersion::V5)),
+        Some(other) => Err(TheHiveError::Invalid {
+            item: "thehive_version",
+            expected: "4, 5 or auto",
+            value: other.to_owned(),
+        }),
+    }
+}
+
+fn max_mb(value: Option<&Value>) -> Result<u64, TheHiveError> {
+    let Some(value) = value else { return Ok(DEFAULT_ATTACHMENT_MAX_MB) };
+    let number = value.as_f64().or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
+    match number {
+        Some(n) if n >= 1.0 && n.fract() == 0.0 => Ok(n as u64),
+        _ => Err(TheHiveError::Invalid {
+            item: "attachment_max_mb",
+            expected: "a whole number of megabytes, 1 or more",
+            value: value.to_string(),
+        }),
+    }
+}
+
+/// A downloaded attachment in a private temporary file, removed when dropped.
+#[derive(Debug)]
+pub struct Spooled {
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[derive(Debug)]
+pub struct TheHiveClient {
+    http: Client,
+    settings: TheHiveSettings,
+}
+
+impl TheHiveClient {
+    /// Uses the same trust anchors, proxies and timeouts as the MDR client.
+    pub fn new(settings: TheHiveSettings, mdr: &MdrSettings) -> Result<TheHiveClient, TheHiveError> {
+        Ok(TheHiveClient { http: http_client(mdr)?, settings })
+    }
+
+    /// The configured version, else the job's hint, else what `/api/status` says.
+    pub fn version(&self, hint: Option<TheHiveVersion>) -> Result<TheHiveVersion, TheHiveError> {
+        if let Some(version) = self.settings.version.or(hint) {
+            return Ok(version);
+        }
+        let status: Value = self.json("status", self.http.get(self.url("/api/status")))?;
+        let reported = status["versions"]["TheHive"].as_str().unwrap_or("");
+        version_item(Some(reported)).ok().flatten().ok_or_else(|| TheHiveError::BadBody {
+            what: "status".to_owned(),
+            detail: format!("unknown TheHive version {reported:?}; set `thehive_version`"),
+        })
+    }
+
+    /// Streams the attachment into a private temporary file, refusing more than the size limit.
+    pub fn download_attachment(&self, id: &str, name: &str) -> Result<Spooled, TheHiveError> {
+        let limit = self.settings.attachment_max_bytes;
+        let too_large = || TheHiveError::TooLarge { name: name.to_owned(), limit_mb: limit / 1_000_000 };
+        let what = format!("attachment download ({name})");
+        let response = self.send(&what, self.http.get(self.url(&format!("/api/datastore/{id}"))))?;
+        if response.content_length().is_some_and(|len| len > limit) {
+            return Err(too_large());
+        }
+        let spool_error = |e: io::Error| TheHiveError::Spool { name: name.to_owned(), reason: e.to_string() };
+        let (mut file, mut spooled) = spool_file().map_err(spool_error)?;
+        let size = io::copy(&mut response.take(limit + 1), &mut file).map_err(|e| TheHiveError::Unreachable {
+            url: self.settings.url.clone(),
+            detail: format!("the download of {name} broke off: {e}"),
+        })?;
+        if size > limit {
+            return Err(too_large());
+        }
+        file.sync_all().map_err(spool_error)?;
+        spooled.size = size;
+        Ok(spooled)
+    }
+
+    /// Resolves the case with MDR's resolution and the summary (TheHive 4: status `Resolved` +
+    /// `resolutionStatus`; TheHive 5: the status is the resolution).
+    pub fn resolve_case(
+        &self,
+        case_id: &str,
+        version: TheHiveVersion,
+        resolution: Resolution,
+        summary: &str,
+        impact: Option<&str>,
+    ) -> Result<(), TheHiveError> {
+        let status = match resolution {
+            Resolution::TruePositive => "TruePositive",
+            Resolution::FalsePositive => "FalsePositive",
+        };
+        let impact = impact.unwrap_or("NotApplicable");
+        let (path, body) = match version {
+            TheHiveVersion::V4 => (
+                format!("/api/case/{case_id}"),
+                json!({"status": "Resolved", "resolutionStatus": status, "impactStatus": impact, "summary": summary}),
+            ),
+            TheHiveVersion::V5 => (
+                format!("/api/v1/case/{case_id}"),
+                json!({"status": status, "impactStatus": impact, "summary": summary}),
+            ),
+        };
+        self.send("case update", self.http.patch(self.url(&path)).json(&body)).map(drop)
+    }
+
+    /// The hostname and FQDN observables of the case.
+    pub fn host_observables(&self, case_id: &str, version: TheHiveVersion) -> Result<Vec<String>, TheHiveError> {
+        let types = json!({"_field": "dataType", "_values": HOST_DATA_TYPES});
+        let request = match version {
+            TheHiveVersion::V4 => self.http.post(self.url("/api/case/artifact/_search")).json(&json!({
+                "query": {"_and": [{"_parent": {"_type": "case", "_query": {"_id": case_id}}}, {"_in": types}]},
+                "range": "all",
+            })),
+            TheHiveVersion::V5 => self.http.post(self.url("/api/v1/query?name=case-observables")).json(&json!({
+                "query": [{"_name": "getCase", "idOrName": case_id}, {"_name": "observables"}, {"_name": "filter", "_in": types}],
+            })),
+        };
+        let observables: Vec<Value> = self.json("observable search", request)?;
+        let hosts = observables.iter().filter(|o| {
+            o["dataType"].as_str().is_some_and(|t| HOST_DATA_TYPES.contains(&t))
+        });
+        Ok(hosts.filter_map(|o| o["data"].as_str()).map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect())
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.url)
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self, what: &str, request: RequestBuilder) -> Result<T, TheHiveError> {
+        let response = self.send(what, request)?;
+        let bytes = response.bytes().map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: chain(&e) })?;
+        serde_json::from_slice(&bytes).map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: e.to_string() })
+    }
+
+    /// Sends once with the API key and organisation; any non-2xx status is an error.
+    fn send(&self, what: &str, request: RequestBuilder) -> Result<Response, TheHiveError> {
+        let mut request = request.bearer_auth(self.settings.api_key.expose());
+        if let Some(org) = &self.settings.organisation {
+            request = request.header("X-Organisation", org);
+        }
+        let url = self.settings.url.clone();
+        let response = request.send().map_err(|e| match is_tls(&e) {
+            true => TheHiveError::Untrusted { url: url.clone(), detail: chain(&e) },
+            false => TheHiveError::Unreachable { url: url.clone(), detail: chain(&e) },
+        })?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let text = response.text().unwrap_or_default();
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(preview))
+            .unwrap_or_else(|| if text.trim().is_empty() { "no details".to_owned() } else { preview(&text) });
+        let hint = match status {
+            401 => " (check `thehive_api_key`)",
+            403 => " (the API key's user lacks the permission in this organisation)",
+            404 => " (not found: check `thehive_url` and `thehive_version`)",
+            _ => "",
+        };
+        Err(TheHiveError::Status { what: what.to_owned(), status, message, hint })
+    }
+}
+
+/// A new private file in the temporary folder.
+fn spool_file() -> io::Result<(File, Spooled)> {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let path = std::env::temp_dir().join(format!("mdr-attachment-{}-{nanos}.tmp", std::process::id()));
+    let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    Ok((file, Spooled { path, size: 0 }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings(config: Value) -> Result<Option<TheHiveSettings>, String> {
+        let input = json!({"dataType": "thehive:case", "data": {}, "config": config, "parameters": {"organisation": "SOC"}});
+        TheHiveSettings::from_job(&Job::from_input(input, None).unwrap()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn optional_but_complete() {
+        assert!(settings(json!({})).unwrap().is_none());
+        let err = settings(json!({"thehive_url": "https://h"})).unwrap_err();
+        assert!(err.starts_with("Configuration item `thehive_api_key` is needed with `thehive_url`"), "{err}");
+        let s = settings(json!({"thehive_url": "https://h:9000/", "thehive_api_key": "k", "thehive_version": "5"}))
+            .unwrap()
+            .unwrap();
+        assert_eq!((s.url.as_str(), s.version, s.organisation.as_deref()), ("https://h:9000", Some(TheHiveVersion::V5), Some("SOC")));
+        assert_eq!(s.attachment_max_bytes, 100_000_000);
+        assert!(!format!("{s:?}").contains("\"k\""));
+    }
+
+    #[test]
+    fn invalid_items_are_named() {
+        let base = json!({"thehive_url": "https://h", "thehive_api_key": "k"});
+        let with = |k: &str, v: Value| {
+            let mut c = base.clone();
+            c[k] = v;
+            settings(c).unwrap_err()
+        };
+        assert!(with("thehive_version", json!("6")).contains("`thehive_version` must be 4, 5 or auto"));
+        assert!(with("attachment_max_mb", json!(0)).contains("`attachment_max_mb`"));
+        assert!(with("thehive_url", json!("https://u:p@h")).contains("without credentials"));
+    }
+}

@@ -1,0 +1,296 @@
+//! A small stand-in of TheHive's HTTP API: only the calls the MDR responders make, for TheHive 4
+//! (v0 routes) or TheHive 5 (v1 routes), with the same journal and fault injection as the MDR
+//! stand-in. Routes of the other version answer 404, so a client using the wrong one is caught.
+//!
+//! - `GET /api/status` → `{"versions": {"TheHive": "4.1.24-1" | "5.4.0-1"}}`
+//! - `GET /api/datastore/{id}` → the attachment bytes (both versions)
+//! - TheHive 4: `PATCH /api/case/{id}` (status `Resolved` needs a valid `resolutionStatus`),
+//!   `POST /api/case/artifact/_search` (`_parent` case id and `dataType` `_in` filters)
+//! - TheHive 5: `PATCH /api/v1/case/{id}` (status one of the built-in case statuses; 204),
+//!   `POST /api/v1/query` (`getCase` → `observables` → optional `filter` `_in` on `dataType`)
+//!
+//! Every route needs `Authorization: Bearer <api key>` (else 401, TheHive's
+//! `AuthenticationError`); the `X-Organisation` header is recorded in the journal body.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+
+use serde_json::{Map, Value, json};
+
+use crate::http::{Request, Response};
+use crate::journal::{Fault, FaultQueue, JournalEntry};
+use crate::listener::{Handler, Listener};
+use crate::server::fault_response;
+use crate::tls;
+use crate::tokens::BearerState;
+
+/// Which TheHive API to imitate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TheHiveVersion {
+    V4,
+    V5,
+}
+
+const TH4_RESOLUTIONS: &[&str] = &["Indeterminate", "FalsePositive", "TruePositive", "Other", "Duplicated"];
+const TH5_STATUSES: &[&str] =
+    &["New", "InProgress", "Indeterminate", "FalsePositive", "TruePositive", "Other", "Duplicated"];
+
+/// How to start a [`TheHiveSandbox`].
+#[derive(Clone, Debug)]
+pub struct TheHiveOptions {
+    pub version: TheHiveVersion,
+    pub api_key: String,
+    pub tls: bool,
+    /// Cases by `_id`, as TheHive stores them (only the fields the tests look at matter).
+    pub cases: Vec<Value>,
+    /// Observables, each with `_id`, `dataType`, `data` and `case` (the case `_id`).
+    pub observables: Vec<Value>,
+    /// Attachment bytes by id (TheHive uses the SHA-256 of the content).
+    pub attachments: HashMap<String, Vec<u8>>,
+}
+
+impl TheHiveOptions {
+    pub fn new(version: TheHiveVersion) -> Self {
+        TheHiveOptions {
+            version,
+            api_key: "thehive-test-api-key".to_owned(),
+            tls: false,
+            cases: Vec::new(),
+            observables: Vec::new(),
+            attachments: HashMap::new(),
+        }
+    }
+}
+
+struct State {
+    cases: Vec<Value>,
+    observables: Vec<Value>,
+    attachments: HashMap<String, Vec<u8>>,
+    journal: Vec<JournalEntry>,
+    faults: FaultQueue,
+}
+
+struct Shared {
+    version: TheHiveVersion,
+    api_key: String,
+    state: Mutex<State>,
+}
+
+/// A running TheHive API stand-in on 127.0.0.1; stops accepting when dropped.
+pub struct TheHiveSandbox {
+    shared: Arc<Shared>,
+    listener: Listener,
+    ca_pem: Option<String>,
+    tls: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl TheHiveSandbox {
+    pub fn start(opts: TheHiveOptions) -> io::Result<TheHiveSandbox> {
+        let tls = if opts.tls { Some(tls::generate()?) } else { None };
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let shared = Arc::new(Shared {
+            version: opts.version,
+            api_key: opts.api_key,
+            state: Mutex::new(State {
+                cases: opts.cases,
+                observables: opts.observables,
+                attachments: opts.attachments,
+                journal: Vec::new(),
+                faults: FaultQueue::default(),
+            }),
+        });
+        let handler: Arc<dyn Handler> = Arc::clone(&shared) as Arc<dyn Handler>;
+        let listener = Listener::start("thehive-sandbox", 0, tls.map(|t| t.config), handler)?;
+        Ok(TheHiveSandbox { shared, listener, ca_pem, tls: opts.tls })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234` (TheHive's routes start with `/api`).
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.listener.addr())
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.shared.api_key
+    }
+
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
+    }
+
+    /// Every request received, in order; `endpoint` is `"<METHOD> <route>"` such as
+    /// `"GET /api/datastore"` or `"PATCH /api/v1/case"` (ids left out).
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        lock(&self.shared.state).journal.clone()
+    }
+
+    pub fn calls(&self, endpoint: &str) -> Vec<JournalEntry> {
+        self.journal().into_iter().filter(|e| e.endpoint == endpoint).collect()
+    }
+
+    /// The next `times` requests to `endpoint` (as named in the journal) get `fault`.
+    pub fn inject(&self, endpoint: &str, fault: Fault, times: usize) {
+        lock(&self.shared.state).faults.push(endpoint, fault, times);
+    }
+
+    /// The current state of a case.
+    pub fn case(&self, case_id: &str) -> Option<Value> {
+        lock(&self.shared.state).cases.iter().find(|c| c["_id"] == case_id).cloned()
+    }
+}
+
+impl Handler for Shared {
+    fn handle(&self, request: &Request) -> Option<Response> {
+        let path = request.path.split('?').next().unwrap_or(&request.path).to_owned();
+        let (endpoint, id) = route_name(&request.method, &path);
+        let bearer = match request.header("authorization").and_then(|h| h.strip_prefix("Bearer ")) {
+            None => BearerState::Missing,
+            Some(key) if key == self.api_key => BearerState::Valid,
+            Some(_) => BearerState::Unknown,
+        };
+        let mut body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        if let Some(org) = request.header("x-organisation") {
+            body = json!({"X-Organisation": org, "body": body});
+        }
+        let fault = lock(&self.state).faults.take(&endpoint);
+        let response = match fault {
+            Some(Fault::Drop) => None,
+            Some(Fault::Delay(d)) => {
+                thread::sleep(d);
+                Some(self.answer(request, &endpoint, id.as_deref(), bearer))
+            }
+            Some(fault) => Some(fault_response(&fault)),
+            None => Some(self.answer(request, &endpoint, id.as_deref(), bearer)),
+        };
+        let status = response.as_ref().map_or(0, |r| r.status);
+        let entry = JournalEntry { endpoint, client_id: String::new(), bearer, body, status };
+        lock(&self.state).journal.push(entry);
+        response
+    }
+}
+
+/// `PATCH /api/case/~123` → (`"PATCH /api/case"`, `Some("~123")`).
+fn route_name(method: &str, path: &str) -> (String, Option<String>) {
+    for prefix in ["/api/datastore/", "/api/v1/case/", "/api/case/"] {
+        if let Some(id) = path.strip_prefix(prefix)
+            && !id.is_empty()
+            && !id.contains('/')
+        {
+            return (format!("{method} {}", prefix.trim_end_matches('/')), Some(id.to_owned()));
+        }
+    }
+    (format!("{method} {path}"), None)
+}
+
+fn auth_error() -> Response {
+    Response::json(401, &json!({"type": "AuthenticationError", "message": "Authentication failure"}))
+}
+
+fn not_found(what: &str) -> Response {
+    Response::json(404, &json!({"type": "NotFoundError", "message": format!("{what} not found")}))
+}
+
+fn bad_request(message: String) -> Response {
+    Response::json(400, &json!({"type": "BadRequest", "message": message}))
+}
+
+impl Shared {
+    fn answer(&self, request: &Request, endpoint: &str, id: Option<&str>, bearer: BearerState) -> Response {
+        if bearer != BearerState::Valid {
+            return auth_error();
+        }
+        let v4 = self.version == TheHiveVersion::V4;
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let mut state = lock(&self.state);
+        match (endpoint, id) {
+            ("GET /api/status", None) => {
+                let version = if v4 { "4.1.24-1" } else { "5.4.0-1" };
+                Response::json(200, &json!({"versions": {"TheHive": version}}))
+            }
+            ("GET /api/datastore", Some(id)) => match state.attachments.get(id) {
+                Some(bytes) => Response::raw(200, "application/octet-stream", bytes.clone()),
+                None => not_found(&format!("Attachment {id}")),
+            },
+            ("PATCH /api/case", Some(id)) if v4 => update_case_v4(&mut state, id, &body),
+            ("PATCH /api/v1/case", Some(id)) if !v4 => update_case_v5(&mut state, id, &body),
+            ("POST /api/case/artifact/_search", None) if v4 => {
+                let case_id = find_key(&body, "_parent").and_then(|p| find_key(p, "_id")).and_then(Value::as_str);
+                observables(&state, case_id, &data_types(&body))
+            }
+            ("POST /api/v1/query", None) if !v4 => {
+                let case_id = body["query"]
+                    .as_array()
+                    .and_then(|q| q.iter().find(|s| s["_name"] == "getCase"))
+                    .and_then(|s| s["idOrName"].as_str());
+                observables(&state, case_id, &data_types(&body))
+            }
+            _ => not_found("route"),
+        }
+    }
+}
+
+fn find_case<'a>(state: &'a mut State, id: &str) -> Option<&'a mut Map<String, Value>> {
+    state.cases.iter_mut().find(|c| c["_id"] == id).and_then(Value::as_object_mut)
+}
+
+fn update_case_v4(state: &mut State, id: &str, body: &Value) -> Response {
+    let Some(fields) = body.as_object() else { return bad_request("body must be a JSON object".to_owned()) };
+    if fields.get("status").and_then(Value::as_str) == Some("Resolved") {
+        let resolution = fields.get("resolutionStatus").and_then(Value::as_str).unwrap_or("");
+        if !TH4_RESOLUTIONS.contains(&resolution) {
+            return bad_request(format!("resolutionStatus {resolution:?} is invalid for a resolved case"));
+        }
+    }
+    let Some(case) = find_case(state, id) else { return not_found(&format!("Case {id}")) };
+    case.extend(fields.clone());
+    Response::json(200, &Value::Object(case.clone()))
+}
+
+fn update_case_v5(state: &mut State, id: &str, body: &Value) -> Response {
+    let Some(fields) = body.as_object() else { return bad_request("body must be a JSON object".to_owned()) };
+    if let Some(status) = fields.get("status") {
+        if !status.as_str().is_some_and(|s| TH5_STATUSES.contains(&s)) {
+            return bad_request(format!("status {status} is not a case status"));
+        }
+    }
+    let Some(case) = find_case(state, id) else { return not_found(&format!("Case {id}")) };
+    case.extend(fields.clone());
+    Response::raw(204, "text/plain", Vec::new())
+}
+
+fn observables(state: &State, case_id: Option<&str>, types: &[String]) -> Response {
+    let Some(case_id) = case_id else { return bad_request("no case in the query".to_owned()) };
+    if !state.cases.iter().any(|c| c["_id"] == case_id) {
+        return not_found(&format!("Case {case_id}"));
+    }
+    let found: Vec<Value> = state
+        .observables
+        .iter()
+        .filter(|o| o["case"] == case_id)
+        .filter(|o| types.is_empty() || o["dataType"].as_str().is_some_and(|t| types.iter().any(|x| x == t)))
+        .cloned()
+        .collect();
+    Response::json(200, &Value::Array(found))
+}
+
+/// The `_values` of an `_in` filter on `dataType`, anywhere in the query.
+fn data_types(query: &Value) -> Vec<String> {
+    let filter = find_key(query, "_in").filter(|f| f["_field"] == "dataType");
+    let values = filter.and_then(|f| f["_values"].as_array());
+    values.map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+/// The first value under `key`, searching depth-first.
+fn find_key<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    match value {
+        Value::Object(map) => map.get(key).or_else(|| map.values().find_map(|v| find_key(v, key))),
+        Value::Array(items) => items.iter().find_map(|v| find_key(v, key)),
+        _ => None,
+    }
+}
