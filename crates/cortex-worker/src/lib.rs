@@ -12,6 +12,7 @@
 //! `{"success": true, "summary": {"taxonomies": […]}, "artifacts": […], "operations": […], "full": …}`.
 
 mod analyzer;
+mod cli;
 mod document;
 mod http;
 mod input;
@@ -25,6 +26,7 @@ mod report;
 mod runner;
 
 pub use analyzer::{AnalyzerReport, Artifact, Taxonomy, TaxonomyLevel};
+pub use cli::job_dir_arg;
 pub use http::{CaSource, HttpSettings};
 pub use job::{InputError, Job};
 pub use operation::{CustomFieldValue, Operation};

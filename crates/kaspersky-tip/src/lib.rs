@@ -15,10 +15,8 @@ pub mod observable;
 pub mod report;
 pub mod zone;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Arg, Command, value_parser};
 use cortex_worker::{AnalyzerReport, Job};
 
 pub use error::TipError;
@@ -44,20 +42,6 @@ pub fn analyze(job: &Job) -> Result<AnalyzerReport, TipError> {
 
 /// The binary's entry point: an optional job folder argument, as Cortex passes it.
 pub fn main() -> ExitCode {
-    let matches = Command::new("kaspersky-tip")
-        .about("Cortex analyzer: looks up a hash, IP, domain, FQDN or URL in Kaspersky TIP or OpenTIP")
-        .version(env!("CARGO_PKG_VERSION"))
-        .after_help(
-            "Cortex runs this program with the job folder as its only argument (or none, inside Docker, where \
-             the job is at /job). Without input/input.json in that folder the job JSON is read from standard \
-             input and the report written to standard output, for manual tests.",
-        )
-        .arg(
-            Arg::new("job_dir")
-                .value_name("JOB_FOLDER")
-                .help("Cortex job folder holding input/input.json [default: /job]")
-                .value_parser(value_parser!(PathBuf)),
-        )
-        .get_matches();
-    cortex_worker::run_analyzer(matches.get_one::<PathBuf>("job_dir").cloned(), analyze)
+    let about = "Cortex analyzer: looks up a hash, IP, domain, FQDN or URL in Kaspersky TIP or OpenTIP";
+    cortex_worker::run_analyzer(cortex_worker::job_dir_arg("kaspersky-tip", about, env!("CARGO_PKG_VERSION")), analyze)
 }
