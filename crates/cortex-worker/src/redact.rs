@@ -58,12 +58,15 @@ fn is_secret_key(name: &str) -> bool {
 }
 
 /// `scheme://user:pass@host/…` → `Some("scheme://user:REMOVED@host/…")`; `None` when there is nothing to hide.
+/// The scheme is the run of scheme characters right before `://`, so text in front of it (a pasted space,
+/// a stray character) does not keep the password from being hidden.
 pub(crate) fn redact_url_password(text: &str) -> Option<String> {
-    let (scheme, rest) = text.split_once("://")?;
+    let (before, rest) = text.split_once("://")?;
+    let scheme = before.rsplit(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))).next()?;
     if !is_url_scheme(scheme) {
         return None;
     }
-    redact_userinfo_password(rest).map(|rest| format!("{scheme}://{rest}"))
+    redact_userinfo_password(rest).map(|rest| format!("{before}://{rest}"))
 }
 
 /// `user:pass@host…` → `user:REMOVED@host…`. The userinfo ends at the last `@` before any query or fragment
@@ -169,5 +172,12 @@ mod tests {
         assert_eq!(redact_url_password("1http://u:p@h"), None);
         assert_eq!(redact_url_password("://u:p@h"), None);
         assert_eq!(redact_url_password("svn+ssh://u:p@h").as_deref(), Some("svn+ssh://u:REMOVED@h"));
+    }
+
+    #[test]
+    fn text_before_the_scheme_does_not_hide_a_password() {
+        assert_eq!(redact_url_password(" http://u:p@h").as_deref(), Some(" http://u:REMOVED@h"));
+        assert_eq!(redact_url_password("proxy=http://u:p@h").as_deref(), Some("proxy=http://u:REMOVED@h"));
+        assert_eq!(redact_url_password("é http://u:p@h").as_deref(), Some("é http://u:REMOVED@h"));
     }
 }

@@ -57,6 +57,9 @@ pub enum MdrError {
     Unreachable { url: String, detail: String },
     #[error("MDR API {endpoint} did not answer within {secs} s{maybe_sent}")]
     Timeout { endpoint: String, secs: u64, maybe_sent: &'static str },
+    /// The connection was made, then lost before the answer: the request may have been received.
+    #[error("MDR API {endpoint} closed the connection before answering ({detail}){maybe_sent}")]
+    ConnectionLost { endpoint: String, detail: String, maybe_sent: &'static str },
     #[error("MDR API {endpoint} answered with an unexpected body: {detail}")]
     BadBody { endpoint: String, detail: String },
 }
@@ -203,7 +206,8 @@ impl Body<'_> {
         match self {
             Body::Json(value) => Ok(request.json(value)),
             Body::File(upload) => {
-                let unreadable = |e: std::io::Error| MdrError::Client(format!("cannot read {}: {e}", upload.path.display()));
+                let unreadable =
+                    |e: std::io::Error| MdrError::Client(format!("cannot read {}: {e}", upload.path.display()));
                 let file = std::fs::File::open(upload.path).map_err(unreadable)?;
                 let size = file.metadata().map_err(unreadable)?.len();
                 let part = Part::reader_with_length(file, size)
@@ -392,7 +396,7 @@ impl MdrClient {
     }
 
     fn may_retry(&self, err: &MdrError) -> bool {
-        matches!(err, MdrError::Unreachable { .. }) && self.within_budget()
+        matches!(err, MdrError::Unreachable { .. } | MdrError::ConnectionLost { .. }) && self.within_budget()
     }
 
     fn within_budget(&self) -> bool {
@@ -531,14 +535,17 @@ pub(crate) fn is_tls(err: &reqwest::Error) -> bool {
 
 fn transport_error(endpoint: &str, api_url: &str, err: &reqwest::Error, kind: Call, timeout: Duration) -> MdrError {
     let detail = chain(err);
+    let maybe_sent = match kind {
+        Call::Write => {
+            " (the request may have reached MDR: running the responder again is safe, it checks before re-sending)"
+        }
+        Call::Read => "",
+    };
     if err.is_timeout() {
-        let maybe_sent = match kind {
-            Call::Write => {
-                " (the request may have reached MDR: running the responder again is safe, it checks before re-sending)"
-            }
-            Call::Read => "",
-        };
         return MdrError::Timeout { endpoint: endpoint.to_owned(), secs: timeout.as_secs(), maybe_sent };
+    }
+    if !err.is_connect() {
+        return MdrError::ConnectionLost { endpoint: endpoint.to_owned(), detail, maybe_sent };
     }
     if is_tls(err) {
         return MdrError::Untrusted { url: api_url.to_owned(), detail };
