@@ -72,6 +72,11 @@ impl MdrError {
             _ => None,
         }
     }
+
+    /// The request may have been carried out although no clear answer came back.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, MdrError::Timeout { .. } | MdrError::ConnectionLost { .. } | MdrError::BadBody { .. })
+    }
 }
 
 /// Whether a call may be resent after the request could have reached the server.
@@ -107,6 +112,10 @@ pub struct Incident {
     pub resolution: Option<String>,
     #[serde(default)]
     pub status_description: Option<String>,
+    #[serde(default)]
+    pub client_description: Option<String>,
+    #[serde(default)]
+    pub creation_time: Option<i64>,
 }
 
 /// A response action the MDR SOC proposes on an incident.
@@ -299,6 +308,12 @@ impl MdrClient {
         let body = json!({"incident_id": incident_id, "resolution_status": resolution.api_name(), "summary": summary});
         let answer: Value = self.call("incidents/close", &Body::Json(&body), Call::Write)?;
         Ok(serde_json::from_value(answer).ok())
+    }
+
+    /// Incidents created at or after `min_creation_time` (ms), oldest first.
+    pub fn incidents_created_since(&self, min_creation_time: i64) -> Result<Vec<Incident>, MdrError> {
+        let body = json!({"min_creation_time": min_creation_time, "sort": "creation_time:asc", "page": 1, "page_size": 100});
+        self.call("incidents/list", &Body::Json(&body), Call::Read)
     }
 
     pub fn create_incident(&self, incident: &NewIncident) -> Result<Incident, MdrError> {

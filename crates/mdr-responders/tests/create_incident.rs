@@ -47,7 +47,7 @@ fn a_case_becomes_an_incident_and_is_linked_back() {
         creates(&mdr),
         vec![json!({
             "summary": "[MDR] Suspicious PowerShell activity on HOST-01",
-            "client_description": "Incident imported from MDR.\n\n**Priority**: HIGH\n\n(created from TheHive case #17 by analyst@soc.example)",
+            "client_description": "Incident imported from MDR.\n\n**Priority**: HIGH\n\n(created from TheHive case #17 by analyst@soc.example; TheHive case id ~4099)",
             "affected_hosts": [HOST_01, HOST_02],
             "priority": "HIGH",
             "markdown_to_html": true,
@@ -137,4 +137,36 @@ fn hosts_are_resolved_and_unknown_ones_named() {
     let message = job.run(BIN).assert_error();
     assert!(message.starts_with("No affected hosts on the case: MDR needs at least one"), "{message}");
     assert_eq!(creates(&mdr).len(), 1);
+}
+
+#[test]
+fn an_unclear_answer_is_followed_by_a_lookup_not_a_second_incident() {
+    let mdr = sandbox(false);
+    let mut job = unlinked_case(&mdr, "th4");
+    job.input["config"]["timeout"] = 1.into();
+    // MDR creates the incident but answers after the client gave up.
+    mdr.inject("incidents/create", mdr_sandbox::Fault::Delay(std::time::Duration::from_millis(2500)), 1);
+    let message = job.run(BIN).assert_error();
+    assert!(message.starts_with("MDR may have created the incident but did not answer clearly"), "{message}");
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let run = job.run(BIN);
+    let full = run.assert_success();
+    let id = full["incident_id"].as_str().unwrap();
+    assert_eq!(full["already_linked"], true);
+    assert!(mdr.incident(id).unwrap()["client_description"].as_str().unwrap().ends_with("TheHive case id ~4099)"));
+    assert_eq!(creates(&mdr).len(), 1, "looked up, not created twice");
+    assert_eq!(run.doc["operations"][0]["value"], id);
+}
+
+#[test]
+fn a_refused_creation_leaves_no_record_behind() {
+    let mdr = sandbox(false);
+    let job = unlinked_case(&mdr, "th4");
+    mdr.inject("incidents/create", mdr_sandbox::Fault::Status(400, r#"{"message": "summary too long"}"#.into()), 1);
+    let message = job.run(BIN).assert_error();
+    assert!(message.starts_with("MDR API incidents/create answered HTTP 400: summary too long"), "{message}");
+    // Nothing was created, so the next run creates without looking for a lost incident.
+    job.run(BIN).assert_success();
+    assert_eq!(creates(&mdr).len(), 2);
+    assert!(mdr.calls("incidents/list").is_empty());
 }

@@ -254,10 +254,10 @@ fn update_case_v4(state: &mut State, id: &str, body: &Value) -> Response {
 
 fn update_case_v5(state: &mut State, id: &str, body: &Value) -> Response {
     let Some(fields) = body.as_object() else { return bad_request("body must be a JSON object".to_owned()) };
-    if let Some(status) = fields.get("status") {
-        if !status.as_str().is_some_and(|s| TH5_STATUSES.contains(&s)) {
-            return bad_request(format!("status {status} is not a case status"));
-        }
+    if let Some(status) = fields.get("status")
+        && !status.as_str().is_some_and(|s| TH5_STATUSES.contains(&s))
+    {
+        return bad_request(format!("status {status} is not a case status"));
     }
     let Some(case) = find_case(state, id) else { return not_found(&format!("Case {id}")) };
     case.extend(fields.clone());

@@ -4,7 +4,10 @@
 //! Utility (its tag) is not sent. Two clicks in quick succession both arrive before TheHive has
 //! applied the first link-back, so creation runs under a lock in the token folder and records the
 //! incident per case in `<token_dir>/.created-incidents/`: the second job finds the record and
-//! links the case to the same incident instead of creating another.
+//! links the case to the same incident instead of creating another. The record says "pending"
+//! while MDR is asked; when MDR does not answer clearly (timeout, lost connection) the record
+//! stays, and the next run looks for the incident in MDR (its description carries the TheHive
+//! case id) before creating one.
 //!
 //! Affected hosts come from a custom field, from `host:` tags and, with the TheHive API
 //! configured, from the case's hostname and FQDN observables.
@@ -27,6 +30,10 @@ const DEFAULT_HOST_TAG_PREFIX: &str = "host:";
 const DEFAULT_TAG: &str = "MDR";
 const LEDGER_DIR: &str = ".created-incidents";
 const LEDGER_LOCK: &str = ".create-incident.lock";
+/// Ledger content while a creation's outcome is unknown (MDR ids never contain a colon).
+const PENDING: &str = "pending:";
+/// Tolerated difference between this host's clock and MDR's when looking for a recent incident.
+const CLOCK_SKEW_MS: i64 = 10 * 60 * 1000;
 
 pub fn create_incident(job: &Job) -> Result<Report, ActionError> {
     let ctx = context(job, &[DataType::Case])?;
@@ -43,7 +50,8 @@ pub fn create_incident(job: &Job) -> Result<Report, ActionError> {
             settings.incident_field
         )));
     }
-    let case_key = case_key(job)?;
+    let case_id = case_id(job)?;
+    let case_key = ledger_name(case_id);
     let mut hosts = host_names(&case, job);
     for host in observed_hosts(job, &case, &settings)? {
         if !hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
@@ -61,8 +69,16 @@ pub fn create_incident(job: &Job) -> Result<Report, ActionError> {
 
     let client = MdrClient::new(&settings)?;
     let _lock = lock_exclusive(&settings.token_dir, LEDGER_LOCK).map_err(crate::client::MdrError::from)?;
-    if let Some(recorded) = ledger_read(&settings.token_dir, &case_key) {
-        return Ok(linked_report(job, &settings, &recorded, None, &[], &[], true));
+    let marker = origin_marker(case_id);
+    match ledger_read(&settings.token_dir, &case_key) {
+        Some(Ledger::Created(recorded)) => return Ok(linked_report(job, &settings, &recorded, None, &[], &[], true)),
+        Some(Ledger::Pending(since)) => {
+            if let Some(found) = find_created(&client, since, &marker)? {
+                let _ = ledger_write(&settings.token_dir, &case_key, &found);
+                return Ok(linked_report(job, &settings, &found, None, &[], &[], true));
+            }
+        }
+        None => {}
     }
     let (resolved, unknown) = resolve_hosts(&client, &hosts)?;
     if resolved.is_empty() {
@@ -71,9 +87,40 @@ pub fn create_incident(job: &Job) -> Result<Report, ActionError> {
             unknown.join(", ")
         )));
     }
-    let incident = client.create_incident(&new_incident(&case, job, &resolved))?;
+    ledger_write(&settings.token_dir, &case_key, &format!("{PENDING}{}", now_ms()))
+        .map_err(|e| ActionError::Refused(format!("Nothing was created: {e}")))?;
+    let incident = match client.create_incident(&new_incident(&case, job, &resolved, &marker)) {
+        Ok(incident) => incident,
+        // MDR may have created it: keep the pending record, so the next run looks before creating.
+        Err(err) if err.outcome_unknown() => {
+            return Err(ActionError::Refused(format!(
+                "MDR may have created the incident but did not answer clearly ({err}). Run the responder again: \
+                 it looks for the incident in MDR before creating another"
+            )));
+        }
+        Err(err) => {
+            ledger_remove(&settings.token_dir, &case_key);
+            return Err(err.into());
+        }
+    };
     let recorded = ledger_write(&settings.token_dir, &case_key, &incident.incident_id);
     Ok(linked_report(job, &settings, &incident.incident_id, Some((&incident, recorded)), &resolved, &unknown, false))
+}
+
+/// Written into the incident's description: finds it again after an unclear answer.
+fn origin_marker(case_id: &str) -> String {
+    format!("TheHive case id {case_id})")
+}
+
+/// An incident created since `since` (ms) whose description carries the case's marker.
+fn find_created(client: &MdrClient, since: i64, marker: &str) -> Result<Option<String>, ActionError> {
+    let recent = client.incidents_created_since(since - CLOCK_SKEW_MS)?;
+    let found = recent.into_iter().find(|i| i.client_description.as_deref().is_some_and(|d| d.contains(marker)));
+    Ok(found.map(|i| i.incident_id))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A tag item: default `MDR`; `none` (or `-`) switches it off.
@@ -85,14 +132,16 @@ fn tag_item<'a>(job: &'a Job, item: &str) -> Option<&'a str> {
     }
 }
 
-/// Identifies the case in the ledger: its TheHive id, made safe as a file name.
-fn case_key(job: &Job) -> Result<String, ActionError> {
-    let id = ["data._id", "data.id"].iter().find_map(|p| job.param(p).and_then(|v| v.as_str())).ok_or_else(|| {
-        ActionError::Refused(
-            "The case has no `_id`: TheHive always sends it; run the responder from TheHive".to_owned(),
-        )
-    })?;
-    Ok(id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_~".contains(c) { c } else { '_' }).collect())
+/// The case's TheHive id.
+fn case_id(job: &Job) -> Result<&str, ActionError> {
+    ["data._id", "data.id"].iter().find_map(|p| job.param(p).and_then(|v| v.as_str())).ok_or_else(|| {
+        ActionError::Refused("The case has no `_id`: TheHive always sends it; run the responder from TheHive".to_owned())
+    })
+}
+
+/// The case id made safe as a file name in the ledger.
+fn ledger_name(case_id: &str) -> String {
+    case_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_~".contains(c) { c } else { '_' }).collect()
 }
 
 /// Host names from the hosts custom field (separated by commas, spaces or new lines) and from
@@ -146,12 +195,12 @@ fn resolve_hosts(client: &MdrClient, hosts: &[String]) -> Result<(Vec<String>, V
     Ok((resolved, unknown))
 }
 
-fn new_incident(case: &Case<'_>, job: &Job, hosts: &[String]) -> NewIncident {
+fn new_incident(case: &Case<'_>, job: &Job, hosts: &[String], marker: &str) -> NewIncident {
     let title = case.title().unwrap_or("Incident reported from TheHive");
-    let origin = match (case.number(), job.parameter_str("user")) {
-        (Some(n), Some(user)) => format!("(created from TheHive case #{n} by {user})"),
-        (Some(n), None) => format!("(created from TheHive case #{n})"),
-        (None, _) => "(created from TheHive)".to_owned(),
+    let case_name = case.number().map_or("TheHive".to_owned(), |n| format!("TheHive case #{n}"));
+    let origin = match job.parameter_str("user") {
+        Some(user) => format!("(created from {case_name} by {user}; {marker}"),
+        None => format!("(created from {case_name}; {marker}"),
     };
     NewIncident {
         summary: title.to_owned(),
@@ -171,10 +220,24 @@ fn priority(severity: Option<i64>) -> &'static str {
     }
 }
 
-fn ledger_read(token_dir: &Path, case_key: &str) -> Option<String> {
+/// What the ledger knows of a case.
+enum Ledger {
+    Created(String),
+    /// A creation started at this time (ms) and its outcome is unknown.
+    Pending(i64),
+}
+
+fn ledger_read(token_dir: &Path, case_key: &str) -> Option<Ledger> {
     let text = std::fs::read_to_string(token_dir.join(LEDGER_DIR).join(case_key)).ok()?;
-    let id = text.trim();
-    (!id.is_empty()).then(|| id.to_owned())
+    let text = text.trim();
+    match text.strip_prefix(PENDING) {
+        Some(since) => Some(Ledger::Pending(since.parse().unwrap_or(0))),
+        None => (!text.is_empty()).then(|| Ledger::Created(text.to_owned())),
+    }
+}
+
+fn ledger_remove(token_dir: &Path, case_key: &str) {
+    let _ = std::fs::remove_file(token_dir.join(LEDGER_DIR).join(case_key));
 }
 
 /// Records the incident for the case; the outcome goes into the report (a failure here only
