@@ -104,11 +104,9 @@ fn version_item(value: Option<&str>) -> Result<Option<TheHiveVersion>, TheHiveEr
         None | Some("auto") => Ok(None),
         Some(v) if v.starts_with('4') => Ok(Some(TheHiveVersion::V4)),
         Some(v) if v.starts_with('5') => Ok(Some(TheHiveVersion::V5)),
-        Some(other) => Err(TheHiveError::Invalid {
-            item: "thehive_version",
-            expected: "4, 5 or auto",
-            value: other.to_owned(),
-        }),
+        Some(other) => {
+            Err(TheHiveError::Invalid { item: "thehive_version", expected: "4, 5 or auto", value: other.to_owned() })
+        }
     }
 }
 
@@ -227,9 +225,7 @@ impl TheHiveClient {
             })),
         };
         let observables: Vec<Value> = self.json("observable search", request)?;
-        let hosts = observables.iter().filter(|o| {
-            o["dataType"].as_str().is_some_and(|t| HOST_DATA_TYPES.contains(&t))
-        });
+        let hosts = observables.iter().filter(|o| o["dataType"].as_str().is_some_and(|t| HOST_DATA_TYPES.contains(&t)));
         Ok(hosts.filter_map(|o| o["data"].as_str()).map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect())
     }
 
@@ -240,7 +236,8 @@ impl TheHiveClient {
     fn json<T: serde::de::DeserializeOwned>(&self, what: &str, request: RequestBuilder) -> Result<T, TheHiveError> {
         let response = self.send(what, request)?;
         let bytes = response.bytes().map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: chain(&e) })?;
-        serde_json::from_slice(&bytes).map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: e.to_string() })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: e.to_string() })
     }
 
     /// Sends once with the API key and organisation; any non-2xx status is an error.
@@ -288,7 +285,8 @@ mod tests {
     use serde_json::json;
 
     fn settings(config: Value) -> Result<Option<TheHiveSettings>, String> {
-        let input = json!({"dataType": "thehive:case", "data": {}, "config": config, "parameters": {"organisation": "SOC"}});
+        let input =
+            json!({"dataType": "thehive:case", "data": {}, "config": config, "parameters": {"organisation": "SOC"}});
         TheHiveSettings::from_job(&Job::from_input(input, None).unwrap()).map_err(|e| e.to_string())
     }
 
@@ -300,7 +298,10 @@ mod tests {
         let s = settings(json!({"thehive_url": "https://h:9000/", "thehive_api_key": "k", "thehive_version": "5"}))
             .unwrap()
             .unwrap();
-        assert_eq!((s.url.as_str(), s.version, s.organisation.as_deref()), ("https://h:9000", Some(TheHiveVersion::V5), Some("SOC")));
+        assert_eq!(
+            (s.url.as_str(), s.version, s.organisation.as_deref()),
+            ("https://h:9000", Some(TheHiveVersion::V5), Some("SOC"))
+        );
         assert_eq!(s.attachment_max_bytes, 100_000_000);
         assert!(!format!("{s:?}").contains("\"k\""));
     }

@@ -69,8 +69,14 @@ fn a_log_with_an_attachment_gives_one_comment_and_one_identical_file() {
     // A second click sends nothing and downloads nothing.
     let again = job.run(SEND);
     let full = again.assert_success();
-    assert_eq!((full["already_sent"].clone(), full["attachment"]["status"].clone()), (json!(true), json!("already_sent")));
-    assert_eq!((mdr.calls("comments/create").len(), uploads(&mdr).len(), th.calls("GET /api/datastore").len()), (1, 1, 1));
+    assert_eq!(
+        (full["already_sent"].clone(), full["attachment"]["status"].clone()),
+        (json!(true), json!("already_sent"))
+    );
+    assert_eq!(
+        (mdr.calls("comments/create").len(), uploads(&mdr).len(), th.calls("GET /api/datastore").len()),
+        (1, 1, 1)
+    );
 }
 
 #[test]
@@ -90,7 +96,8 @@ fn a_failed_upload_is_retried_alone_on_the_next_click() {
     assert_eq!(mdr.calls("comments/create").len(), 1, "the comment is never repeated");
     assert_eq!(uploads(&mdr).len(), 2, "one failed upload, one that landed");
     let stored = mdr.incident(INCIDENT).unwrap();
-    let from_us: Vec<&Value> = stored["attachments"].as_array().unwrap().iter().filter(|a| a["full_name"] == "evidence.txt").collect();
+    let from_us: Vec<&Value> =
+        stored["attachments"].as_array().unwrap().iter().filter(|a| a["full_name"] == "evidence.txt").collect();
     assert_eq!(from_us.len(), 1, "{stored}");
 }
 
@@ -99,7 +106,10 @@ fn a_thehive_failure_sends_nothing() {
     let (mdr, th) = (sandbox(false), thehive(TheHiveVersion::V4));
     th.inject("GET /api/datastore", Fault::Status(500, "boom".into()), 1);
     let message = log_job(&mdr, &th, "th4/input_case_task_log.json").run(SEND).assert_error();
-    assert!(message.starts_with("Nothing was sent: fetching the attachment evidence.txt from TheHive failed: TheHive API"), "{message}");
+    assert!(
+        message.starts_with("Nothing was sent: fetching the attachment evidence.txt from TheHive failed: TheHive API"),
+        "{message}"
+    );
     assert!(mdr.calls("comments/create").is_empty());
 
     let mut job = log_job(&mdr, &th, "th4/input_case_task_log.json");
@@ -141,7 +151,10 @@ fn closing_an_open_thehive4_case_closes_both_sides() {
     let (mdr, th) = (sandbox(false), thehive(TheHiveVersion::V4));
     let job = open_case_job(&mdr, &th, "th4/input_case_open.json", "TruePositive");
     let full = job.run(CLOSE).assert_success().clone();
-    assert_eq!(full["message"], "MDR incident -NzExampleIncident01 closed as TRUE_POSITIVE; the TheHive case is resolved");
+    assert_eq!(
+        full["message"],
+        "MDR incident -NzExampleIncident01 closed as TRUE_POSITIVE; the TheHive case is resolved"
+    );
     assert_eq!(mdr.incident(INCIDENT).unwrap()["status"], "Closed");
     let case = th.case(CASE_ID).unwrap();
     assert_eq!((case["status"].as_str(), case["resolutionStatus"].as_str()), (Some("Resolved"), Some("TruePositive")));
@@ -159,7 +172,10 @@ fn closing_a_thehive5_case_uses_the_v1_api_and_survives_a_thehive_failure() {
     job.input["data"]["resolutionStatus"] = Value::Null;
     th.inject("PATCH /api/v1/case", Fault::Status(503, "busy".into()), 1);
     let message = job.run(CLOSE).assert_error();
-    assert!(message.starts_with("MDR incident -NzExampleIncident01 is closed, but resolving the TheHive case failed"), "{message}");
+    assert!(
+        message.starts_with("MDR incident -NzExampleIncident01 is closed, but resolving the TheHive case failed"),
+        "{message}"
+    );
     let full = job.run(CLOSE).assert_success().clone();
     assert_eq!(full["already_closed"], true);
     assert_eq!(full["thehive_case"]["status"], "resolved");

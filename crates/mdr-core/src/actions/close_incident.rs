@@ -74,7 +74,9 @@ fn resolve_thehive_case(
     incident_id: &str,
 ) -> Result<serde_json::Value, ActionError> {
     if case.status().is_some_and(|s| s.eq_ignore_ascii_case("Resolved"))
-        || case.extended_status().is_some_and(|s| builtin(s).is_some() || CLOSED_STAGES.contains(&normalise(s).as_str()))
+        || case
+            .extended_status()
+            .is_some_and(|s| builtin(s).is_some() || CLOSED_STAGES.contains(&normalise(s).as_str()))
     {
         return Ok(json!({"status": "already_resolved"}));
     }

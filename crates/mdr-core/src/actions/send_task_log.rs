@@ -52,7 +52,9 @@ pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
                     comment.comment_id
                 ))
             })?;
-            Some(json!({"name": meta_name, "status": "sent", "size": spooled.size, "attachment_id": answer.get("attachment_id")}))
+            Some(
+                json!({"name": meta_name, "status": "sent", "size": spooled.size, "attachment_id": answer.get("attachment_id")}),
+            )
         }
         Some(Prepared::Done(outcome)) => Some(outcome),
         None => None,
@@ -85,7 +87,9 @@ fn prepare_attachment(
     if let Some(marker) = origin.marker() {
         let uploaded = client.list_attachments(incident_id)?;
         if let Some(found) = uploaded.iter().find(|a| a.full_name == name && a.caption.contains(&marker)) {
-            return Ok(Prepared::Done(json!({"name": name, "status": "already_sent", "attachment_id": found.attachment_id})));
+            return Ok(Prepared::Done(
+                json!({"name": name, "status": "already_sent", "attachment_id": found.attachment_id}),
+            ));
         }
     }
     let limit_mb = thehive.attachment_max_bytes / 1_000_000;
@@ -100,7 +104,9 @@ fn prepare_attachment(
     match thehive.download_attachment(meta.id, meta.name) {
         Ok(spooled) => Ok(Prepared::Ready { meta_name: name, spooled }),
         Err(TheHiveError::TooLarge { .. }) => Ok(too_large("larger".to_owned())),
-        Err(err) => Err(ActionError::Refused(format!("Nothing was sent: fetching the attachment {name} from TheHive failed: {err}"))),
+        Err(err) => Err(ActionError::Refused(format!(
+            "Nothing was sent: fetching the attachment {name} from TheHive failed: {err}"
+        ))),
     }
 }
 
