@@ -10,6 +10,7 @@ pub mod secret;
 pub mod thehive;
 pub mod thehive_api;
 pub mod token;
+pub mod token_tool;
 
 pub use client::{MdrClient, MdrError};
 pub use config::{ConfigError, MdrSettings};

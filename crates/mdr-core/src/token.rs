@@ -149,6 +149,41 @@ impl TokenStore {
         Ok(pair.access)
     }
 
+    /// Seeds the folder from a refresh token given by hand (the one the MDR console shows): under
+    /// the lock, once the folder is known writable, exchanges it and saves the new pair (refresh
+    /// token first). When the exchange fails nothing is written.
+    pub fn seed<E, F>(&self, refresh: &Secret, mut exchange: F) -> Result<(), E>
+    where
+        E: From<TokenError>,
+        F: FnMut(&Secret) -> Result<TokenPair, E>,
+    {
+        let _lock = self.lock()?;
+        self.check_writable()?;
+        let pair = exchange(refresh)?;
+        self.save(&pair)?;
+        Ok(())
+    }
+
+    /// Rotates now, whatever the access token's expiry, the way a refresh does: under the lock,
+    /// re-reading the files, refresh token written first. Returns the new access token.
+    pub fn rotate<E, F>(&self, mut exchange: F) -> Result<Secret, E>
+    where
+        E: From<TokenError>,
+        F: FnMut(&Secret) -> Result<TokenPair, E>,
+    {
+        let _lock = self.lock()?;
+        let current = self.read(ACCESS_FILE)?;
+        let refresh = self.refresh_token()?;
+        self.check_writable()?;
+        match exchange(&refresh) {
+            Ok(pair) => {
+                self.save(&pair)?;
+                Ok(pair.access)
+            }
+            Err(err) => self.after_failed_exchange(current.as_ref(), &refresh, err, exchange),
+        }
+    }
+
     /// The refresh token may have been consumed by a process that does not take our lock (the
     /// MDR Integration Utility): if the files changed meanwhile, use what it saved, once.
     fn after_failed_exchange<E, F>(
