@@ -312,7 +312,8 @@ impl MdrClient {
 
     /// Incidents created at or after `min_creation_time` (ms), oldest first.
     pub fn incidents_created_since(&self, min_creation_time: i64) -> Result<Vec<Incident>, MdrError> {
-        let body = json!({"min_creation_time": min_creation_time, "sort": "creation_time:asc", "page": 1, "page_size": 100});
+        let body =
+            json!({"min_creation_time": min_creation_time, "sort": "creation_time:asc", "page": 1, "page_size": 100});
         self.call("incidents/list", &Body::Json(&body), Call::Read)
     }
 

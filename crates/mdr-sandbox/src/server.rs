@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use crate::api::{self, Ctx};
 use crate::http::{Request, Response};
-use crate::listener::{Handler, Listener};
 use crate::journal::{Fault, FaultQueue, JournalEntry};
+use crate::listener::{Handler, Listener};
 use crate::seed::Seed;
 use crate::store::Store;
 use crate::tls;

@@ -135,7 +135,9 @@ fn tag_item<'a>(job: &'a Job, item: &str) -> Option<&'a str> {
 /// The case's TheHive id.
 fn case_id(job: &Job) -> Result<&str, ActionError> {
     ["data._id", "data.id"].iter().find_map(|p| job.param(p).and_then(|v| v.as_str())).ok_or_else(|| {
-        ActionError::Refused("The case has no `_id`: TheHive always sends it; run the responder from TheHive".to_owned())
+        ActionError::Refused(
+            "The case has no `_id`: TheHive always sends it; run the responder from TheHive".to_owned(),
+        )
     })
 }
 
