@@ -69,12 +69,11 @@ pub(crate) fn redact_url_password(text: &str) -> Option<String> {
     redact_userinfo_password(rest).map(|rest| format!("{before}://{rest}"))
 }
 
-/// `user:pass@host…` → `user:REMOVED@host…`. The userinfo ends at the last `@` before any query or fragment
-/// (not at the first `/`), so a password containing a raw `/` or `@` is still hidden; over-masking an odd
-/// path is the lesser evil.
+/// `user:pass@host…` → `user:REMOVED@host…`. The userinfo ends at the last `@` of the text (not at the first
+/// `/`, `?` or `#`), so a password containing a raw `/`, `?`, `#` or `@` is still hidden; over-masking an odd
+/// path or query is the lesser evil.
 pub(crate) fn redact_userinfo_password(rest: &str) -> Option<String> {
-    let end = rest.find(['?', '#']).unwrap_or(rest.len());
-    let at = rest[..end].rfind('@')?;
+    let at = rest.rfind('@')?;
     let (user, _password) = rest[..at].split_once(':')?;
     Some(format!("{user}:{REMOVED}{}", &rest[at..]))
 }
@@ -165,6 +164,18 @@ mod tests {
             redact_input(&input),
             json!({"data": {"api_key": "k", "url": "http://u:p@h"}, "parameters": {"token": "t"}, "config": "http://u:REMOVED@h"})
         );
+    }
+
+    #[test]
+    fn passwords_with_raw_query_or_fragment_characters_are_masked() {
+        assert_eq!(
+            redact_url_password("http://bob:Pa#ss@proxy:3128").as_deref(),
+            Some("http://bob:REMOVED@proxy:3128")
+        );
+        assert_eq!(redact_url_password("http://bob:p?ss@proxy:3128").as_deref(), Some("http://bob:REMOVED@proxy:3128"));
+        assert_eq!(redact_url_password("http://u:a@b?c@host/").as_deref(), Some("http://u:REMOVED@host/"));
+        assert_eq!(redact_userinfo_password("bob:Pa#ss@proxy:3128").as_deref(), Some("bob:REMOVED@proxy:3128"));
+        assert_eq!(redact_url_password("https://host/users/@me?x=a:b"), None);
     }
 
     #[test]
