@@ -165,7 +165,10 @@ fn http_client(settings: &Settings) -> Result<Client, TipError> {
         .use_rustls_tls()
         .connect_timeout(CONNECT_TIMEOUT.min(settings.timeout))
         .timeout(settings.timeout)
-        .user_agent(USER_AGENT);
+        .user_agent(USER_AGENT)
+        // A redirect would carry the OpenTIP `x-api-key` header to wherever it points: neither
+        // service redirects API calls, so a 3xx is reported instead of followed.
+        .redirect(reqwest::redirect::Policy::none());
     for source in &settings.http.ca_sources {
         let (origin, pem) = match source {
             CaSource::File { origin, path } => {

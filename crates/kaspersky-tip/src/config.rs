@@ -214,8 +214,8 @@ fn default_sections(kind: Kind) -> Vec<&'static str> {
     let known = known_sections(kind);
     let shown = match kind {
         Kind::Hash => 7,
-        Kind::Ip => 7,
-        Kind::Domain => 6,
+        Kind::Ip => 8,
+        Kind::Domain => 7,
         Kind::Url => 6,
     };
     known[..shown].to_vec()
@@ -258,15 +258,16 @@ fn api_url(value: Option<&str>, backend: Backend) -> Result<String, TipError> {
         return Ok(backend.default_url().to_owned());
     };
     let url = url.trim_end_matches('/');
-    let invalid = |reason: &str| config("api_url", format!("`{url}` {reason}"));
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("is not an http(s) URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
+    // Any `@` may end a userinfo (a password can hold a raw `/`, `?` or `#`): refuse it before the URL is echoed.
+    if url.contains('@') {
         return Err(config(
             "api_url",
             "must not contain credentials; use `api_key` or `username`/`password`".to_owned(),
         ));
     }
+    let invalid = |reason: &str| config("api_url", format!("`{url}` {reason}"));
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("is not an http(s) URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if rest.contains(['?', '#']) {
         return Err(invalid("must not have a query or fragment"));
     }
@@ -443,8 +444,34 @@ mod tests {
         assert!(ok("http://tip.example").unwrap_err().contains("must use https"));
         assert!(ok("https://u:p@tip.example").unwrap_err().contains("must not contain credentials"));
         assert!(!ok("https://u:p@tip.example").unwrap_err().contains("u:p"));
+        // A password with a raw `/`, `?` or `#` (or no scheme at all) is refused without being echoed.
+        for leaky in [
+            "https://u:hun/ter2@tip.example",
+            "https://u:hun?ter2@tip.example",
+            "http://u:hun#ter2@127.0.0.1",
+            "u:hunter2@tip",
+        ] {
+            let error = ok(leaky).unwrap_err();
+            assert!(error.contains("must not contain credentials"), "{error}");
+            assert!(!error.contains("ter2"), "{error}");
+        }
         assert!(ok("ftp://x").unwrap_err().contains("not an http(s) URL"));
         assert!(ok("https://x/?a").unwrap_err().contains("query"));
+    }
+
+    #[test]
+    fn default_sections_are_all_but_those_the_flavours_leave_out() {
+        let s = settings(json!({"backend": "tip", "api_key": "k"})).unwrap();
+        for (kind, left_out) in [
+            (Kind::Hash, &["FileParentCertificates", "RelatedObjects"][..]),
+            (Kind::Ip, &["RelatedObjects"][..]),
+            (Kind::Domain, &["RelatedObjects"][..]),
+            (Kind::Url, &["RelatedObjects"][..]),
+        ] {
+            let expected: Vec<&str> =
+                known_sections(kind).iter().copied().filter(|name| !left_out.contains(name)).collect();
+            assert_eq!(s.sections(kind), expected, "{kind:?}");
+        }
     }
 
     #[test]

@@ -370,3 +370,15 @@ fn empty_body_is_an_empty_report_not_a_crash() {
     assert_eq!(outcome.full()["zone"], Value::Null);
     assert_eq!(outcome.taxonomies(), [("info".into(), "Zone".into(), "None".into())]);
 }
+
+#[test]
+fn redirects_are_not_followed_so_the_key_stays_with_the_service() {
+    for backend in BACKENDS {
+        let standin = StandIn::start();
+        let elsewhere = format!("{}/elsewhere", standin.url());
+        standin.force(IP, 302, &[("Location", elsewhere.as_str())], "");
+        let outcome = run(&input("ip", IP, 2, config(&standin, backend)));
+        assert!(failed(&outcome).ends_with("answered with an unexpected HTTP status 302."), "{}", outcome.raw);
+        assert_eq!(standin.requests().len(), 1, "{backend:?}: the redirect was followed");
+    }
+}
