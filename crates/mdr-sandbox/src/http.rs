@@ -94,7 +94,8 @@ fn read_chunked<R: BufRead>(reader: &mut R) -> io::Result<Vec<u8>> {
             read_headers(reader)?;
             return Ok(body);
         }
-        if body.len() + size > MAX_BODY {
+        // `body.len() <= MAX_BODY` here, so this cannot overflow as `body.len() + size` could.
+        if size > MAX_BODY - body.len() {
             return Err(invalid("body too large"));
         }
         let start = body.len();
@@ -189,5 +190,17 @@ fn reason(status: u16) -> &'static str {
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
         _ => "Status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_chunk_size_is_refused_not_a_panic() {
+        let mut body: &[u8] = b"1\r\na\r\nffffffffffffffff\r\n";
+        let error = read_chunked(&mut body).expect_err("too large");
+        assert_eq!((error.kind(), error.to_string().as_str()), (io::ErrorKind::InvalidInput, "body too large"));
     }
 }

@@ -74,6 +74,9 @@ fn comment_create_list_history_and_journal() {
     assert!(history[1]["entity"]["incident_details"].is_object());
     let (_, own) = api.post("incidents/history", json!({"incident_id": INCIDENT, "ignore_self": true}));
     assert!(own.as_array().unwrap().iter().all(|r| r["changed_by"] != "TheHive (API)"));
+    // A page far past the end is empty, not an arithmetic overflow that drops the connection.
+    let far = json!({"incident_id": INCIDENT, "page": i64::MAX, "entity_type_page_size": 2});
+    assert_eq!(api.post("incidents/history", far), (200, json!([])));
 
     // Plain text stays as sent.
     let (_, plain) = api.post("comments/create", json!({"incident_id": INCIDENT, "text": "a <b>"}));

@@ -282,7 +282,7 @@ pub(super) fn history(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
                 1
             }
         };
-        let in_page = size.is_none_or(|s| n > (page - 1) * s && n <= page * s);
+        let in_page = size.is_none_or(|s| n > (page - 1).saturating_mul(s) && n <= page.saturating_mul(s));
         if in_page && (size.is_some() || page == 1) {
             out.push(r.clone());
         }
