@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --workspace --bins --quiet
-exec target/debug/mdr-demo --root .
+# Through cargo: the binaries are wherever CARGO_TARGET_DIR (or build.target-dir) puts them.
+exec cargo run --quiet -p mdr-sandbox --bin mdr-demo -- --root .

@@ -7,7 +7,7 @@
 # From a source tree it first builds the release binaries (cargo build --release --locked). From
 # an unpacked release archive (binaries already beside their flavour files) it builds nothing.
 # --bin-dir takes the binaries from DIR instead (e.g. target/debug); --no-build skips the build
-# and uses target/release as it is.
+# and uses target/release (under CARGO_TARGET_DIR when set) as it is.
 #
 # Each flavour folder (responders/KasperskyMDR, analyzers/KasperskyTIP, ...) is copied as
 # RESPONDERS_DIR/<Folder>/: the flavour files (0644), README.md, and the binary each flavour's
@@ -16,9 +16,10 @@
 # installed only when ANALYZERS_DIR is given. Folders are created 0755; existing other responders
 # in those folders are left alone.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-# In a release archive this script sits at the top, beside responders/ and analyzers/.
-[ -d "$root/responders" ] || root="$(cd "$(dirname "$0")" && pwd)"
+# In a release archive this script sits at the top, beside responders/ and analyzers/; in a source
+# tree it is in scripts/. Look beside it first: the archive's parent may hold another responders/.
+root="$(cd "$(dirname "$0")" && pwd)"
+[ -d "$root/responders" ] || root="$(cd "$root/.." && pwd)"
 
 bin_dir=""
 build=true
@@ -65,7 +66,10 @@ workspace_defines() {
 }
 
 if [ -f "$root/Cargo.toml" ] && [ -z "$bin_dir" ]; then
-    bin_dir="$root/target/release"
+    # Where cargo puts the binaries: CARGO_TARGET_DIR or build.target-dir when set, else target/.
+    target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps 2>/dev/null \
+        | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')" || target_dir=""
+    bin_dir="${target_dir:-$root/target}/release"
     if $build; then
         # Build the binaries the flavours name; a flavour whose crate defines no binary yet is
         # skipped below rather than failing the build.
