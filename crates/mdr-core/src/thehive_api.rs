@@ -87,14 +87,17 @@ impl TheHiveSettings {
         let url = url.trim_end_matches('/');
         if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('@') {
             let expected = "an http(s) URL without credentials, such as https://thehive.example:9000";
-            return Err(TheHiveError::Invalid { item: "thehive_url", expected, value: url.to_owned() });
+            // The value is shown to say what is wrong; credentials in it (with or without a scheme) must not be.
+            let value = url.rsplit_once('@').map_or_else(|| url.to_owned(), |(_, host)| format!("REMOVED@{host}"));
+            return Err(TheHiveError::Invalid { item: "thehive_url", expected, value });
         }
         Ok(Some(TheHiveSettings {
             url: url.to_owned(),
             api_key: Secret::new(key),
             organisation: job.parameter_str("organisation").map(str::to_owned),
             version: version_item(job.config_str("thehive_version"))?,
-            attachment_max_bytes: max_mb(job.config("attachment_max_mb"))? * 1_000_000,
+            // A huge limit (meaning "no limit") must not overflow.
+            attachment_max_bytes: max_mb(job.config("attachment_max_mb"))?.saturating_mul(1_000_000),
         }))
     }
 }
@@ -172,9 +175,11 @@ impl TheHiveClient {
         }
         let spool_error = |e: io::Error| TheHiveError::Spool { name: name.to_owned(), reason: e.to_string() };
         let (mut file, mut spooled) = spool_file().map_err(spool_error)?;
-        let size = io::copy(&mut response.take(limit + 1), &mut file).map_err(|e| TheHiveError::Unreachable {
-            url: self.settings.url.clone(),
-            detail: format!("the download of {name} broke off: {e}"),
+        let size = io::copy(&mut response.take(limit.saturating_add(1)), &mut file).map_err(|e| {
+            TheHiveError::Unreachable {
+                url: self.settings.url.clone(),
+                detail: format!("the download of {name} broke off: {e}"),
+            }
         })?;
         if size > limit {
             return Err(too_large());
@@ -317,5 +322,15 @@ mod tests {
         assert!(with("thehive_version", json!("6")).contains("`thehive_version` must be 4, 5 or auto"));
         assert!(with("attachment_max_mb", json!(0)).contains("`attachment_max_mb`"));
         assert!(with("thehive_url", json!("https://u:p@h")).contains("without credentials"));
+        for url in ["https://admin:SENTINEL-pw@thehive.example", "admin:SENTINEL-pw@thehive.example:9000"] {
+            let err = with("thehive_url", json!(url));
+            assert!(err.contains("without credentials") && !err.contains("SENTINEL-pw"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_huge_attachment_limit_does_not_overflow() {
+        let config = json!({"thehive_url": "https://h", "thehive_api_key": "k", "attachment_max_mb": 1e20});
+        assert_eq!(settings(config).unwrap().unwrap().attachment_max_bytes, u64::MAX);
     }
 }
