@@ -201,7 +201,10 @@ pub fn seed(options: &ToolOptions, refresh: &Secret, force: bool, out: &mut dyn 
     }
     if !force {
         let existing = read_token(&dir.join(REFRESH_FILE));
-        if let Some(Ok(token)) = existing {
+        // An empty file (the MDR Integration Utility creates them so) holds no token to protect.
+        if let Some(Ok(token)) = existing
+            && !token.is_empty()
+        {
             let exp = jwt_expiry(&token);
             if exp.is_none_or(|exp| exp > now_secs()) {
                 let until = exp.map_or_else(|| "an unknown date".to_owned(), utc);

@@ -128,6 +128,19 @@ fn seed_exchanges_the_console_token_once_and_writes_both_files_0600() {
 }
 
 #[test]
+fn seed_fills_the_empty_files_the_utility_creates_without_force() {
+    let mdr = sandbox(true);
+    let (_root, dir) = fresh_folder();
+    std::fs::create_dir(&dir).unwrap();
+    // The MDR Integration Utility creates empty token files when they are missing.
+    std::fs::write(dir.join(".refresh_token"), "").unwrap();
+    std::fs::write(dir.join(".access_token"), "\n").unwrap();
+    let connection = connection(&mdr, &dir);
+    tool(&args("seed", &connection, &[]), Some(&console_token(&mdr))).assert_ok();
+    assert!(mdr.refresh_token_usable(&read(&dir, ".refresh_token")));
+}
+
+#[test]
 fn seed_reads_a_file_and_never_takes_the_token_on_the_command_line() {
     let mdr = sandbox(true);
     let (root, dir) = fresh_folder();
