@@ -73,9 +73,16 @@ impl MdrError {
         }
     }
 
-    /// The request may have been carried out although no clear answer came back.
+    /// The request may have been carried out although no clear answer came back. A gateway's 502
+    /// or 504 means the proxy lost MDR's answer, not that MDR refused the request.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, MdrError::Timeout { .. } | MdrError::ConnectionLost { .. } | MdrError::BadBody { .. })
+        matches!(
+            self,
+            MdrError::Timeout { .. }
+                | MdrError::ConnectionLost { .. }
+                | MdrError::BadBody { .. }
+                | MdrError::Status { status: 502 | 504, .. }
+        )
     }
 }
 

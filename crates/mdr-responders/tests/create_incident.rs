@@ -170,3 +170,19 @@ fn a_refused_creation_leaves_no_record_behind() {
     assert_eq!(creates(&mdr).len(), 2);
     assert!(mdr.calls("incidents/list").is_empty());
 }
+
+#[test]
+fn a_gateway_error_on_creation_is_followed_by_a_lookup() {
+    let mdr = sandbox(false);
+    let job = unlinked_case(&mdr, "th4");
+    // A proxy in front of MDR gave up waiting: MDR may have created the incident.
+    mdr.inject("incidents/create", mdr_sandbox::Fault::Status(504, "<html>Gateway Timeout</html>".into()), 1);
+    let message = job.run(BIN).assert_error();
+    assert!(message.starts_with("MDR may have created the incident but did not answer clearly"), "{message}");
+    mdr.clear_journal();
+    job.run(BIN).assert_success();
+    let endpoints: Vec<String> = mdr.journal().into_iter().map(|c| c.endpoint).collect();
+    let list = endpoints.iter().position(|e| e == "incidents/list");
+    let create = endpoints.iter().position(|e| e == "incidents/create");
+    assert!(list.is_some() && list < create, "looked in MDR before creating again: {endpoints:?}");
+}
