@@ -65,6 +65,11 @@ pub enum TokenError {
         "MDR issued new tokens but they could not be saved in {dir}: {reason}. Generate a new refresh token in the MDR console"
     )]
     SaveFailed { dir: PathBuf, reason: String },
+    #[error(
+        "MDR issued new tokens and the new refresh token was saved in {dir}, but the access token could not be \
+         written: {reason}; fix the folder (space, permissions) and run the responder again: no new refresh token is needed"
+    )]
+    AccessNotSaved { dir: PathBuf, reason: String },
 }
 
 /// Seconds since the Unix epoch.
@@ -264,7 +269,9 @@ impl TokenStore {
     fn save(&self, pair: &TokenPair) -> Result<(), TokenError> {
         let failed = |e: io::Error| TokenError::SaveFailed { dir: self.dir.clone(), reason: e.to_string() };
         write_atomically(&self.dir, REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
-        write_atomically(&self.dir, ACCESS_FILE, pair.access.expose()).map_err(failed)
+        // The refresh token is safe now: do not send the operator to the MDR console for a new one.
+        write_atomically(&self.dir, ACCESS_FILE, pair.access.expose())
+            .map_err(|e| TokenError::AccessNotSaved { dir: self.dir.clone(), reason: e.to_string() })
     }
 }
 
@@ -396,6 +403,23 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn an_access_token_that_cannot_be_written_does_not_ask_for_a_new_refresh_token() {
+        let (dir, store) = store_with("", &jwt(now_secs() + 86400, "old"));
+        let new = pair("new");
+        let token: Result<Secret, TestError> = store.access_token(|_| {
+            // Something makes the access file impossible to replace (here, a non-empty folder in its place).
+            fs::remove_file(dir.path().join(ACCESS_FILE)).unwrap();
+            fs::create_dir_all(dir.path().join(ACCESS_FILE).join("x")).unwrap();
+            Ok(new.clone())
+        });
+        let Err(TestError::Token(err)) = token else { panic!("the access file cannot be written") };
+        assert_eq!(file(&dir, REFRESH_FILE), new.refresh.expose(), "the new refresh token is saved");
+        let message = err.to_string();
+        assert!(message.contains("the new refresh token was saved"), "{message}");
+        assert!(!message.contains("Generate a new refresh token"), "{message}");
     }
 
     #[test]
