@@ -304,8 +304,12 @@ pub fn write_atomically(dir: &Path, name: &str, content: &str) -> io::Result<()>
         file.write_all(content.as_bytes())?;
         file.sync_all()?;
         fs::rename(&tmp, dir.join(name))?;
-        // Make the rename itself durable.
-        File::open(dir)?.sync_all()
+        // Make the rename durable where the filesystem allows; the new file is in place either
+        // way, so a folder that refuses the sync must not turn this into a reported failure.
+        if let Ok(folder) = File::open(dir) {
+            let _ = folder.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
