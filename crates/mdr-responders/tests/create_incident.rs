@@ -186,3 +186,17 @@ fn a_gateway_error_on_creation_is_followed_by_a_lookup() {
     let create = endpoints.iter().position(|e| e == "incidents/create");
     assert!(list.is_some() && list < create, "looked in MDR before creating again: {endpoints:?}");
 }
+
+#[test]
+fn a_case_tagged_by_our_own_link_back_is_linked_again_not_refused() {
+    let mdr = sandbox(false);
+    let mut job = unlinked_case(&mdr, "th4");
+    let id = job.run(BIN).assert_success()["incident_id"].clone();
+    // TheHive applied AddTagToCase but not AddCustomFields (e.g. the field is not defined).
+    job.input["data"]["tags"] = json!(["MDR", "host:HOST-02"]);
+    let run = job.run(BIN);
+    let full = run.assert_success();
+    assert_eq!(full["incident_id"], id);
+    assert_eq!(run.doc["operations"][0]["value"], id, "the link-back is offered again");
+    assert_eq!(creates(&mdr).len(), 1);
+}

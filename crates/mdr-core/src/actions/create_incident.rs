@@ -42,6 +42,12 @@ pub fn create_incident(job: &Job) -> Result<Report, ActionError> {
     if let Ok(linked) = case.mdr_incident_id(&settings.incident_field) {
         return Ok(already_linked(linked, &settings));
     }
+    let case_id = case_id(job)?;
+    let case_key = ledger_name(case_id);
+    // Created by an earlier run whose link-back TheHive has not (fully) applied: link again.
+    if let Some(Ledger::Created(recorded)) = ledger_read(&settings.token_dir, &case_key) {
+        return Ok(linked_report(job, &settings, &recorded, None, &[], &[], true));
+    }
     let imported_tag = tag_item(job, "imported_case_tag");
     if let Some(tag) = imported_tag.filter(|t| case.tags().iter().any(|c| c.eq_ignore_ascii_case(t))) {
         return Err(ActionError::Refused(format!(
@@ -50,8 +56,6 @@ pub fn create_incident(job: &Job) -> Result<Report, ActionError> {
             settings.incident_field
         )));
     }
-    let case_id = case_id(job)?;
-    let case_key = ledger_name(case_id);
     let mut hosts = host_names(&case, job);
     for host in observed_hosts(job, &case, &settings)? {
         if !hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
