@@ -191,12 +191,12 @@ fn http_client(settings: &Settings) -> Result<Client, TipError> {
     if let Some(url) = &settings.http.proxy_https {
         let proxy = reqwest::Proxy::https(url)
             .map_err(|_| TipError::Client("the Cortex https proxy setting is not a valid URL".to_owned()))?;
-        builder = builder.proxy(proxy);
+        builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
     }
     if let Some(url) = &settings.http.proxy_http {
         let proxy = reqwest::Proxy::http(url)
             .map_err(|_| TipError::Client("the Cortex http proxy setting is not a valid URL".to_owned()))?;
-        builder = builder.proxy(proxy);
+        builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
     }
     if let Auth::CertificateBasic { client_cert, .. } = &settings.auth {
         let invalid = |reason: String| TipError::Config { item: "client_cert", reason };

@@ -462,13 +462,14 @@ pub(crate) fn http_client(settings: &MdrSettings) -> Result<Client, MdrError> {
         builder = add_certificates(builder, &origin, &pem)?;
         origins.push(origin);
     }
+    // Cortex's proxies, minus the hosts NO_PROXY exempts (as Python requests does).
     if let Some(url) = &settings.http.proxy_https {
         let proxy = reqwest::Proxy::https(url).map_err(|_| proxy_error("https", url))?;
-        builder = builder.proxy(proxy);
+        builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
     }
     if let Some(url) = &settings.http.proxy_http {
         let proxy = reqwest::Proxy::http(url).map_err(|_| proxy_error("http", url))?;
-        builder = builder.proxy(proxy);
+        builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
     }
     builder.build().map_err(|e| match origins.is_empty() {
         true => MdrError::Client(chain(&e)),

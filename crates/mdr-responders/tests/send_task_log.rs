@@ -259,3 +259,18 @@ fn help_and_version_work() {
     let output = support::cortex_command(BIN).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains("JOB_FOLDER"));
 }
+
+#[test]
+fn cortex_proxies_are_used_and_no_proxy_exempts_hosts() {
+    let mdr = sandbox(false);
+    let (mut job, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
+    // A proxy that refuses every connection: going through it fails, bypassing it works.
+    job.input["config"]["proxy"] = json!({"http": "http://127.0.0.1:9", "https": "http://127.0.0.1:9"});
+    let message = job.run(BIN).assert_error();
+    assert!(message.starts_with("Cannot reach the MDR API"), "{message}");
+    assert!(mdr.journal().is_empty(), "the request went through the proxy, not straight to MDR");
+    let dir = job.write();
+    let output = support::cortex_command(BIN).arg(&dir).env("NO_PROXY", "127.0.0.1").output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(comment_posts(&mdr).len(), 1);
+}

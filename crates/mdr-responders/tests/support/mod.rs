@@ -197,9 +197,17 @@ fn wait_or_stop(child: &mut Child, timeout: Duration) -> (ExitStatus, bool) {
 pub fn cortex_command(binary: &str) -> Command {
     let mut command = Command::new(binary);
     command.current_dir(workspace_root().join("responders")).stdin(Stdio::null());
-    for var in
-        ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "REQUESTS_CA_BUNDLE"]
-    {
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "REQUESTS_CA_BUNDLE",
+    ] {
         command.env_remove(var);
     }
     command
