@@ -264,9 +264,24 @@ impl TokenStore {
         result.map(drop).map_err(|e| TokenError::NotWritable { dir: self.dir.clone(), reason: e.to_string() })
     }
 
+    /// A job killed mid-write leaves its temporary file behind (never a torn token file). Token
+    /// files are only written under the lock, which the caller holds, so any such file is stale.
+    fn remove_stale_temporaries(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return };
+        let prefixes = [format!(".{ACCESS_FILE}."), format!(".{REFRESH_FILE}."), ".write-probe.".to_owned()];
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".tmp") && prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Refresh token first: if we die between the two writes, the next job refreshes again with a
     /// valid refresh token instead of holding an access token and a spent refresh token.
     fn save(&self, pair: &TokenPair) -> Result<(), TokenError> {
+        self.remove_stale_temporaries();
         let failed = |e: io::Error| TokenError::SaveFailed { dir: self.dir.clone(), reason: e.to_string() };
         write_atomically(&self.dir, REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
         // The refresh token is safe now: do not send the operator to the MDR console for a new one.
@@ -424,6 +439,21 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("the new refresh token was saved"), "{message}");
         assert!(!message.contains("Generate a new refresh token"), "{message}");
+    }
+
+    #[test]
+    fn a_refresh_clears_temporary_files_left_by_killed_jobs() {
+        let (dir, store) = store_with("", &jwt(now_secs() + 86400, "r"));
+        for stale in ["..access_token.1.2.tmp", "..refresh_token.3.4.tmp", ".write-probe.5.tmp"] {
+            fs::write(dir.path().join(stale), "partial").unwrap();
+        }
+        fs::write(dir.path().join("unrelated.tmp"), "kept").unwrap();
+        let token: Result<Secret, TestError> = store.access_token(|_| Ok(pair("new")));
+        token.unwrap();
+        let mut names: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, [".access_token", ".refresh_token", LOCK_FILE, "unrelated.tmp"]);
     }
 
     #[test]
