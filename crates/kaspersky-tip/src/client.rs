@@ -154,7 +154,51 @@ fn transport_error(settings: &Settings, error: reqwest::Error) -> TipError {
         TipError::Timeout { service, url: settings.api_url.clone(), seconds: settings.timeout.as_secs() }
     } else {
         // Without the URL: it carries the looked-up value, which the message names elsewhere if needed.
-        TipError::Unreachable { service, url: settings.api_url.clone(), detail: chain(&error.without_url()) }
+        let detail = chain(&error.without_url());
+        let url = settings.api_url.clone();
+        // rustls's wording for a server certificate that fails verification.
+        if let Some(at) = detail.find("invalid peer certificate") {
+            return TipError::UntrustedServer { service, url, detail: detail[at..].to_owned() };
+        }
+        if let Some(advice) = client_certificate_advice(settings, &detail) {
+            let at = detail.find(ALERT).unwrap_or_default();
+            return TipError::HandshakeRefused { service, url, detail: detail[at..].to_owned(), advice };
+        }
+        TipError::Unreachable { service, url, detail }
+    }
+}
+
+/// rustls's wording for an alert the server sent to abort the handshake.
+const ALERT: &str = "received fatal alert: ";
+
+/// What to do when TIP aborts the handshake with an alert about the (missing or refused) client certificate.
+fn client_certificate_advice(settings: &Settings, detail: &str) -> Option<&'static str> {
+    let alert = detail.split(ALERT).nth(1)?.split(|c: char| !c.is_ascii_alphanumeric()).next()?;
+    let about_certificate = matches!(
+        alert,
+        "CertificateRequired"
+            | "BadCertificate"
+            | "UnsupportedCertificate"
+            | "CertificateRevoked"
+            | "CertificateExpired"
+            | "CertificateUnknown"
+            | "UnknownCA"
+            | "AccessDenied"
+            | "DecryptError"
+            | "HandshakeFailure"
+    );
+    match (&settings.auth, settings.backend) {
+        _ if !about_certificate => None,
+        (Auth::CertificateBasic { .. }, _) => Some(
+            "it did not accept the client certificate. Check that `client_cert` holds the current certificate Kaspersky issued for this account (not expired or revoked) and its private key.",
+        ),
+        (_, Backend::Tip) if alert == "CertificateRequired" => Some(
+            "it requires a TLS client certificate. Set `client_cert` (the certificate and key from Kaspersky, in PEM) with `username` and `password`.",
+        ),
+        (_, Backend::Tip) => Some(
+            "it may require a TLS client certificate. If so, set `client_cert` (the certificate and key from Kaspersky, in PEM) with `username` and `password`.",
+        ),
+        (_, Backend::OpenTip) => None,
     }
 }
 
@@ -233,6 +277,20 @@ mod tests {
             lookup_url(&s, &url),
             "https://tip.kaspersky.com/api/url/http%3A%2F%2Fx.test%2Fa%3Fb%3Dc%23d?sections=LicenseInfo,Zone,UrlGeneralInfo,Industries&count=7&format=json"
         );
+    }
+
+    #[test]
+    fn only_certificate_alerts_from_tip_get_client_certificate_advice() {
+        let tip = settings(json!({"backend": "tip", "api_key": "k"}));
+        let cert = settings(json!({"backend": "tip", "client_cert": "/c.pem", "username": "u", "password": "p"}));
+        let opentip = settings(json!({"backend": "opentip", "api_key": "k"}));
+        let alert = |name: &str| format!("error sending request: connection error: received fatal alert: {name}");
+        assert!(client_certificate_advice(&tip, &alert("CertificateRequired")).unwrap().starts_with("it requires"));
+        assert!(client_certificate_advice(&tip, &alert("HandshakeFailure")).unwrap().starts_with("it may require"));
+        assert!(client_certificate_advice(&cert, &alert("BadCertificate")).unwrap().contains("did not accept"));
+        assert_eq!(client_certificate_advice(&tip, &alert("ProtocolVersion")), None);
+        assert_eq!(client_certificate_advice(&opentip, &alert("CertificateRequired")), None);
+        assert_eq!(client_certificate_advice(&tip, "connection refused"), None);
     }
 
     #[test]

@@ -48,6 +48,12 @@ pub enum TipError {
     Timeout { service: &'static str, url: String, seconds: u64 },
     #[error("Cannot reach {service} at {url}: {detail}. Check `api_url`, the proxy settings and the network.")]
     Unreachable { service: &'static str, url: String, detail: String },
+    #[error(
+        "{service} at {url} presented a TLS certificate that is not trusted ({detail}). If a TLS-inspecting proxy or a private CA is in the way, add its CA certificate to the Cortex `cacerts` setting; otherwise check `api_url`."
+    )]
+    UntrustedServer { service: &'static str, url: String, detail: String },
+    #[error("{service} at {url} refused the TLS handshake ({detail}): {advice}")]
+    HandshakeRefused { service: &'static str, url: String, detail: String, advice: &'static str },
     #[error("Cannot set up the HTTPS client: {0}")]
     Client(String),
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
 pub mod standin;
+pub mod tls;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -10,6 +11,7 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 
 pub use standin::{BASIC_PASSWORD, BASIC_USER, OPENTIP_KEY, StandIn, TIP_TOKEN};
+pub use tls::TestPki;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -1,5 +1,6 @@
 //! A loopback stand-in for Kaspersky TIP and OpenTIP: canned bodies from `tests/fixtures/tip/`, auth checks,
-//! request recording, and per-object status overrides. Plain HTTP, one thread per connection.
+//! request recording, and per-object status overrides. Plain HTTP by default, HTTPS (optionally requiring a
+//! client certificate) with [`StandIn::start_tls`]; one thread per connection.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -11,7 +12,10 @@ use std::thread;
 use std::time::Duration;
 
 use base64::Engine;
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{Map, Value};
+
+use super::tls::TestPki;
 
 pub const TIP_TOKEN: &str = "tip-token-SENTINEL-7f3a";
 pub const OPENTIP_KEY: &str = "opentip-key-SENTINEL-91c2";
@@ -31,6 +35,9 @@ pub struct Recorded {
     pub query: Vec<(String, String)>,
     /// Lower-cased header names.
     pub headers: Vec<(String, String)>,
+    /// DER of the client certificate presented in the TLS handshake (verified: only a server that requires one
+    /// asks for it, and rustls refuses the handshake unless the client CA issued it).
+    pub client_cert: Option<Vec<u8>>,
 }
 
 impl Recorded {
@@ -56,12 +63,15 @@ pub struct Forced {
 struct State {
     requests: Vec<Recorded>,
     forced: HashMap<String, Forced>,
+    /// Why TLS handshakes failed, in order.
+    handshake_errors: Vec<String>,
 }
 
 pub struct StandIn {
     address: SocketAddr,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
+    tls: bool,
 }
 
 fn fixtures() -> PathBuf {
@@ -70,6 +80,16 @@ fn fixtures() -> PathBuf {
 
 impl StandIn {
     pub fn start() -> StandIn {
+        StandIn::launch(None)
+    }
+
+    /// HTTPS with `pki`'s server certificate for 127.0.0.1; with `require_client_cert`, only clients presenting a
+    /// certificate from `pki`'s client CA get past the handshake.
+    pub fn start_tls(pki: &TestPki, require_client_cert: bool) -> StandIn {
+        StandIn::launch(Some(pki.server_config(require_client_cert)))
+    }
+
+    fn launch(tls: Option<Arc<ServerConfig>>) -> StandIn {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let address = listener.local_addr().expect("address");
         let state = Arc::new(Mutex::new(State::default()));
@@ -78,24 +98,32 @@ impl StandIn {
             serde_json::from_slice(&std::fs::read(fixtures().join("objects.json")).expect("objects.json"))
                 .expect("objects.json is JSON");
         let objects = Arc::new(objects);
-        let (thread_state, thread_stop) = (state.clone(), stop.clone());
+        let (thread_state, thread_stop, secure) = (state.clone(), stop.clone(), tls.is_some());
         thread::spawn(move || {
             for stream in listener.incoming() {
                 if thread_stop.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (state, objects) = (thread_state.clone(), objects.clone());
+                let (state, objects, tls) = (thread_state.clone(), objects.clone(), tls.clone());
                 thread::spawn(move || {
-                    let _ = serve(stream, &state, &objects);
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let _ = match tls {
+                        None => serve(stream, None, &state, &objects),
+                        Some(config) => serve_tls(stream, config, &state, &objects),
+                    };
                 });
             }
         });
-        StandIn { address, state, stop }
+        StandIn { address, state, stop, tls: secure }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.address)
+    }
+
+    pub fn handshake_errors(&self) -> Vec<String> {
+        self.state.lock().expect("state").handshake_errors.clone()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -125,9 +153,39 @@ impl Drop for StandIn {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>, objects: &Value) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+/// Completes the handshake (recording the client certificate, or why it failed), then serves the request.
+fn serve_tls(
+    mut tcp: TcpStream,
+    config: Arc<ServerConfig>,
+    state: &Mutex<State>,
+    objects: &Value,
+) -> std::io::Result<()> {
+    let mut tls = ServerConnection::new(config).map_err(std::io::Error::other)?;
+    while tls.is_handshaking() {
+        if let Err(error) = tls.complete_io(&mut tcp) {
+            state.lock().expect("state").handshake_errors.push(error.to_string());
+            // complete_io has sent the alert; let the client read it before the socket closes (closing with its
+            // request unread would reset the connection and lose the alert).
+            tcp.shutdown(std::net::Shutdown::Write)?;
+            tcp.set_read_timeout(Some(Duration::from_secs(2)))?;
+            let _ = std::io::copy(&mut tcp, &mut std::io::sink());
+            return Err(error);
+        }
+    }
+    let client_cert = tls.peer_certificates().and_then(|chain| chain.first()).map(|cert| cert.to_vec());
+    let mut stream = StreamOwned::new(tls, tcp);
+    serve(&mut stream, client_cert, state, objects)?;
+    stream.conn.send_close_notify();
+    stream.flush()
+}
+
+fn serve<S: Read + Write>(
+    stream: S,
+    client_cert: Option<Vec<u8>>,
+    state: &Mutex<State>,
+    objects: &Value,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
@@ -149,9 +207,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>, objects: &Value) -> std::io::R
     }
     let mut body = vec![0; content_length];
     reader.read_exact(&mut body)?;
-    let (status, extra, body, delay) = respond(&method, &target, headers, state, objects);
+    let (status, extra, body, delay) = respond(&method, &target, headers, client_cert, state, objects);
     thread::sleep(delay);
-    let mut out = stream;
+    // Connection: close, so nothing buffered past the request is lost.
+    let mut out = reader.into_inner();
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -185,6 +244,7 @@ fn respond(
     method: &str,
     target: &str,
     headers: Vec<(String, String)>,
+    client_cert: Option<Vec<u8>>,
     state: &Mutex<State>,
     objects: &Value,
 ) -> Response {
@@ -221,6 +281,7 @@ fn respond(
             target: target.to_owned(),
             query: query.clone(),
             headers: headers.clone(),
+            client_cert,
         });
         state.forced.get(&object).cloned()
     };
