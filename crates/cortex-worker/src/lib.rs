@@ -30,5 +30,6 @@ pub use cli::job_dir_arg;
 pub use http::{CaSource, HttpSettings};
 pub use job::{InputError, Job};
 pub use operation::{CustomFieldValue, Operation};
+pub use redact::redact_url_password;
 pub use report::Report;
 pub use runner::{run, run_analyzer, run_analyzer_with_io, run_with_io};

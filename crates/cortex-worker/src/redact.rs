@@ -60,7 +60,7 @@ fn is_secret_key(name: &str) -> bool {
 /// `scheme://user:pass@host/…` → `Some("scheme://user:REMOVED@host/…")`; `None` when there is nothing to hide.
 /// The scheme is the run of scheme characters right before `://`, so text in front of it (a pasted space,
 /// a stray character) does not keep the password from being hidden.
-pub(crate) fn redact_url_password(text: &str) -> Option<String> {
+pub fn redact_url_password(text: &str) -> Option<String> {
     let (before, rest) = text.split_once("://")?;
     let scheme = before.rsplit(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))).next()?;
     if !is_url_scheme(scheme) {

@@ -30,33 +30,23 @@ impl fmt::Display for Secret {
 }
 
 /// Removes the password of every `scheme://user:password@host` found in `text`, so that
-/// an error message mentioning a proxy URL cannot carry its credentials.
+/// an error message mentioning a proxy URL cannot carry its credentials. Each word goes through
+/// cortex-worker's rule for configuration values (the one piece that parses userinfo); a lone
+/// user part, which the input echo keeps (`ftp://anon@host`), is hidden here as it may be a token.
 pub fn redact_url_passwords(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(pos) = rest.find("://") {
-        let (head, tail) = rest.split_at(pos + 3);
-        out.push_str(head);
-        let authority_end = tail
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == ')' || c == '"')
-            .unwrap_or(tail.len());
-        let authority = &tail[..authority_end];
-        match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                // A lone user part may itself be a token: hide it too.
-                match userinfo.split_once(':') {
-                    Some((user, _)) => out.push_str(&format!("{user}:REMOVED")),
-                    None => out.push_str("REMOVED"),
-                }
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[authority_end..];
+    text.split_inclusive(char::is_whitespace)
+        .map(|word| cortex_worker::redact_url_password(word).unwrap_or_else(|| hide_lone_user(word)))
+        .collect()
+}
+
+/// `scheme://user@host…` → `scheme://REMOVED@host…`.
+fn hide_lone_user(word: &str) -> String {
+    let Some((head, tail)) = word.split_once("://") else { return word.to_owned() };
+    let authority_end = tail.find(['/', '?', '#', ')', '"']).unwrap_or(tail.len());
+    match tail[..authority_end].rfind('@') {
+        Some(at) => format!("{head}://REMOVED{}", &tail[at..]),
+        None => word.to_owned(),
     }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
