@@ -13,7 +13,7 @@
 # - the templates zip holds <AnalyzerName>_<version>/long.html and short.html at its top level
 #   for every analyzer flavour, and nothing else.
 # Prints one line per check; exits 1 when any fails. Run by scripts/release.sh before it writes an
-# archive; slow parts (none) stay out of cargo test.
+# archive, and by hand; not part of cargo test (it needs a zig-built archive).
 set -euo pipefail
 GLIBC_BASELINE=2.17
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -75,14 +75,14 @@ for entry in "${expected[@]}"; do
         continue
     fi
     needed="$(objdump -T "$path" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/^GLIBC_//' | sort -u -V | tail -n1)"
+    [ -z "$needed" ] || newest="$(printf '%s\n%s\n' "${newest:-0}" "$needed" | sort -V | tail -n1)"
     if [ -n "$needed" ] && [ "$(printf '%s\n%s\n' "$GLIBC_BASELINE" "$needed" | sort -V | tail -n1)" != "$GLIBC_BASELINE" ]; then
         fail "$entry: needs GLIBC_$needed, above GLIBC_$GLIBC_BASELINE"
         continue
     fi
-    [ -z "$needed" ] || newest="$(printf '%s\n%s\n' "${newest:-0}" "$needed" | sort -V | tail -n1)"
     ok "$entry: starts (\"$started\"), newest glibc symbol GLIBC_${needed:-none}"
 done
-[ -z "$newest" ] || ok "glibc: no binary needs more than GLIBC_$newest (ceiling GLIBC_$GLIBC_BASELINE)"
+[ -z "$newest" ] || echo "info  glibc: the newest symbol any binary needs is GLIBC_$newest (ceiling GLIBC_$GLIBC_BASELINE)"
 
 # The template ids TheHive derives from the analyzer flavours: <name>_<version, dots as underscores>.
 ids="$(for file in "$top"/analyzers/*/*.json; do
