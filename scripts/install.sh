@@ -57,8 +57,11 @@ flavour_files() {
 
 kinds=(responders)
 [ -n "$analyzers_dest" ] && kinds+=(analyzers)
-# Programs installed beside the responders that no flavour runs (operator tools).
-tools=(KasperskyMDR/mdr-token)
+# The shipped binaries, <Folder>/<binary>, from the one list (binaries.sh beside this script): the
+# flavours' commands and the operator tools that no flavour runs.
+lister="$(cd "$(dirname "$0")" && pwd)/binaries.sh"
+mapfile -t shipped < <("$lister" "${kinds[@]}")
+mapfile -t tools < <("$lister" --tools)
 
 # Whether the workspace defines a binary of that name.
 workspace_defines() {
@@ -71,17 +74,11 @@ if [ -f "$root/Cargo.toml" ] && [ -z "$bin_dir" ]; then
         | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')" || target_dir=""
     bin_dir="${target_dir:-$root/target}/release"
     if $build; then
-        # Build the binaries the flavours name; a flavour whose crate defines no binary yet is
-        # skipped below rather than failing the build.
+        # Build the shipped binaries; one whose crate defines no binary yet is skipped below (with
+        # a warning) rather than failing the build.
         bins=()
-        while IFS= read -r file; do
-            name="$(basename "$(flavour_command "$file")")"
-            if [ -n "$name" ] && workspace_defines "$name" && [[ " ${bins[*]:-} " != *" --bin=$name "* ]]; then
-                bins+=("--bin=$name")
-            fi
-        done < <(flavour_files "${kinds[@]}")
-        for tool in "${tools[@]}"; do
-            workspace_defines "${tool#*/}" && bins+=("--bin=${tool#*/}")
+        for entry in "${shipped[@]}"; do
+            workspace_defines "${entry#*/}" && bins+=("--bin=${entry#*/}")
         done
         if [ "${#bins[@]}" -gt 0 ]; then
             echo "Building ${bins[*]#--bin=} (release profile)"

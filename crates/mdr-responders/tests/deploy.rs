@@ -5,23 +5,13 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
 use support::{Job, Runner, definition_problems, fixture, sandbox, workspace_root};
-
-/// The binaries this crate builds, as cargo built them for the tests (debug profile: no release
-/// build needed to check the installation itself).
-const BINARIES: &[(&str, &str)] = &[
-    ("mdr-send-task-log", env!("CARGO_BIN_EXE_mdr-send-task-log")),
-    ("mdr-close-incident", env!("CARGO_BIN_EXE_mdr-close-incident")),
-    ("mdr-response-decision", env!("CARGO_BIN_EXE_mdr-response-decision")),
-    ("mdr-create-incident", env!("CARGO_BIN_EXE_mdr-create-incident")),
-    ("mdr-token", env!("CARGO_BIN_EXE_mdr-token")),
-];
 
 /// Every flavour file of `kind` (`responders` or `analyzers`), sorted by path, as Cortex-Analyzers'
 /// catalogue job lists them.
@@ -44,20 +34,29 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// A folder with the binaries install.sh should copy: this crate's, and the analyzer's when the
-/// workspace build produced it (the TIP crate may not be finished).
+/// The shipped binaries, `<Folder>/<binary>`, from the one list install.sh and release.sh read
+/// (scripts/binaries.sh: the flavours' commands and the operator tools).
+fn shipped(args: &[&str]) -> Vec<String> {
+    let output = Command::new(workspace_root().join("scripts/binaries.sh")).args(args).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().lines().map(str::to_owned).collect()
+}
+
+fn binary_name(entry: &str) -> &str {
+    entry.rsplit('/').next().unwrap()
+}
+
+/// A folder with every shipped binary, as cargo built them for the tests (debug profile: no
+/// release build needed to check the installation itself). `cargo test --workspace` builds the
+/// other crates' binaries into the same folder.
 fn bin_dir() -> tempfile::TempDir {
+    let built = Path::new(env!("CARGO_BIN_EXE_mdr-token")).parent().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for (name, path) in BINARIES {
-        std::os::unix::fs::symlink(path, dir.path().join(name)).unwrap();
-    }
-    let built = Path::new(BINARIES[0].1).parent().unwrap();
-    for (_, flavour) in flavour_files("analyzers") {
-        let binary = flavour["command"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-        let candidate = built.join(&binary);
-        if candidate.is_file() && !dir.path().join(&binary).exists() {
-            std::os::unix::fs::symlink(candidate, dir.path().join(binary)).unwrap();
-        }
+    for entry in shipped(&[]) {
+        let binary = binary_name(&entry);
+        let candidate = built.join(binary);
+        assert!(candidate.is_file(), "{} not built: run cargo build --workspace --bins first", candidate.display());
+        std::os::unix::fs::symlink(candidate, dir.path().join(binary)).unwrap();
     }
     dir
 }
@@ -276,18 +275,14 @@ fn catalogues_list_every_flavour_as_a_docker_definition() {
     }
 }
 
-fn has_jq() -> bool {
-    Command::new("jq").arg("--version").output().is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn the_catalogue_script_and_the_image_builds_agree() {
-    if !has_jq() {
-        // .ci/run installs jq, so CI always runs this; a developer without jq is told what was skipped.
-        assert!(std::env::var_os("CI").is_none(), "jq is missing on CI: .ci/run should have installed it");
-        eprintln!("jq not installed: scripts/catalog.sh not run (the committed catalogues are still checked)");
-        return;
-    }
+    // Not skipped without jq: a test that passes without running anything would hide a broken script.
+    let jq = Command::new("jq").arg("--version").output();
+    assert!(
+        jq.is_ok_and(|o| o.status.success()),
+        "jq is not installed: scripts/catalog.sh and release.sh images need it (apt-get install jq)"
+    );
     let out = tempfile::tempdir().unwrap();
     let status =
         Command::new(workspace_root().join("scripts/catalog.sh")).arg("--out").arg(out.path()).output().unwrap();
@@ -299,66 +294,271 @@ fn the_catalogue_script_and_the_image_builds_agree() {
     }
 
     // One `docker build` per flavour, its COMMAND the flavour's and its tag the catalogue's image.
-    let output =
-        Command::new(workspace_root().join("scripts/release.sh")).args(["images", "--dry-run"]).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let builds: BTreeSet<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect();
+    let images = ImageBuilds::plan();
     let mut expected = BTreeSet::new();
     for kind in ["responders", "analyzers"] {
         for ((_, flavour), entry) in flavour_files(kind).iter().zip(expected_catalogue(kind).as_array().unwrap()) {
-            let command = flavour["command"].as_str().unwrap();
-            let image = entry["dockerImage"].as_str().unwrap();
-            expected.insert(format!(
-                "docker build --build-arg COMMAND={command} --label org.opencontainers.image.version={} -t {image} .",
-                env!("CARGO_PKG_VERSION")
+            expected.insert((
+                flavour["command"].as_str().unwrap().to_owned(),
+                entry["dockerImage"].as_str().unwrap().to_owned(),
             ));
         }
     }
-    assert_eq!(builds, expected);
+    let planned: BTreeSet<(String, String)> =
+        images.builds.iter().map(|b| (b.args["COMMAND"].clone(), b.tag.clone())).collect();
+    assert_eq!(planned, expected);
+    for build in &images.builds {
+        assert_eq!(build.labels["org.opencontainers.image.version"], env!("CARGO_PKG_VERSION"));
+    }
 }
 
-/// The instructions of the Dockerfile's last stage (the image Cortex runs), continuation lines joined.
-fn final_stage() -> Vec<String> {
-    let text = std::fs::read_to_string(workspace_root().join("Dockerfile")).unwrap();
-    let joined = text.replace("\\\n", " ");
-    let instructions: Vec<String> =
-        joined.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect();
-    let last_from = instructions.iter().rposition(|l| l.starts_with("FROM ")).unwrap();
-    instructions[last_from..].to_vec()
+/// `scripts/release.sh images --dry-run` on an installed layout (what the archive holds), with its
+/// build contexts kept: the `docker build` commands it would run.
+struct ImageBuilds {
+    builds: Vec<DockerBuild>,
+    installed: tempfile::TempDir,
+    _contexts: tempfile::TempDir,
+    _bins: tempfile::TempDir,
+}
+
+struct DockerBuild {
+    args: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
+    tag: String,
+    context: PathBuf,
+}
+
+impl ImageBuilds {
+    fn plan() -> Self {
+        let installed = tempfile::tempdir().unwrap();
+        let (_, bins) = install(installed.path());
+        let contexts = tempfile::tempdir().unwrap();
+        let output = Command::new(workspace_root().join("scripts/release.sh"))
+            .args(["images", "--dry-run", "--from"])
+            .arg(installed.path())
+            .arg("--contexts")
+            .arg(contexts.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let builds = String::from_utf8(output.stdout).unwrap().lines().map(DockerBuild::parse).collect();
+        ImageBuilds { builds, installed, _contexts: contexts, _bins: bins }
+    }
+}
+
+impl DockerBuild {
+    /// `docker build --build-arg K=V --label K=V -t TAG CONTEXT` (the temporary paths have no spaces).
+    fn parse(line: &str) -> Self {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words[..2], ["docker", "build"], "{line}");
+        let pair = |w: &str| w.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).unwrap();
+        let (mut args, mut labels, mut tag, mut context) = (BTreeMap::new(), BTreeMap::new(), None, None);
+        let mut rest = words[2..].iter();
+        while let Some(word) = rest.next() {
+            match *word {
+                "--build-arg" => {
+                    let (k, v) = pair(rest.next().unwrap());
+                    args.insert(k, v);
+                }
+                "--label" => {
+                    let (k, v) = pair(rest.next().unwrap());
+                    labels.insert(k, v);
+                }
+                "-t" => tag = Some((*rest.next().unwrap()).to_owned()),
+                path if context.is_none() && !path.starts_with('-') => context = Some(PathBuf::from(path)),
+                other => panic!("unexpected {other} in {line}"),
+            }
+        }
+        DockerBuild { args, labels, tag: tag.expect("a -t tag"), context: context.expect("a context") }
+    }
+}
+
+/// The image a Dockerfile of one stage yields from a context, as far as Cortex's Docker runner
+/// cares: its files (COPY), entrypoint, command, user and labels. An instruction this model does not
+/// know fails the test rather than being ignored.
+struct Image {
+    from: String,
+    root: tempfile::TempDir,
+    entrypoint: Vec<String>,
+    cmd: Option<String>,
+    user: Option<String>,
+    labels: BTreeMap<String, String>,
+}
+
+impl Image {
+    fn build(context: &Path, build_args: &BTreeMap<String, String>) -> Self {
+        let text = std::fs::read_to_string(context.join("Dockerfile")).unwrap().replace("\\\n", " ");
+        let mut args: BTreeMap<String, String> = BTreeMap::new();
+        let mut image: Option<Image> = None;
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let (op, rest) = line.split_once(' ').unwrap();
+            let mut rest = rest.trim().to_owned();
+            for (name, value) in &args {
+                rest = rest.replace(&format!("${{{name}}}"), value);
+            }
+            if op == "ARG" {
+                let (name, default) = rest.split_once('=').unwrap_or((&rest, ""));
+                let value = build_args.get(name).cloned().unwrap_or_else(|| default.to_owned());
+                args.insert(name.to_owned(), value);
+                continue;
+            }
+            if op == "FROM" {
+                assert!(image.is_none(), "one stage expected: the image is the archive's binary on a runtime base");
+                image = Some(Image {
+                    from: rest,
+                    root: tempfile::tempdir().unwrap(),
+                    entrypoint: Vec::new(),
+                    cmd: None,
+                    user: None,
+                    labels: BTreeMap::new(),
+                });
+                continue;
+            }
+            let image = image.as_mut().expect("an instruction before FROM");
+            match op {
+                "LABEL" => image.labels.extend(labels(&rest)),
+                "COPY" => {
+                    let parts: Vec<&str> = rest.split_whitespace().collect();
+                    let (dest, sources) = parts.split_last().unwrap();
+                    assert!(!sources.iter().any(|s| s.starts_with("--")), "COPY flags are not modelled: {line}");
+                    let dest = image.root.path().join(dest.trim_start_matches('/'));
+                    for source in sources {
+                        copy_into(&context.join(source), &dest);
+                    }
+                }
+                "WORKDIR" => std::fs::create_dir_all(image.root.path().join(rest.trim_start_matches('/'))).unwrap(),
+                "ENTRYPOINT" => image.entrypoint = serde_json::from_str(&rest).expect("an exec-form ENTRYPOINT"),
+                "CMD" => image.cmd = Some(rest),
+                "USER" => image.user = Some(rest),
+                other => panic!("the Dockerfile model does not know {other}: extend Image::build"),
+            }
+        }
+        image.expect("a FROM")
+    }
+
+    /// Every file of the image (below its root), sorted.
+    fn files(&self) -> Vec<String> {
+        let mut files = Vec::new();
+        let mut pending = vec![self.root.path().to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            for path in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    files.push(format!("/{}", path.strip_prefix(self.root.path()).unwrap().display()));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+}
+
+/// `key="value" key2="value2"`, as LABEL takes them.
+fn labels(mut text: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    while let Some((key, rest)) = text.trim_start().split_once('=') {
+        let rest = rest.strip_prefix('"').expect("quoted label values");
+        let end = rest.find('"').unwrap();
+        pairs.push((key.trim().to_owned(), rest[..end].to_owned()));
+        text = &rest[end + 1..];
+    }
+    pairs
+}
+
+/// COPY: a folder's contents into `dest`, a file to `dest` (into it when `dest` is a folder path).
+fn copy_into(source: &Path, dest: &Path) {
+    assert!(source.exists(), "COPY source {} is not in the context", source.display());
+    if source.is_dir() {
+        std::fs::create_dir_all(dest).unwrap();
+        for entry in std::fs::read_dir(source).unwrap().map(|e| e.unwrap().path()) {
+            copy_into(&entry, &dest.join(entry.file_name().unwrap()));
+        }
+    } else {
+        let target = if dest.is_dir() { dest.join(source.file_name().unwrap()) } else { dest.to_path_buf() };
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(source, target).unwrap();
+    }
 }
 
 #[test]
-fn the_dockerfile_follows_the_cortex_docker_runner_contract() {
-    let text = std::fs::read_to_string(workspace_root().join("Dockerfile")).unwrap();
-    let stage = final_stage();
-    // Cortex starts the container with no arguments: an exec-form ENTRYPOINT, and no CMD whose
-    // words would become arguments.
-    let entrypoints: Vec<&String> = stage.iter().filter(|l| l.starts_with("ENTRYPOINT")).collect();
-    assert_eq!(entrypoints, [&"ENTRYPOINT [\"/worker/entrypoint\"]".to_owned()]);
-    assert!(!stage.iter().any(|l| l.starts_with("CMD")), "a CMD would be passed as the job folder");
-    // Minimal runtime with glibc, libgcc and CA certificates; root, like the Cortex-Analyzers images,
-    // so the binary can write into the job folder Cortex mounts at /job.
-    assert!(stage[0].starts_with("FROM gcr.io/distroless/cc-debian12"), "{}", stage[0]);
-    assert!(!stage.iter().any(|l| l.starts_with("USER")), "the job folder belongs to the Cortex user");
-    assert!(stage.iter().any(|l| l == "COPY --from=build /out/worker /worker"));
-    // Built from source in the release profile, from the lock file, only the selected binary.
-    assert!(text.contains("cargo build --release --locked --bin \"${COMMAND#*/}\""));
-    assert!(text.contains("install -D -m 0755 \"target/release/${COMMAND#*/}\" /out/worker/entrypoint"));
-    let rust = text.lines().find(|l| l.starts_with("ARG RUST_VERSION=")).unwrap();
-    let manifest = std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
-    let msrv = manifest.lines().find(|l| l.starts_with("rust-version")).unwrap().split('"').nth(1).unwrap();
-    assert_eq!(rust, format!("ARG RUST_VERSION={msrv}"), "the builder uses the workspace's rust-version");
+fn each_image_runs_the_archive_binary_as_the_cortex_docker_runner_expects() {
+    let images = ImageBuilds::plan();
+    assert!(!images.builds.is_empty());
+    for build in &images.builds {
+        let command = &build.args["COMMAND"];
+        let (folder, _binary) = command.split_once('/').unwrap();
+        let kind = ["responders", "analyzers"].into_iter().find(|k| workspace_root().join(k).join(folder).is_dir());
+        let kind = kind.unwrap();
+        let image = Image::build(&build.context, &build.args);
+        // A runtime base with glibc (2.36, above the binaries' 2.17 baseline), libgcc for unwinding
+        // and CA certificates.
+        assert_eq!(image.from, "gcr.io/distroless/cc-debian12", "{command}");
+        // Cortex starts the container with no arguments: an exec-form ENTRYPOINT, no CMD whose
+        // words would become arguments; root like the Cortex-Analyzers images, so the binary can
+        // write into the job folder (owned by the Cortex user) mounted at /job.
+        assert_eq!(image.entrypoint.len(), 1, "{command}: {:?}", image.entrypoint);
+        assert!(image.cmd.is_none(), "{command}: a CMD would be passed as the job folder");
+        assert!(image.user.as_deref().is_none_or(|u| u == "root" || u == "0"), "{command}: USER {:?}", image.user);
+        assert_eq!(image.labels["cortex.command"], *command);
 
-    // The build context leaves out what the image never needs.
-    let ignore = std::fs::read_to_string(workspace_root().join(".dockerignore")).unwrap();
-    for entry in ["target/", ".git/"] {
-        assert!(ignore.lines().any(|l| l == entry), ".dockerignore lacks {entry}");
+        // The entrypoint is the archive's binary of that flavour, executable, and it starts.
+        let entrypoint = image.root.path().join(image.entrypoint[0].trim_start_matches('/'));
+        let shipped_binary = images.installed.path().join(kind).join(command);
+        assert_eq!(std::fs::read(&entrypoint).unwrap(), std::fs::read(&shipped_binary).unwrap(), "{command}");
+        assert_eq!(mode(&entrypoint) & 0o111, 0o111, "{command}: entrypoint not executable");
+        let version = Command::new(&entrypoint).arg("--version").output().unwrap();
+        assert!(version.status.success(), "{command}");
+        assert!(String::from_utf8_lossy(&version.stdout).trim_end().ends_with(env!("CARGO_PKG_VERSION")));
+
+        // Nothing else than the entrypoint and the flavour folder's definitions and README.
+        let mut expected = vec![image.entrypoint[0].clone()];
+        for entry in std::fs::read_dir(workspace_root().join(kind).join(folder)).unwrap().map(|e| e.unwrap().path()) {
+            let name = entry.file_name().unwrap().to_str().unwrap().to_owned();
+            if name.ends_with(".json") || name == "README.md" {
+                let copy = image.root.path().join("worker").join(folder).join(&name);
+                assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&entry).unwrap(), "{command}: {name}");
+                expected.push(format!("/worker/{folder}/{name}"));
+            }
+        }
+        expected.sort();
+        assert_eq!(image.files(), expected, "{command}");
     }
+}
 
-    // Every COMMAND a flavour can pass names a binary the workspace defines.
+#[test]
+fn every_shipped_binary_is_defined_and_starts_with_version() {
+    let bins = bin_dir();
+    let tools = shipped(&["--tools"]);
+    assert!(tools.iter().any(|t| t == "KasperskyMDR/mdr-token"), "{tools:?}");
+    for entry in shipped(&[]) {
+        let binary = binary_name(&entry);
+        let output = Command::new(bins.path().join(binary)).arg("--version").output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{binary} --version: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.trim_end().ends_with(&format!(" {}", env!("CARGO_PKG_VERSION"))), "{binary}: {stdout}");
+    }
+}
+
+#[test]
+fn flavour_config_leaves_cortex_settings_to_the_operator() {
+    // Cortex's saved worker configuration overrides TLP/PAP keys of a flavour's `config`, and a
+    // fixed `auto_extract` there would override the operator's extraction toggle (cortexutils reads
+    // config.auto_extract first).
     for kind in ["responders", "analyzers"] {
         for (file, flavour) in flavour_files(kind) {
-            let binary = flavour["command"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+            for key in ["auto_extract", "check_tlp", "max_tlp", "check_pap", "max_pap"] {
+                assert!(flavour["config"].get(key).is_none(), "{}: config.{key}", file.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn every_flavour_command_names_a_binary_the_workspace_defines() {
+    for kind in ["responders", "analyzers"] {
+        for (file, flavour) in flavour_files(kind) {
+            let binary = binary_name(flavour["command"].as_str().unwrap()).to_owned();
             let defined = std::fs::read_dir(workspace_root().join("crates")).unwrap().any(|c| {
                 let crate_dir = c.unwrap().path();
                 crate_dir.join(format!("src/bin/{binary}.rs")).is_file()
@@ -371,8 +571,11 @@ fn the_dockerfile_follows_the_cortex_docker_runner_contract() {
 #[test]
 fn without_arguments_the_binaries_read_the_job_at_slash_job() {
     // The Docker runner passes no argument: the default must be /job (cortexutils' default).
-    for (name, path) in BINARIES.iter().filter(|(n, _)| *n != "mdr-token") {
-        let output = Command::new(path).arg("--help").output().unwrap();
+    let bins = bin_dir();
+    let tools = shipped(&["--tools"]);
+    for entry in shipped(&[]).iter().filter(|e| !tools.contains(e)) {
+        let name = binary_name(entry);
+        let output = Command::new(bins.path().join(name)).arg("--help").output().unwrap();
         let help = String::from_utf8_lossy(&output.stdout);
         assert!(help.contains("[default: /job]"), "{name}: {help}");
     }

@@ -22,7 +22,10 @@ fn archive_install_uses_the_folder_beside_the_script() {
     let archive = parent.path().join("kaspersky-mdr-responders");
     let folder = archive.join("responders/KasperskyMDR");
     std::fs::create_dir_all(&folder).unwrap();
-    std::fs::copy(workspace_root().join("scripts/install.sh"), archive.join("install.sh")).unwrap();
+    // The archive's top level: install.sh and the list of shipped binaries it reads.
+    for script in ["install.sh", "binaries.sh"] {
+        std::fs::copy(workspace_root().join("scripts").join(script), archive.join(script)).unwrap();
+    }
     let flavours = std::fs::read_dir(workspace_root().join("responders/KasperskyMDR")).unwrap();
     for path in flavours.map(|entry| entry.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")) {
         let text = std::fs::read_to_string(&path).unwrap();
@@ -49,8 +52,10 @@ fn source_install_takes_binaries_from_cargo_target_dir() {
     let target = tempfile::tempdir().unwrap();
     let release = target.path().join("release");
     std::fs::create_dir_all(&release).unwrap();
-    for binary in ["mdr-send-task-log", "mdr-close-incident", "mdr-response-decision", "mdr-create-incident"] {
-        let path = release.join(binary);
+    let listed = Command::new(workspace_root().join("scripts/binaries.sh")).arg("responders").output().unwrap();
+    assert!(listed.status.success());
+    for entry in String::from_utf8(listed.stdout).unwrap().lines() {
+        let path = release.join(entry.rsplit('/').next().unwrap());
         std::fs::write(&path, "#!/bin/sh\n# from CARGO_TARGET_DIR\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
