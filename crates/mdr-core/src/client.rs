@@ -27,6 +27,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// since the client was made: Cortex's own timeout is far longer, but an analyst is waiting.
 const RETRY_BUDGET_TIMEOUTS: u32 = 2;
 const READ_ATTEMPTS: u32 = 3;
+/// Items asked for per page of a list call (MDR documents no default page size).
+const PAGE_SIZE: usize = 100;
+/// Pages read before a list call gives up: 10 000 items, MDR's own cap on incident listings.
+const MAX_PAGES: usize = 100;
 const MAX_MESSAGE_CHARS: usize = 300;
 const USER_AGENT: &str = concat!("kaspersky-mdr-responders/", env!("CARGO_PKG_VERSION"));
 
@@ -62,6 +66,8 @@ pub enum MdrError {
     ConnectionLost { endpoint: String, detail: String, maybe_sent: &'static str },
     #[error("MDR API {endpoint} answered with an unexpected body: {detail}")]
     BadBody { endpoint: String, detail: String },
+    #[error("MDR API {endpoint} listed more than {max} items (pages of {PAGE_SIZE}); not reading further")]
+    TooManyItems { endpoint: String, max: usize },
 }
 
 impl MdrError {
@@ -233,7 +239,8 @@ impl Body<'_> {
                 let meta = json!({"incident_id": upload.incident_id, "caption": upload.caption}).to_string();
                 // Large files need longer than one JSON call: allow 1 MB/s on top of the usual timeout.
                 let timeout = request_timeout + Duration::from_secs(size / 1_000_000);
-                Ok(request.multipart(Form::new().part("file", part).text("meta", meta)).timeout(timeout))
+                // `meta` first, as the Python client sends it (requests puts form fields before files).
+                Ok(request.multipart(Form::new().text("meta", meta).part("file", part)).timeout(timeout))
             }
         }
     }
@@ -295,7 +302,7 @@ impl MdrClient {
     }
 
     pub fn list_comments(&self, incident_id: &str) -> Result<Vec<Comment>, MdrError> {
-        self.call("comments/list", &Body::Json(&json!({"incident_id": incident_id})), Call::Read)
+        self.list_all("comments/list", json!({"incident_id": incident_id}))
     }
 
     /// Posts a markdown comment; MDR renders it to HTML.
@@ -319,9 +326,7 @@ impl MdrClient {
 
     /// Incidents created at or after `min_creation_time` (ms), oldest first.
     pub fn incidents_created_since(&self, min_creation_time: i64) -> Result<Vec<Incident>, MdrError> {
-        let body =
-            json!({"min_creation_time": min_creation_time, "sort": "creation_time:asc", "page": 1, "page_size": 100});
-        self.call("incidents/list", &Body::Json(&body), Call::Read)
+        self.list_all("incidents/list", json!({"min_creation_time": min_creation_time, "sort": "creation_time:asc"}))
     }
 
     pub fn create_incident(&self, incident: &NewIncident) -> Result<Incident, MdrError> {
@@ -330,7 +335,7 @@ impl MdrClient {
     }
 
     pub fn list_responses(&self, incident_id: &str) -> Result<Vec<MdrResponse>, MdrError> {
-        self.call("responses/list", &Body::Json(&json!({"incident_id": incident_id})), Call::Read)
+        self.list_all("responses/list", json!({"incident_id": incident_id}))
     }
 
     /// Confirms or declines one response; the body MDR answers with is not documented.
@@ -342,8 +347,7 @@ impl MdrClient {
 
     /// The assets whose host name is one of `host_names`.
     pub fn find_assets(&self, host_names: &[String]) -> Result<Vec<Asset>, MdrError> {
-        let body = json!({"host_names": host_names, "fields": ["asset_id", "host_name"], "page": 1, "page_size": 1000});
-        self.call("assets/list", &Body::Json(&body), Call::Read)
+        self.list_all("assets/list", json!({"host_names": host_names, "fields": ["asset_id", "host_name"]}))
     }
 
     fn access_token(&self) -> Result<Secret, MdrError> {
@@ -356,13 +360,30 @@ impl MdrClient {
     }
 
     pub fn list_attachments(&self, incident_id: &str) -> Result<Vec<Attachment>, MdrError> {
-        self.call("attachments/list", &Body::Json(&json!({"incident_id": incident_id})), Call::Read)
+        self.list_all("attachments/list", json!({"incident_id": incident_id}))
     }
 
     /// Uploads a file to the incident (`attachments/upload`, multipart `file` + `meta`), streamed
     /// from disk. MDR's answer is not documented; any JSON is returned as it is.
     pub fn upload_attachment(&self, upload: &Upload<'_>) -> Result<Value, MdrError> {
         self.call("attachments/upload", &Body::File(upload), Call::Write)
+    }
+
+    /// Every page of a list call: explicit `page`/`page_size`, read until a short or empty page.
+    /// More than [`MAX_PAGES`] full pages is an error, never a silent truncation.
+    fn list_all<T: DeserializeOwned>(&self, endpoint: &str, mut body: Value) -> Result<Vec<T>, MdrError> {
+        let mut items = Vec::new();
+        for page in 1..=MAX_PAGES {
+            body["page"] = page.into();
+            body["page_size"] = PAGE_SIZE.into();
+            let batch: Vec<T> = self.call(endpoint, &Body::Json(&body), Call::Read)?;
+            let last = batch.len() < PAGE_SIZE;
+            items.extend(batch);
+            if last {
+                return Ok(items);
+            }
+        }
+        Err(MdrError::TooManyItems { endpoint: endpoint.to_owned(), max: MAX_PAGES * PAGE_SIZE })
     }
 
     fn call<T: DeserializeOwned>(&self, endpoint: &str, body: &Body<'_>, kind: Call) -> Result<T, MdrError> {
