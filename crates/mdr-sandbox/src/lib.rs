@@ -36,4 +36,5 @@ pub use journal::{Fault, JournalEntry};
 pub use seed::{Seed, SeedError};
 pub use server::{Sandbox, SandboxOptions};
 pub use thehive::{TheHiveOptions, TheHiveSandbox, TheHiveVersion};
+pub use tls::TlsCert;
 pub use tokens::{BearerState, TokenPair};
