@@ -187,9 +187,8 @@ fn tls_config(config: &HttpConfig) -> Result<rustls::ClientConfig, SetupError> {
         None => Ok(builder.with_no_client_auth()),
         Some(pem) => {
             let unusable = |what: &str| SetupError::Identity(what.to_owned());
-            let chain = CertificateDer::pem_slice_iter(pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| unusable("not PEM"))?;
+            let chain =
+                CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|_| unusable("not PEM"))?;
             if chain.is_empty() {
                 return Err(unusable("no certificate"));
             }

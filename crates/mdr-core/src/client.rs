@@ -410,7 +410,8 @@ impl MdrClient {
                     None => request,
                 })
             })?;
-            let response = outcome.map_err(|failure| transport_error(endpoint, &self.api_url, failure, kind, self.timeout))?;
+            let response =
+                outcome.map_err(|failure| transport_error(endpoint, &self.api_url, failure, kind, self.timeout))?;
             match &token {
                 Some(rejected) if matches!(response.status().as_u16(), 401 | 403) && !refreshed => {
                     let fresh = self.tokens.replace_rejected(rejected, |refresh| self.confirm_session(refresh))?;
@@ -434,7 +435,8 @@ pub(crate) fn http_config(settings: &MdrSettings) -> HttpConfig {
 }
 
 fn parse<T: DeserializeOwned>(endpoint: &str, response: Response) -> Result<T, MdrError> {
-    let bytes = response.bytes().map_err(|e| MdrError::BadBody { endpoint: endpoint.to_owned(), detail: causes(&e) })?;
+    let bytes =
+        response.bytes().map_err(|e| MdrError::BadBody { endpoint: endpoint.to_owned(), detail: causes(&e) })?;
     serde_json::from_slice(&bytes).map_err(|e| MdrError::BadBody {
         endpoint: endpoint.to_owned(),
         detail: format!("{e} (body starts with {:?})", preview(&String::from_utf8_lossy(&bytes))),
@@ -492,7 +494,9 @@ fn transport_error(endpoint: &str, api_url: &str, failure: Failure, kind: Call, 
     let (endpoint, url) = (endpoint.to_owned(), api_url.to_owned());
     match failure {
         Failure::Timeout { .. } => MdrError::Timeout { endpoint, secs: timeout.as_secs(), maybe_sent },
-        Failure::Lost { detail } => MdrError::ConnectionLost { endpoint, detail: redact_url_passwords(&detail), maybe_sent },
+        Failure::Lost { detail } => {
+            MdrError::ConnectionLost { endpoint, detail: redact_url_passwords(&detail), maybe_sent }
+        }
         Failure::Unreachable { detail } => MdrError::Unreachable { url, detail: redact_url_passwords(&detail) },
         Failure::Untrusted { reason: Untrusted::NotConfigured, .. } => MdrError::NotConfigured { url },
         Failure::Untrusted { detail, .. } | Failure::HandshakeRefused { detail, .. } | Failure::Tls { detail } => {

@@ -250,7 +250,8 @@ impl TheHiveClient {
 
     fn json<T: serde::de::DeserializeOwned>(&self, what: &str, request: RequestBuilder) -> Result<T, TheHiveError> {
         let response = self.send(what, request)?;
-        let bytes = response.bytes().map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: causes(&e) })?;
+        let bytes =
+            response.bytes().map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: causes(&e) })?;
         serde_json::from_slice(&bytes)
             .map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: e.to_string() })
     }
@@ -295,7 +296,9 @@ impl TheHiveClient {
             Failure::Untrusted { detail, .. } | Failure::HandshakeRefused { detail, .. } | Failure::Tls { detail } => {
                 TheHiveError::Untrusted { url, detail }
             }
-            Failure::Timeout { .. } => TheHiveError::Unreachable { url, detail: "no answer within `timeout`".to_owned() },
+            Failure::Timeout { .. } => {
+                TheHiveError::Unreachable { url, detail: "no answer within `timeout`".to_owned() }
+            }
             Failure::Unreachable { detail } | Failure::Lost { detail } => TheHiveError::Unreachable { url, detail },
         }
     }
