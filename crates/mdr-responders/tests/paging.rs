@@ -49,3 +49,34 @@ fn a_pending_response_listed_after_25_others_is_confirmed() {
     assert_eq!(full["message"], format!("MDR response {PENDING} confirmed"));
     assert_eq!(mdr.response(PENDING).unwrap()["status"], "Confirmed");
 }
+
+#[test]
+fn the_create_incident_recovery_search_reads_every_page() {
+    const CREATE: &str = env!("CARGO_BIN_EXE_mdr-create-incident");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let path = support::workspace_root().join("tests/fixtures/sandbox/seed.json");
+    let mut seed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // 150 incidents created just before ours: with pages of 100, ours is on page 2.
+    let incidents = seed["incidents"].as_array_mut().unwrap();
+    for n in 0..150 {
+        incidents.push(json!({"incident_id": format!("-NzBusy{n:04}"), "incident_number": 9000 + n,
+            "summary": "busy day", "status": "Open", "creation_time": now - 1000 + n, "update_time": now}));
+    }
+    let mdr = Sandbox::start(SandboxOptions::new(Seed::from_json(seed).unwrap())).unwrap();
+    let (mut job, _) = Job::new(fixture("th4/input_case.json"), &mdr);
+    let case = &mut job.input["data"];
+    case["_id"] = "~4099".into();
+    case["status"] = "Open".into();
+    case["tags"] = json!(["host:HOST-01"]);
+    case["customFields"] = json!({"mdr-incident-id": {"string": null, "order": 0}});
+    job.input["config"]["timeout"] = 1.into();
+    // MDR creates the incident but answers after the client gave up.
+    mdr.inject("incidents/create", mdr_sandbox::Fault::Delay(std::time::Duration::from_millis(2500)), 1);
+    let message = job.run(CREATE).assert_error();
+    assert!(message.starts_with("MDR may have created the incident but did not answer clearly"), "{message}");
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let full = job.run(CREATE).assert_success().clone();
+    assert_eq!(full["already_linked"], true, "{full}");
+    assert_eq!(mdr.calls("incidents/create").len(), 1, "found on page 2, not created twice");
+    assert!(mdr.calls("incidents/list").iter().any(|c| c.body["page"] == 2));
+}
