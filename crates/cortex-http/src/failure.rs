@@ -37,10 +37,6 @@ impl Failure {
     pub fn never_sent(&self) -> bool {
         !matches!(self, Failure::Lost { .. } | Failure::Timeout { connected: true })
     }
-
-    pub fn is_tls(&self) -> bool {
-        matches!(self, Failure::Untrusted { .. } | Failure::HandshakeRefused { .. } | Failure::Tls { .. })
-    }
 }
 
 /// Classifies a reqwest error by the types in its source chain and reqwest's own flags.

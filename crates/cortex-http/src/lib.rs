@@ -32,8 +32,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Retries stop once this many request timeouts have passed since the client was made.
 pub const RETRY_BUDGET_TIMEOUTS: u32 = 2;
 
-/// What the HTTP client is built from.
-#[derive(Debug, Clone)]
+/// What the HTTP client is built from. No `Debug`: it holds proxy passwords and a private key.
+#[derive(Clone)]
 pub struct HttpConfig {
     /// Extra CA certificates (and pinned self-signed server certificates), in order.
     pub ca_sources: Vec<CaSource>,
@@ -208,5 +208,23 @@ fn read_source(source: &CaSource) -> Result<(String, Vec<u8>), SetupError> {
             Ok((origin, pem))
         }
         CaSource::Pem { origin, text } => Ok((origin.clone(), text.clone().into_bytes())),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_connection_to_a_url_full_of_tls_words_is_unreachable_and_retried() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = HttpConfig::new(&HttpSettings::default(), Duration::from_secs(5), "test");
+        let http = HttpClient::new(&config).unwrap();
+        let url = format!("https://127.0.0.1:{port}/tls/certificate/handshake");
+        let mut attempts = 0;
+        let outcome = http.execute(Call::Write, &mut attempts, |client| Ok::<_, ()>(client.get(&url))).unwrap();
+        assert!(matches!(outcome, Err(Failure::Unreachable { .. })), "{outcome:?}");
+        assert_eq!(attempts, MAX_ATTEMPTS, "nothing was sent, so even a write is tried again");
     }
 }
