@@ -1,18 +1,15 @@
 //! The HTTP side: one GET to TIP or OpenTIP, with the status codes mapped to actionable errors.
 
-use std::time::Duration;
-
-use cortex_worker::CaSource;
+use cortex_http::{Call, Failure, HttpClient, HttpConfig, SetupError, Untrusted, causes};
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::header::RETRY_AFTER;
 use serde_json::{Map, Value};
 
 use crate::config::{Auth, Backend, Settings};
-use crate::error::{TipError, chain};
+use crate::error::TipError;
 use crate::observable::{Observable, percent_encode};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const USER_AGENT: &str = concat!("kaspersky-tip-cortex-analyzer/", env!("CARGO_PKG_VERSION"));
 
 /// What the service said about the object.
@@ -42,10 +39,13 @@ pub fn lookup_url(settings: &Settings, observable: &Observable) -> String {
 }
 
 pub fn lookup(settings: &Settings, observable: &Observable) -> Result<Answer, TipError> {
-    let client = http_client(settings)?;
+    let http = http_client(settings)?;
     let url = lookup_url(settings, observable);
-    let request = authenticate(client.get(&url), &settings.auth).header("Accept", "application/json");
-    let response = request.send().map_err(|error| transport_error(settings, error))?;
+    let mut attempts = 0;
+    let outcome = http.execute(Call::Read, &mut attempts, |client| {
+        Ok::<_, TipError>(authenticate(client.get(&url), &settings.auth).header("Accept", "application/json"))
+    })?;
+    let response = outcome.map_err(|failure| transport_error(settings, failure))?;
     interpret(settings, observable, response)
 }
 
@@ -62,7 +62,7 @@ fn interpret(settings: &Settings, observable: &Observable, response: Response) -
     let status = response.status();
     match status {
         StatusCode::OK => {
-            let bytes = response.bytes().map_err(|error| TipError::BadBody { service, detail: chain(&error) })?;
+            let bytes = response.bytes().map_err(|error| TipError::BadBody { service, detail: causes(&error) })?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Answer::Found(Map::new()));
             }
@@ -148,32 +148,30 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn transport_error(settings: &Settings, error: reqwest::Error) -> TipError {
+fn transport_error(settings: &Settings, failure: Failure) -> TipError {
     let service = settings.backend.service();
-    if error.is_timeout() {
-        TipError::Timeout { service, url: settings.api_url.clone(), seconds: settings.timeout.as_secs() }
-    } else {
-        // Without the URL: it carries the looked-up value, which the message names elsewhere if needed.
-        let detail = chain(&error.without_url());
-        let url = settings.api_url.clone();
-        // rustls's wording for a server certificate that fails verification.
-        if let Some(at) = detail.find("invalid peer certificate") {
-            return TipError::UntrustedServer { service, url, detail: detail[at..].to_owned() };
+    let url = settings.api_url.clone();
+    // The details come from the error's causes, not reqwest's message: the URL carries the looked-up value.
+    match failure {
+        Failure::Timeout { .. } => TipError::Timeout { service, url, seconds: settings.timeout.as_secs() },
+        Failure::Untrusted { reason: Untrusted::NotConfigured, .. } => TipError::UntrustedServer {
+            service,
+            url,
+            detail: "it is self-signed and is not the certificate configured in `cacerts`".to_owned(),
+        },
+        Failure::Untrusted { detail, .. } => TipError::UntrustedServer { service, url, detail },
+        Failure::HandshakeRefused { alert, detail } => match client_certificate_advice(settings, &alert) {
+            Some(advice) => TipError::HandshakeRefused { service, url, detail, advice },
+            None => TipError::Unreachable { service, url, detail },
+        },
+        Failure::Tls { detail } | Failure::Unreachable { detail } | Failure::Lost { detail } => {
+            TipError::Unreachable { service, url, detail }
         }
-        if let Some(advice) = client_certificate_advice(settings, &detail) {
-            let at = detail.find(ALERT).unwrap_or_default();
-            return TipError::HandshakeRefused { service, url, detail: detail[at..].to_owned(), advice };
-        }
-        TipError::Unreachable { service, url, detail }
     }
 }
 
-/// rustls's wording for an alert the server sent to abort the handshake.
-const ALERT: &str = "received fatal alert: ";
-
 /// What to do when TIP aborts the handshake with an alert about the (missing or refused) client certificate.
-fn client_certificate_advice(settings: &Settings, detail: &str) -> Option<&'static str> {
-    let alert = detail.split(ALERT).nth(1)?.split(|c: char| !c.is_ascii_alphanumeric()).next()?;
+fn client_certificate_advice(settings: &Settings, alert: &str) -> Option<&'static str> {
     let about_certificate = matches!(
         alert,
         "CertificateRequired"
@@ -202,59 +200,33 @@ fn client_certificate_advice(settings: &Settings, detail: &str) -> Option<&'stat
     }
 }
 
-/// The HTTP client: system trust store plus Cortex's CA sources, Cortex's proxies, the TIP client
-/// certificate when configured, explicit timeouts. Certificate verification is never turned off.
-fn http_client(settings: &Settings) -> Result<Client, TipError> {
-    let mut builder = Client::builder()
-        .use_rustls_tls()
-        .connect_timeout(CONNECT_TIMEOUT.min(settings.timeout))
-        .timeout(settings.timeout)
-        .user_agent(USER_AGENT)
-        // A redirect would carry the OpenTIP `x-api-key` header to wherever it points: neither
-        // service redirects API calls, so a 3xx is reported instead of followed.
-        .redirect(reqwest::redirect::Policy::none());
-    for source in &settings.http.ca_sources {
-        let (origin, pem) = match source {
-            CaSource::File { origin, path } => {
-                let origin = format!("{origin} ({})", path.display());
-                let pem = std::fs::read(path).map_err(|error| {
-                    TipError::Client(format!("cannot read the CA certificates of {origin}: {error}"))
-                })?;
-                (origin, pem)
-            }
-            CaSource::Pem { origin, text } => (origin.clone(), text.clone().into_bytes()),
-        };
-        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-            .ok()
-            .filter(|certificates| !certificates.is_empty())
-            .ok_or_else(|| TipError::Client(format!("no usable PEM CA certificate in {origin}")))?;
-        for certificate in certificates {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    if let Some(url) = &settings.http.proxy_https {
-        let proxy = reqwest::Proxy::https(url)
-            .map_err(|_| TipError::Client("the Cortex https proxy setting is not a valid URL".to_owned()))?;
-        builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
-    }
-    if let Some(url) = &settings.http.proxy_http {
-        let proxy = reqwest::Proxy::http(url)
-            .map_err(|_| TipError::Client("the Cortex http proxy setting is not a valid URL".to_owned()))?;
-        builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
-    }
+/// The HTTP client (`cortex-http`): system trust store plus Cortex's CA sources, Cortex's proxies,
+/// the TIP client certificate when configured, explicit timeouts, no redirects (a redirect would
+/// carry the OpenTIP `x-api-key` header to wherever it points). Verification is never turned off.
+fn http_client(settings: &Settings) -> Result<HttpClient, TipError> {
+    let mut config = HttpConfig::new(&settings.http, settings.timeout, USER_AGENT);
+    let mut client_cert_path = String::new();
     if let Auth::CertificateBasic { client_cert, .. } = &settings.auth {
-        let invalid = |reason: String| TipError::Config { item: "client_cert", reason };
-        let pem = std::fs::read(client_cert)
-            .map_err(|error| invalid(format!("cannot read {}: {error}", client_cert.display())))?;
-        let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
-            invalid(format!(
-                "{} must hold the client certificate and its private key in PEM (convert the PFX from Kaspersky with openssl pkcs12 -nodes)",
-                client_cert.display()
-            ))
+        client_cert_path = client_cert.display().to_string();
+        let pem = std::fs::read(client_cert).map_err(|error| TipError::Config {
+            item: "client_cert",
+            reason: format!("cannot read {client_cert_path}: {error}"),
         })?;
-        builder = builder.identity(identity);
+        config = config.with_identity_pem(pem);
     }
-    builder.build().map_err(|error| TipError::Client(chain(&error)))
+    HttpClient::new(&config).map_err(|error| match error {
+        SetupError::CaCertificates { origin, reason } => {
+            TipError::Client(format!("cannot use the CA certificates of {origin}: {reason}"))
+        }
+        SetupError::Proxy { which, .. } => TipError::Client(format!("the Cortex {which} proxy setting is not a valid URL")),
+        SetupError::Identity(_) => TipError::Config {
+            item: "client_cert",
+            reason: format!(
+                "{client_cert_path} must hold the client certificate and its private key in PEM (convert the PFX from Kaspersky with openssl pkcs12 -nodes)"
+            ),
+        },
+        SetupError::Client(reason) => TipError::Client(reason),
+    })
 }
 
 #[cfg(test)]
@@ -284,13 +256,12 @@ mod tests {
         let tip = settings(json!({"backend": "tip", "api_key": "k"}));
         let cert = settings(json!({"backend": "tip", "client_cert": "/c.pem", "username": "u", "password": "p"}));
         let opentip = settings(json!({"backend": "opentip", "api_key": "k"}));
-        let alert = |name: &str| format!("error sending request: connection error: received fatal alert: {name}");
+        let alert = |name: &str| name.to_owned();
         assert!(client_certificate_advice(&tip, &alert("CertificateRequired")).unwrap().starts_with("it requires"));
         assert!(client_certificate_advice(&tip, &alert("HandshakeFailure")).unwrap().starts_with("it may require"));
         assert!(client_certificate_advice(&cert, &alert("BadCertificate")).unwrap().contains("did not accept"));
         assert_eq!(client_certificate_advice(&tip, &alert("ProtocolVersion")), None);
         assert_eq!(client_certificate_advice(&opentip, &alert("CertificateRequired")), None);
-        assert_eq!(client_certificate_advice(&tip, "connection refused"), None);
     }
 
     #[test]

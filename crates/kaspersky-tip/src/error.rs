@@ -57,18 +57,3 @@ pub enum TipError {
     #[error("Cannot set up the HTTPS client: {0}")]
     Client(String),
 }
-
-/// The error and its sources on one line (reqwest hides the useful part in `source()`).
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let message = cause.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = cause.source();
-    }
-    text
-}

@@ -124,3 +124,27 @@ fn an_untrusted_server_certificate_names_the_ca_setting() {
     assert!(standin.requests().is_empty());
     assert_eq!(standin.handshake_errors().len(), 3, "{:?}", standin.handshake_errors());
 }
+
+#[test]
+fn a_self_signed_server_certificate_is_trusted_only_when_it_is_the_configured_one() {
+    let pki = TestPki::self_signed();
+    let standin = StandIn::start_tls(&pki, false);
+    for backend in [Backend::Tip, Backend::OpenTip] {
+        let mut pinned = config(&standin, backend);
+        pinned["cacerts"] = json!(pki.server_ca_pem());
+        let outcome = run(&input("domain", DOMAIN, 2, pinned));
+        assert_eq!(outcome.code, 0, "{backend:?}: {}", outcome.raw);
+    }
+    assert_eq!(standin.requests().len(), 2);
+
+    let mut other = config(&standin, Backend::Tip);
+    other["cacerts"] = json!(TestPki::self_signed().server_ca_pem());
+    assert_eq!(
+        failed(&run(&input("domain", DOMAIN, 2, other))),
+        format!(
+            "Kaspersky TIP at {} presented a TLS certificate that is not trusted (it is self-signed and is not the certificate configured in `cacerts`). If a TLS-inspecting proxy or a private CA is in the way, add its CA certificate to the Cortex `cacerts` setting; otherwise check `api_url`.",
+            standin.url()
+        )
+    );
+    assert_eq!(standin.requests().len(), 2, "the refused handshake carried no request");
+}

@@ -3,17 +3,17 @@
 //! TLS is verified against the system trust store plus `ssl_cert` and Cortex's CA certificates.
 //! Bearer tokens come from the [`TokenStore`]; a 401/403 on a token believed valid is answered by
 //! one refresh and one resend (the server refused the request, so resending cannot duplicate it).
-//! Reads are retried on gateway errors and refused connections; writes are resent only when the
-//! request provably never reached the server, so a comment is never posted twice.
+//! Transport, trust and retries are `cortex-http`'s: reads are retried on gateway errors and
+//! refused or lost connections; writes are resent only when the request provably never reached
+//! the server, so a comment is never posted twice.
 
 use std::cell::RefCell;
 use std::path::Path;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cortex_worker::CaSource;
+use cortex_http::{Call, Failure, HttpClient, HttpConfig, SetupError, Untrusted, causes};
 use reqwest::blocking::multipart::{Form, Part};
-use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::blocking::{RequestBuilder, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -22,11 +22,10 @@ use crate::config::{ConfigError, MdrSettings};
 use crate::secret::{Secret, redact_url_passwords};
 use crate::token::{TokenError, TokenPair, TokenStore};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Retries stop once this many request timeouts (the `timeout` item, 30 s by default) have passed
-/// since the client was made: Cortex's own timeout is far longer, but an analyst is waiting.
-const RETRY_BUDGET_TIMEOUTS: u32 = 2;
-const READ_ATTEMPTS: u32 = 3;
+/// Items asked for per page of a list call (MDR documents no default page size).
+const PAGE_SIZE: usize = 100;
+/// Pages read before a list call gives up: 10 000 items, MDR's own cap on incident listings.
+const MAX_PAGES: usize = 100;
 const MAX_MESSAGE_CHARS: usize = 300;
 const USER_AGENT: &str = concat!("kaspersky-mdr-responders/", env!("CARGO_PKG_VERSION"));
 
@@ -53,6 +52,11 @@ pub enum MdrError {
          or add that CA to the Cortex `cacerts` setting"
     )]
     Untrusted { url: String, detail: String },
+    #[error(
+        "The TLS certificate of {url} is not trusted: it is self-signed and is not the certificate configured in `ssl_cert` \
+         or the Cortex `cacerts` setting; put the certificate this server presents there"
+    )]
+    NotConfigured { url: String },
     #[error("Cannot reach the MDR API at {url}: {detail}; check `api_url`, the network and the Cortex proxy settings")]
     Unreachable { url: String, detail: String },
     #[error("MDR API {endpoint} did not answer within {secs} s{maybe_sent}")]
@@ -62,6 +66,8 @@ pub enum MdrError {
     ConnectionLost { endpoint: String, detail: String, maybe_sent: &'static str },
     #[error("MDR API {endpoint} answered with an unexpected body: {detail}")]
     BadBody { endpoint: String, detail: String },
+    #[error("MDR API {endpoint} listed more than {max} items (pages of {PAGE_SIZE}); not reading further")]
+    TooManyItems { endpoint: String, max: usize },
 }
 
 impl MdrError {
@@ -86,11 +92,14 @@ impl MdrError {
     }
 }
 
-/// Whether a call may be resent after the request could have reached the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
-    Read,
-    Write,
+impl From<SetupError> for MdrError {
+    fn from(err: SetupError) -> MdrError {
+        match err {
+            SetupError::CaCertificates { origin, reason } => MdrError::CaCertificates { origin, reason },
+            SetupError::Proxy { which, url } => MdrError::Proxy { which, url },
+            other => MdrError::Client(other.to_string()),
+        }
+    }
 }
 
 /// A comment on an MDR incident.
@@ -233,7 +242,8 @@ impl Body<'_> {
                 let meta = json!({"incident_id": upload.incident_id, "caption": upload.caption}).to_string();
                 // Large files need longer than one JSON call: allow 1 MB/s on top of the usual timeout.
                 let timeout = request_timeout + Duration::from_secs(size / 1_000_000);
-                Ok(request.multipart(Form::new().part("file", part).text("meta", meta)).timeout(timeout))
+                // `meta` first, as the Python client sends it (requests puts form fields before files).
+                Ok(request.multipart(Form::new().text("meta", meta).part("file", part)).timeout(timeout))
             }
         }
     }
@@ -247,24 +257,22 @@ struct ConfirmedSession {
 
 #[derive(Debug)]
 pub struct MdrClient {
-    http: Client,
+    http: HttpClient,
     api_url: String,
     client_id: String,
     tokens: TokenStore,
     access: RefCell<Option<Secret>>,
-    started: Instant,
     timeout: Duration,
 }
 
 impl MdrClient {
     pub fn new(settings: &MdrSettings) -> Result<MdrClient, MdrError> {
         Ok(MdrClient {
-            http: http_client(settings)?,
+            http: HttpClient::new(&http_config(settings))?,
             api_url: settings.api_url.clone(),
             client_id: settings.client_id.clone(),
             tokens: TokenStore::new(&settings.token_dir),
             access: RefCell::new(None),
-            started: Instant::now(),
             timeout: settings.timeout,
         })
     }
@@ -277,7 +285,7 @@ impl MdrClient {
     pub fn confirm_session(&self, refresh: &Secret) -> Result<TokenPair, MdrError> {
         let endpoint = "session/confirm";
         let body = json!({"refresh_token": refresh.expose()});
-        let response = self.send(endpoint, &Body::Json(&body), None, Call::Write)?;
+        let response = self.exchange(endpoint, &Body::Json(&body), Call::Write, false)?;
         let status = response.status().as_u16();
         if status != 200 {
             let message = server_message(response);
@@ -295,7 +303,7 @@ impl MdrClient {
     }
 
     pub fn list_comments(&self, incident_id: &str) -> Result<Vec<Comment>, MdrError> {
-        self.call("comments/list", &Body::Json(&json!({"incident_id": incident_id})), Call::Read)
+        self.list_all("comments/list", json!({"incident_id": incident_id}))
     }
 
     /// Posts a markdown comment; MDR renders it to HTML.
@@ -319,9 +327,7 @@ impl MdrClient {
 
     /// Incidents created at or after `min_creation_time` (ms), oldest first.
     pub fn incidents_created_since(&self, min_creation_time: i64) -> Result<Vec<Incident>, MdrError> {
-        let body =
-            json!({"min_creation_time": min_creation_time, "sort": "creation_time:asc", "page": 1, "page_size": 100});
-        self.call("incidents/list", &Body::Json(&body), Call::Read)
+        self.list_all("incidents/list", json!({"min_creation_time": min_creation_time, "sort": "creation_time:asc"}))
     }
 
     pub fn create_incident(&self, incident: &NewIncident) -> Result<Incident, MdrError> {
@@ -330,7 +336,7 @@ impl MdrClient {
     }
 
     pub fn list_responses(&self, incident_id: &str) -> Result<Vec<MdrResponse>, MdrError> {
-        self.call("responses/list", &Body::Json(&json!({"incident_id": incident_id})), Call::Read)
+        self.list_all("responses/list", json!({"incident_id": incident_id}))
     }
 
     /// Confirms or declines one response; the body MDR answers with is not documented.
@@ -342,8 +348,7 @@ impl MdrClient {
 
     /// The assets whose host name is one of `host_names`.
     pub fn find_assets(&self, host_names: &[String]) -> Result<Vec<Asset>, MdrError> {
-        let body = json!({"host_names": host_names, "fields": ["asset_id", "host_name"], "page": 1, "page_size": 1000});
-        self.call("assets/list", &Body::Json(&body), Call::Read)
+        self.list_all("assets/list", json!({"host_names": host_names, "fields": ["asset_id", "host_name"]}))
     }
 
     fn access_token(&self) -> Result<Secret, MdrError> {
@@ -356,7 +361,7 @@ impl MdrClient {
     }
 
     pub fn list_attachments(&self, incident_id: &str) -> Result<Vec<Attachment>, MdrError> {
-        self.call("attachments/list", &Body::Json(&json!({"incident_id": incident_id})), Call::Read)
+        self.list_all("attachments/list", json!({"incident_id": incident_id}))
     }
 
     /// Uploads a file to the incident (`attachments/upload`, multipart `file` + `meta`), streamed
@@ -365,141 +370,73 @@ impl MdrClient {
         self.call("attachments/upload", &Body::File(upload), Call::Write)
     }
 
+    /// Every page of a list call: explicit `page`/`page_size`, read until a short or empty page.
+    /// More than [`MAX_PAGES`] full pages is an error, never a silent truncation.
+    fn list_all<T: DeserializeOwned>(&self, endpoint: &str, mut body: Value) -> Result<Vec<T>, MdrError> {
+        let mut items = Vec::new();
+        for page in 1..=MAX_PAGES {
+            body["page"] = page.into();
+            body["page_size"] = PAGE_SIZE.into();
+            let batch: Vec<T> = self.call(endpoint, &Body::Json(&body), Call::Read)?;
+            let last = batch.len() < PAGE_SIZE;
+            items.extend(batch);
+            if last {
+                return Ok(items);
+            }
+        }
+        Err(MdrError::TooManyItems { endpoint: endpoint.to_owned(), max: MAX_PAGES * PAGE_SIZE })
+    }
+
     fn call<T: DeserializeOwned>(&self, endpoint: &str, body: &Body<'_>, kind: Call) -> Result<T, MdrError> {
-        let mut token = self.access_token()?;
+        let response = self.exchange(endpoint, body, kind, true)?;
+        match response.status().as_u16() {
+            200 => parse(endpoint, response),
+            status => Err(status_error(endpoint, status, server_message(response))),
+        }
+    }
+
+    /// Sends through `cortex-http`'s retry loop. With `authorized`, a 401/403 on the token
+    /// believed valid is answered by one refresh and one resend, sharing the attempt counter.
+    fn exchange(&self, endpoint: &str, body: &Body<'_>, kind: Call, authorized: bool) -> Result<Response, MdrError> {
+        let url = self.url(endpoint);
+        let mut token = if authorized { Some(self.access_token()?) } else { None };
         let mut refreshed = false;
-        let mut attempt = 1;
+        let mut attempts = 0;
         loop {
-            let response = match self.send(endpoint, body, Some(&token), kind) {
-                Ok(response) => response,
-                Err(err) if kind == Call::Read && attempt < READ_ATTEMPTS && self.may_retry(&err) => {
-                    self.backoff(attempt, None);
-                    attempt += 1;
-                    continue;
-                }
-                Err(err) => return Err(err),
-            };
-            let status = response.status().as_u16();
-            match status {
-                200 => return parse(endpoint, response),
-                401 | 403 if !refreshed => {
-                    token = self.tokens.replace_rejected(&token, |refresh| self.confirm_session(refresh))?;
-                    *self.access.borrow_mut() = Some(token.clone());
+            let outcome = self.http.execute(kind, &mut attempts, |client| {
+                let request = body.attach(client.post(&url), self.timeout)?;
+                Ok::<_, MdrError>(match &token {
+                    Some(token) => request.bearer_auth(token.expose()),
+                    None => request,
+                })
+            })?;
+            let response =
+                outcome.map_err(|failure| transport_error(endpoint, &self.api_url, failure, kind, self.timeout))?;
+            match &token {
+                Some(rejected) if matches!(response.status().as_u16(), 401 | 403) && !refreshed => {
+                    let fresh = self.tokens.replace_rejected(rejected, |refresh| self.confirm_session(refresh))?;
+                    *self.access.borrow_mut() = Some(fresh.clone());
+                    token = Some(fresh);
                     refreshed = true;
                 }
-                502..=504 if kind == Call::Read && attempt < READ_ATTEMPTS && self.within_budget() => {
-                    let retry_after = retry_after(&response);
-                    self.backoff(attempt, retry_after);
-                    attempt += 1;
-                }
-                _ => return Err(status_error(endpoint, status, server_message(response))),
+                _ => return Ok(response),
             }
         }
     }
-
-    /// Sends once. Connection failures before the request left are retried here for every call,
-    /// since the server cannot have seen them.
-    fn send(&self, endpoint: &str, body: &Body<'_>, token: Option<&Secret>, kind: Call) -> Result<Response, MdrError> {
-        let url = self.url(endpoint);
-        let mut attempt = 1;
-        loop {
-            let mut request = body.attach(self.http.post(&url), self.timeout)?;
-            if let Some(token) = token {
-                request = request.bearer_auth(token.expose());
-            }
-            match request.send() {
-                Ok(response) => return Ok(response),
-                Err(err) if err.is_connect() && !is_tls(&err) && attempt < READ_ATTEMPTS && self.within_budget() => {
-                    self.backoff(attempt, None);
-                    attempt += 1;
-                }
-                Err(err) => return Err(transport_error(endpoint, &self.api_url, &err, kind, self.timeout)),
-            }
-        }
-    }
-
-    fn may_retry(&self, err: &MdrError) -> bool {
-        matches!(err, MdrError::Unreachable { .. } | MdrError::ConnectionLost { .. }) && self.within_budget()
-    }
-
-    fn within_budget(&self) -> bool {
-        self.started.elapsed() < self.retry_budget()
-    }
-
-    fn retry_budget(&self) -> Duration {
-        self.timeout * RETRY_BUDGET_TIMEOUTS
-    }
-
-    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) {
-        let base = Duration::from_millis(200 * 3u64.pow(attempt - 1));
-        let wait = retry_after.unwrap_or(base).min(Duration::from_secs(10));
-        let left = self.retry_budget().saturating_sub(self.started.elapsed());
-        sleep(wait.min(left));
-    }
 }
 
-pub(crate) fn http_client(settings: &MdrSettings) -> Result<Client, MdrError> {
-    let mut builder = Client::builder()
-        .use_rustls_tls()
-        .connect_timeout(CONNECT_TIMEOUT.min(settings.timeout))
-        .timeout(settings.timeout)
-        .user_agent(USER_AGENT);
-    let mut origins = Vec::new();
-    if let Some(path) = &settings.ssl_cert {
-        let origin = format!("`ssl_cert` ({})", path.display());
-        builder = add_certificates(builder, &origin, &read_pem(&origin, path)?)?;
-        origins.push(origin);
+/// The HTTP layer's settings for MDR (also used for the TheHive API): `ssl_cert` first, then Cortex's.
+pub(crate) fn http_config(settings: &MdrSettings) -> HttpConfig {
+    let config = HttpConfig::new(&settings.http, settings.timeout, USER_AGENT);
+    match &settings.ssl_cert {
+        Some(path) => config.with_ca_file("`ssl_cert`", path.clone()),
+        None => config,
     }
-    for source in &settings.http.ca_sources {
-        let (origin, pem) = match source {
-            CaSource::File { origin, path } => {
-                let origin = format!("{origin} ({})", path.display());
-                let pem = read_pem(&origin, path)?;
-                (origin, pem)
-            }
-            CaSource::Pem { origin, text } => (origin.clone(), text.clone().into_bytes()),
-        };
-        builder = add_certificates(builder, &origin, &pem)?;
-        origins.push(origin);
-    }
-    // Cortex's proxies, minus the hosts NO_PROXY exempts (as Python requests does).
-    if let Some(url) = &settings.http.proxy_https {
-        let proxy = reqwest::Proxy::https(url).map_err(|_| proxy_error("https", url))?;
-        builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
-    }
-    if let Some(url) = &settings.http.proxy_http {
-        let proxy = reqwest::Proxy::http(url).map_err(|_| proxy_error("http", url))?;
-        builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
-    }
-    builder.build().map_err(|e| match origins.is_empty() {
-        true => MdrError::Client(chain(&e)),
-        false => MdrError::CaCertificates { origin: origins.join(" or "), reason: chain(&e) },
-    })
-}
-
-fn proxy_error(which: &'static str, url: &str) -> MdrError {
-    MdrError::Proxy { which, url: redact_url_passwords(url) }
-}
-
-fn read_pem(origin: &str, path: &Path) -> Result<Vec<u8>, MdrError> {
-    std::fs::read(path).map_err(|e| MdrError::CaCertificates { origin: origin.to_owned(), reason: e.to_string() })
-}
-
-fn add_certificates(
-    builder: reqwest::blocking::ClientBuilder,
-    origin: &str,
-    pem: &[u8],
-) -> Result<reqwest::blocking::ClientBuilder, MdrError> {
-    let invalid = |reason: String| MdrError::CaCertificates { origin: origin.to_owned(), reason };
-    let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| invalid(chain(&e)))?;
-    if certificates.is_empty() {
-        return Err(invalid("no PEM certificate (-----BEGIN CERTIFICATE-----) found".to_owned()));
-    }
-    Ok(certificates.into_iter().fold(builder, |b, c| b.add_root_certificate(c)))
 }
 
 fn parse<T: DeserializeOwned>(endpoint: &str, response: Response) -> Result<T, MdrError> {
-    let bytes = response.bytes().map_err(|e| MdrError::BadBody { endpoint: endpoint.to_owned(), detail: chain(&e) })?;
+    let bytes =
+        response.bytes().map_err(|e| MdrError::BadBody { endpoint: endpoint.to_owned(), detail: causes(&e) })?;
     serde_json::from_slice(&bytes).map_err(|e| MdrError::BadBody {
         endpoint: endpoint.to_owned(),
         detail: format!("{e} (body starts with {:?})", preview(&String::from_utf8_lossy(&bytes))),
@@ -547,48 +484,25 @@ pub(crate) fn preview(text: &str) -> String {
     out
 }
 
-fn retry_after(response: &Response) -> Option<Duration> {
-    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-pub(crate) fn is_tls(err: &reqwest::Error) -> bool {
-    let text = chain(err).to_lowercase();
-    text.contains("certificate") || text.contains("tls") || text.contains("handshake")
-}
-
-fn transport_error(endpoint: &str, api_url: &str, err: &reqwest::Error, kind: Call, timeout: Duration) -> MdrError {
-    let detail = chain(err);
+fn transport_error(endpoint: &str, api_url: &str, failure: Failure, kind: Call, timeout: Duration) -> MdrError {
     let maybe_sent = match kind {
-        Call::Write => {
+        Call::Write if !failure.never_sent() => {
             " (the request may have reached MDR: running the responder again is safe, it checks before re-sending)"
         }
-        Call::Read => "",
+        _ => "",
     };
-    if err.is_timeout() {
-        return MdrError::Timeout { endpoint: endpoint.to_owned(), secs: timeout.as_secs(), maybe_sent };
-    }
-    if !err.is_connect() {
-        return MdrError::ConnectionLost { endpoint: endpoint.to_owned(), detail, maybe_sent };
-    }
-    if is_tls(err) {
-        return MdrError::Untrusted { url: api_url.to_owned(), detail };
-    }
-    MdrError::Unreachable { url: api_url.to_owned(), detail }
-}
-
-/// The error and its causes on one line, without URLs' credentials.
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
+    let (endpoint, url) = (endpoint.to_owned(), api_url.to_owned());
+    match failure {
+        Failure::Timeout { .. } => MdrError::Timeout { endpoint, secs: timeout.as_secs(), maybe_sent },
+        Failure::Lost { detail } => {
+            MdrError::ConnectionLost { endpoint, detail: redact_url_passwords(&detail), maybe_sent }
         }
-        source = cause.source();
+        Failure::Unreachable { detail } => MdrError::Unreachable { url, detail: redact_url_passwords(&detail) },
+        Failure::Untrusted { reason: Untrusted::NotConfigured, .. } => MdrError::NotConfigured { url },
+        Failure::Untrusted { detail, .. } | Failure::HandshakeRefused { detail, .. } | Failure::Tls { detail } => {
+            MdrError::Untrusted { url, detail }
+        }
     }
-    redact_url_passwords(&parts.join(": "))
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ use cortex_worker::Job;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
-use crate::client::{MdrError, Resolution, chain, http_client, is_tls, preview};
+use cortex_http::{Call, Failure, HttpClient, Untrusted, causes};
+
+use crate::client::{MdrError, Resolution, http_config, preview};
 use crate::config::{ConfigError, MdrSettings};
 use crate::secret::Secret;
 
@@ -47,6 +49,11 @@ pub enum TheHiveError {
          includes the CA that signed it, or add that CA to the Cortex `cacerts` setting"
     )]
     Untrusted { url: String, detail: String },
+    #[error(
+        "The TLS certificate of TheHive at {url} is not trusted: it is self-signed and is not the certificate configured \
+         in `ssl_cert` or the Cortex `cacerts` setting; put the certificate TheHive presents there"
+    )]
+    NotConfigured { url: String },
     #[error("Cannot reach TheHive at {url}: {detail}; check `thehive_url` and the network")]
     Unreachable { url: String, detail: String },
     #[error("TheHive API {what} answered with an unexpected body: {detail}")]
@@ -141,14 +148,17 @@ impl Drop for Spooled {
 
 #[derive(Debug)]
 pub struct TheHiveClient {
+    /// Builds the requests; `layer` sends them.
     http: Client,
+    layer: HttpClient,
     settings: TheHiveSettings,
 }
 
 impl TheHiveClient {
     /// Uses the same trust anchors, proxies and timeouts as the MDR client.
     pub fn new(settings: TheHiveSettings, mdr: &MdrSettings) -> Result<TheHiveClient, TheHiveError> {
-        Ok(TheHiveClient { http: http_client(mdr)?, settings })
+        let layer = HttpClient::new(&http_config(mdr)).map_err(MdrError::from)?;
+        Ok(TheHiveClient { http: layer.client().clone(), layer, settings })
     }
 
     /// The configured version, else the job's hint, else what `/api/status` says.
@@ -240,7 +250,8 @@ impl TheHiveClient {
 
     fn json<T: serde::de::DeserializeOwned>(&self, what: &str, request: RequestBuilder) -> Result<T, TheHiveError> {
         let response = self.send(what, request)?;
-        let bytes = response.bytes().map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: chain(&e) })?;
+        let bytes =
+            response.bytes().map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: causes(&e) })?;
         serde_json::from_slice(&bytes)
             .map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: e.to_string() })
     }
@@ -251,11 +262,13 @@ impl TheHiveClient {
         if let Some(org) = &self.settings.organisation {
             request = request.header("X-Organisation", org);
         }
-        let url = self.settings.url.clone();
-        let response = request.send().map_err(|e| match is_tls(&e) {
-            true => TheHiveError::Untrusted { url: url.clone(), detail: chain(&e) },
-            false => TheHiveError::Unreachable { url: url.clone(), detail: chain(&e) },
-        })?;
+        // GETs are reads; anything else may change the case and is resent only if it never left.
+        let method = request.try_clone().and_then(|r| r.build().ok()).map(|r| r.method().clone());
+        let call = if method == Some(reqwest::Method::GET) { Call::Read } else { Call::Write };
+        let unrepeatable = || TheHiveError::Setup(MdrError::Client(format!("the {what} request cannot be resent")));
+        let mut attempts = 0;
+        let outcome = self.layer.execute(call, &mut attempts, |_| request.try_clone().ok_or_else(unrepeatable))?;
+        let response = outcome.map_err(|failure| self.transport_error(failure))?;
         let status = response.status().as_u16();
         if response.status().is_success() {
             return Ok(response);
@@ -272,6 +285,22 @@ impl TheHiveClient {
             _ => "",
         };
         Err(TheHiveError::Status { what: what.to_owned(), status, message, hint })
+    }
+}
+
+impl TheHiveClient {
+    fn transport_error(&self, failure: Failure) -> TheHiveError {
+        let url = self.settings.url.clone();
+        match failure {
+            Failure::Untrusted { reason: Untrusted::NotConfigured, .. } => TheHiveError::NotConfigured { url },
+            Failure::Untrusted { detail, .. } | Failure::HandshakeRefused { detail, .. } | Failure::Tls { detail } => {
+                TheHiveError::Untrusted { url, detail }
+            }
+            Failure::Timeout { .. } => {
+                TheHiveError::Unreachable { url, detail: "no answer within `timeout`".to_owned() }
+            }
+            Failure::Unreachable { detail } | Failure::Lost { detail } => TheHiveError::Unreachable { url, detail },
+        }
     }
 }
 

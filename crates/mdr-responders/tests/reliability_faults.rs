@@ -316,3 +316,71 @@ fn a_refresh_that_fails_on_the_server_keeps_the_refresh_token() {
     mdr.write_token_dir(&job.token_dir(), -10).unwrap();
     let _: Value = job.run(CLOSE).assert_success().clone();
 }
+
+// ---- Connection attempts per call, counted at the socket. ----
+
+/// The README's maximum: a read is tried at most 3 times, a write that may have arrived once.
+const MAX_READ_ATTEMPTS: usize = 3;
+
+/// A server that accepts, reads the request, and closes without answering; counts connections.
+fn hang_up_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(300)));
+            let _ = stream.read(&mut [0u8; 65536]);
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn connection_attempts_per_call_match_the_stated_maximum() {
+    let mdr = sandbox(false);
+    std::thread::scope(|s| {
+        for (endpoint, kind) in ENDPOINTS {
+            s.spawn(|| attempts_of(&mdr, endpoint, *kind));
+        }
+    });
+}
+
+fn attempts_of(mdr: &Sandbox, endpoint: &str, kind: Kind) {
+    {
+        // Plain HTTP: the request was read, then the connection closed: only reads are tried again.
+        // HTTPS: the server hangs up during the handshake, so no request left: every call is tried again.
+        for tls in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            mdr.write_token_dir(dir.path(), 3600).unwrap();
+            let file = dir.path().join("evidence.txt");
+            std::fs::write(&file, b"test").unwrap();
+            let (url, count) = hang_up_server();
+            let url = if tls { url.replace("http://", "https://") } else { url };
+            let input = json!({"dataType": "thehive:case", "data": {}, "config": {
+                "api_url": url, "client_id": mdr.client_id(),
+                "token_dir": dir.path().to_str().unwrap(), "timeout": TIMEOUT_SECS,
+            }});
+            let settings = MdrSettings::from_job(&CortexJob::from_input(input, None).unwrap()).unwrap();
+            let client = MdrClient::new(&settings).unwrap();
+            let started = Instant::now();
+            let message = call(&client, endpoint, &file).unwrap_err().to_string();
+            assert!(started.elapsed() < DEADLINE, "{endpoint}: {:?}", started.elapsed());
+            let (expected, text) = match tls {
+                false if kind == Kind::Write => (1, "closed the connection before answering"),
+                false => (MAX_READ_ATTEMPTS, "closed the connection before answering"),
+                // A streamed upload can see the hang-up as a broken body instead (reqwest's body
+                // thread races the handshake): then it is not resent, as a write that may have arrived.
+                true if kind == Kind::Write && message.contains("may have reached MDR") => (1, "closed the connection"),
+                true => (MAX_READ_ATTEMPTS, "Cannot reach the MDR API at"),
+            };
+            assert!(message.contains(text), "{endpoint} tls={tls}: {message}");
+            assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), expected, "{endpoint} tls={tls}: connections");
+        }
+    }
+}

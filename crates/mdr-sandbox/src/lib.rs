@@ -5,7 +5,8 @@
 //! (generated CA), mints and checks JWT-shaped tokens, keeps incidents/comments/attachments/
 //! responses/assets in memory, journals every request and can inject faults.
 //!
-//! Choices where the API is undocumented: an unknown client id answers 404
+//! Choices where the API is undocumented: a list request without `page_size` gets pages of 10
+//! (MDR documents no default, so clients must page explicitly); an unknown client id answers 404
 //! `{"message": "unknown client id"}`; closing a closed incident and deciding a response that
 //! is not pending (`status != "New"`) answer 409; items created through the API have
 //! `origin: "Client"` and `author_name` = the connection name; `markdown_to_html: true` on
@@ -35,4 +36,5 @@ pub use journal::{Fault, JournalEntry};
 pub use seed::{Seed, SeedError};
 pub use server::{Sandbox, SandboxOptions};
 pub use thehive::{TheHiveOptions, TheHiveSandbox, TheHiveVersion};
+pub use tls::TlsCert;
 pub use tokens::{BearerState, TokenPair};

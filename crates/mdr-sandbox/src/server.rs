@@ -15,7 +15,7 @@ use crate::journal::{Fault, FaultQueue, JournalEntry};
 use crate::listener::{Handler, Listener};
 use crate::seed::Seed;
 use crate::store::Store;
-use crate::tls;
+use crate::tls::{self, TlsCert};
 use crate::tokens::{BearerState, TokenPair, TokenStore};
 
 const PREFIX: &str = "/api/v1/";
@@ -27,6 +27,8 @@ pub struct SandboxOptions {
     pub client_id: String,
     /// Serve HTTPS with a freshly generated CA (see [`Sandbox::ca_pem`]).
     pub tls: bool,
+    /// With `tls`: which certificate is served.
+    pub tls_cert: TlsCert,
     /// Lifetime of access tokens issued by `session/confirm`.
     pub access_ttl: Duration,
     /// Lifetime of refresh tokens.
@@ -46,6 +48,7 @@ impl SandboxOptions {
         Self {
             client_id: "0123456789abcdef".to_owned(),
             tls: false,
+            tls_cert: TlsCert::CaSigned,
             access_ttl: Duration::from_secs(3600),
             refresh_ttl: Duration::from_secs(7 * 24 * 3600),
             connection_name: "TheHive (API)".to_owned(),
@@ -99,7 +102,7 @@ fn secs(d: Duration) -> i64 {
 impl Sandbox {
     /// Binds 127.0.0.1 and serves in background threads.
     pub fn start(opts: SandboxOptions) -> io::Result<Sandbox> {
-        let tls = if opts.tls { Some(tls::generate()?) } else { None };
+        let tls = if opts.tls { Some(tls::generate_for(&opts.tls_cert)?) } else { None };
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let shared = Arc::new(Shared {
             tokens: Mutex::new(TokenStore::new(&opts.client_id, secs(opts.refresh_ttl))),

@@ -23,7 +23,7 @@ use crate::http::{Request, Response};
 use crate::journal::{Fault, FaultQueue, JournalEntry};
 use crate::listener::{Handler, Listener};
 use crate::server::fault_response;
-use crate::tls;
+use crate::tls::{self, TlsCert};
 use crate::tokens::BearerState;
 
 /// Which TheHive API to imitate.
@@ -43,6 +43,8 @@ pub struct TheHiveOptions {
     pub version: TheHiveVersion,
     pub api_key: String,
     pub tls: bool,
+    /// With `tls`: which certificate is served.
+    pub tls_cert: TlsCert,
     /// Cases by `_id`, as TheHive stores them (only the fields the tests look at matter).
     pub cases: Vec<Value>,
     /// Observables, each with `_id`, `dataType`, `data` and `case` (the case `_id`).
@@ -57,6 +59,7 @@ impl TheHiveOptions {
             version,
             api_key: "thehive-test-api-key".to_owned(),
             tls: false,
+            tls_cert: TlsCert::CaSigned,
             cases: Vec::new(),
             observables: Vec::new(),
             attachments: HashMap::new(),
@@ -92,7 +95,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl TheHiveSandbox {
     pub fn start(opts: TheHiveOptions) -> io::Result<TheHiveSandbox> {
-        let tls = if opts.tls { Some(tls::generate()?) } else { None };
+        let tls = if opts.tls { Some(tls::generate_for(&opts.tls_cert)?) } else { None };
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let shared = Arc::new(Shared {
             version: opts.version,

@@ -17,6 +17,14 @@ fn incident_lists_page_project_filter_and_count() {
     assert_eq!(page2.as_array().unwrap().len(), 1);
     let (_, past) = api.post("incidents/list", json!({"page": 3, "page_size": 2}));
     assert_eq!(past, json!([]));
+    // No page_size: a default of 10 per page, so more than 10 comments take two pages.
+    for n in 0..12 {
+        assert_eq!(api.post("comments/create", json!({"incident_id": INCIDENT, "text": format!("n{n}")})).0, 200);
+    }
+    let (_, first) = api.post("comments/list", json!({"incident_id": INCIDENT}));
+    assert_eq!(first.as_array().unwrap().len(), 10);
+    let (_, second) = api.post("comments/list", json!({"incident_id": INCIDENT, "page": 2}));
+    assert!(matches!(second.as_array().map(Vec::len), Some(1..10)), "{second}");
     let (_, projected) = api.post(
         "incidents/list",
         json!({"fields": ["incident_id", "status"], "statuses": ["Open"], "sort": "creation_time:asc"}),

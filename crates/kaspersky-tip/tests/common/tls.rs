@@ -58,6 +58,22 @@ impl TestPki {
         }
     }
 
+    /// A server certificate as `openssl req -x509` makes it: self-signed, `CA:TRUE`, served alone;
+    /// [`TestPki::server_ca_pem`] is that certificate.
+    pub fn self_signed() -> TestPki {
+        let mut pki = TestPki::generate();
+        let key = KeyPair::generate().expect("server key");
+        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("server params");
+        let number = GENERATED.fetch_add(1, Ordering::Relaxed);
+        params.distinguished_name.push(DnType::CommonName, format!("self-signed {number}"));
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).expect("self-signed certificate");
+        pki.server_ca_pem = cert.pem();
+        pki.server_chain = vec![CertificateDer::from(cert.der().to_vec())];
+        pki.server_key_der = key.serialize_der();
+        pki
+    }
+
     /// The PEM to trust (Cortex `cacerts`) so the analyzer accepts the stand-in.
     pub fn server_ca_pem(&self) -> &str {
         &self.server_ca_pem

@@ -184,17 +184,18 @@ fn compare(a: &Value, b: &Value) -> Ordering {
     }
 }
 
+/// Items per page when a list request names no `page_size`.
+pub(crate) const DEFAULT_PAGE_SIZE: usize = 10;
+
 fn paginate(items: Vec<Value>, body: &Object) -> Result<Vec<Value>, Fail> {
     let page = opt_int(body, "page")?;
     let size = opt_int(body, "page_size")?;
     if page.is_some_and(|p| p < 1) || size.is_some_and(|s| s < 1) {
         return Err(bad_request("page and page_size must be positive integers"));
     }
-    let Some(size) = size else {
-        // No page size: everything on page 1, nothing after.
-        return Ok(if page.unwrap_or(1) == 1 { items } else { Vec::new() });
-    };
-    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    // No page size: a small default, as an unknown server might have (MDR documents none), so a
+    // client that expects everything in one answer fails against the stand-in.
+    let size = size.map_or(DEFAULT_PAGE_SIZE, |size| usize::try_from(size).unwrap_or(usize::MAX));
     let page = usize::try_from(page.unwrap_or(1)).unwrap_or(usize::MAX);
     let skip = (page - 1).saturating_mul(size);
     Ok(items.into_iter().skip(skip).take(size).collect())
