@@ -18,7 +18,7 @@ use cortex_worker::Job;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
-use crate::client::{MdrError, Resolution, chain, http_client, is_tls, preview};
+use crate::client::{MdrError, chain, http_client, is_tls, preview};
 use crate::config::{ConfigError, MdrSettings};
 use crate::secret::Secret;
 
@@ -190,19 +190,16 @@ impl TheHiveClient {
     }
 
     /// Resolves the case with MDR's resolution and the summary (TheHive 4: status `Resolved` +
-    /// `resolutionStatus`; TheHive 5: the status is the resolution).
+    /// `resolutionStatus`; TheHive 5: the status is the resolution). `status` is the TheHive name
+    /// of MDR's resolution (an organisation may have renamed it).
     pub fn resolve_case(
         &self,
         case_id: &str,
         version: TheHiveVersion,
-        resolution: Resolution,
+        status: &str,
         summary: &str,
         impact: Option<&str>,
     ) -> Result<(), TheHiveError> {
-        let status = match resolution {
-            Resolution::TruePositive => "TruePositive",
-            Resolution::FalsePositive => "FalsePositive",
-        };
         let impact = impact.unwrap_or("NotApplicable");
         let (path, body) = match version {
             TheHiveVersion::V4 => (
