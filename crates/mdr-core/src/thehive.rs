@@ -219,7 +219,10 @@ impl<'a> Task<'a> {
 /// Attachment metadata of a task log (TheHive never sends the bytes to Cortex).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachmentMeta<'a> {
+    /// The content hash, TheHive 4's datastore id.
     pub id: &'a str,
+    /// TheHive 5's entity id (`_id`), when the job carries it.
+    pub entity_id: Option<&'a str>,
     pub name: &'a str,
     pub size: Option<u64>,
     pub content_type: Option<&'a str>,
@@ -244,17 +247,34 @@ impl<'a> TaskLog<'a> {
     }
 
     pub fn author(&self) -> Option<&'a str> {
-        text(self.0, "createdBy").or_else(|| text(self.0, "owner"))
+        ["createdBy", "_createdBy", "owner"].iter().find_map(|k| text(self.0, k))
     }
 
+    /// The first attachment, see [`TaskLog::attachments`].
     pub fn attachment(&self) -> Option<AttachmentMeta<'a>> {
-        let a = self.0.get("attachment")?;
-        Some(AttachmentMeta {
-            id: text(a, "id")?,
-            name: text(a, "name").unwrap_or("attachment"),
-            size: a.get("size").and_then(Value::as_u64),
-            content_type: text(a, "contentType"),
-        })
+        self.attachments().into_iter().next()
+    }
+
+    /// Every file of the log: TheHive 4's single `attachment` and TheHive 5's `attachments`
+    /// list (which one TheHive 5 puts in responder input is unconfirmed), each file once.
+    pub fn attachments(&self) -> Vec<AttachmentMeta<'a>> {
+        let single = self.0.get("attachment").into_iter();
+        let listed = self.0.get("attachments").and_then(Value::as_array).into_iter().flatten();
+        let mut found: Vec<AttachmentMeta<'a>> = vec![];
+        for a in single.chain(listed) {
+            let Some(id) = text(a, "id").or_else(|| text(a, "_id")) else { continue };
+            if found.iter().any(|f| f.id == id) {
+                continue;
+            }
+            found.push(AttachmentMeta {
+                id,
+                entity_id: text(a, "_id"),
+                name: text(a, "name").unwrap_or("attachment"),
+                size: a.get("size").and_then(Value::as_u64),
+                content_type: text(a, "contentType"),
+            });
+        }
+        found
     }
 }
 
@@ -373,6 +393,18 @@ mod tests {
         for absent in [json!({"customFieldValues": {id: null}}), json!({"customFieldValues": {id: []}}), json!({})] {
             assert_eq!(custom_field(&absent, id), None, "{absent}");
         }
+    }
+
+    #[test]
+    fn every_attachment_of_a_log_once() {
+        let log = json!({"_createdBy": "ana@soc", "attachment": {"id": "h1", "name": "a.txt"},
+            "attachments": [{"_id": "~1", "id": "h1", "name": "a.txt"}, {"_id": "~2", "id": "h2", "name": "b.csv", "size": 9},
+                            {"name": "no-id"}]});
+        let log = TaskLog::new(&log);
+        let names: Vec<_> = log.attachments().iter().map(|a| (a.id, a.name)).collect();
+        assert_eq!(names, [("h1", "a.txt"), ("h2", "b.csv")]);
+        assert_eq!(log.attachments()[1].entity_id, Some("~2"));
+        assert_eq!(log.author(), Some("ana@soc"));
     }
 
     #[test]
