@@ -1,9 +1,9 @@
 //! Typed, read-only views of the TheHive objects a responder receives in `data`.
 //!
 //! TheHive 4 nests parents (a task carries `case`, a log carries `case_task.case`) and writes case
-//! custom fields as `{"<name>": {"<type>": value, "order": n}}`. TheHive 5 keeps that shape for
-//! responders as far as public evidence goes, but its public API writes custom fields as a list of
-//! `{name, value}`; both are accepted so a responder keeps working across versions.
+//! custom fields as `{"<name>": {"<type>": value, "order": n}}`. TheHive 5 sends `customFieldValues`
+//! (`{name: value}`) and its v1 API writes `customFields` as a list of `{name, value}`; every shape
+//! is read by one function, [`custom_field`], so a responder keeps working across versions.
 
 use serde_json::Value;
 
@@ -89,6 +89,22 @@ impl<'a> Case<'a> {
         text(self.0, "extendedStatus")
     }
 
+    /// TheHive 5's lifecycle stage (`New`, `InProgress`, `Closed`, since 5.0.7): the one field that
+    /// says whether a case is closed, whatever its organisation calls its statuses.
+    pub fn stage(&self) -> Option<&'a str> {
+        text(self.0, "stage")
+    }
+
+    /// Whether the case is closed: `stage` when TheHive sent it, else TheHive 4's `Resolved` status.
+    /// None when the job says neither (a TheHive 5 job without `stage`).
+    pub fn is_closed(&self) -> Option<bool> {
+        match (self.stage(), self.status()) {
+            (Some(stage), _) => Some(stage.eq_ignore_ascii_case("Closed")),
+            (None, Some(status)) if self.extended_status().is_none() => Some(status.eq_ignore_ascii_case("Resolved")),
+            _ => None,
+        }
+    }
+
     pub fn summary(&self) -> Option<&'a str> {
         text(self.0, "summary")
     }
@@ -98,17 +114,9 @@ impl<'a> Case<'a> {
         tags.map(|t| t.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
     }
 
-    /// The value of custom field `name`, in the map shape or the list shape; None when absent or null.
+    /// The value of custom field `name`, wherever this TheHive version put it; None when absent or null.
     pub fn custom_field(&self, name: &str) -> Option<&'a Value> {
-        match self.0.get("customFields")? {
-            Value::Object(fields) => fields.get(name).and_then(field_value),
-            Value::Array(fields) => fields
-                .iter()
-                .find(|f| ["name", "reference"].iter().any(|k| f.get(*k).and_then(Value::as_str) == Some(name)))
-                .and_then(|f| f.get("value"))
-                .filter(|v| !v.is_null()),
-            _ => None,
-        }
+        custom_field(self.0, name)
     }
 
     /// The MDR incident this case is linked to, read from the custom field `field`.
@@ -132,13 +140,39 @@ impl<'a> Case<'a> {
     }
 }
 
-/// `{"string": "x", "order": 0}` → `"x"`; a bare value (some exports) is taken as it is.
-fn field_value(entry: &Value) -> Option<&Value> {
-    let value = match entry {
-        Value::Object(typed) => typed.iter().find(|(k, _)| k.as_str() != "order").map(|(_, v)| v)?,
-        other => other,
+/// Reads custom field `name` of a case or alert, in every shape TheHive is known to send:
+/// `customFields` as TheHive 4's map (`{name: {type: value, order}}`) or TheHive 5's list of
+/// `{name, value}` (a multi-valued field repeats its name), and TheHive 5's flat
+/// `customFieldValues` (`{name: value}`, a list for a multi-valued field; StrangeBee's own
+/// TheHive 5 responders read it). The first non-null value wins; a list yields its first item.
+pub fn custom_field<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
+    let from_fields = match object.get("customFields") {
+        Some(Value::Object(fields)) => fields.get(name).and_then(typed_value),
+        Some(Value::Array(fields)) => fields
+            .iter()
+            .filter(|f| ["name", "reference"].iter().any(|k| f.get(*k).and_then(Value::as_str) == Some(name)))
+            .find_map(|f| f.get("value").and_then(first_item)),
+        _ => None,
     };
-    (!value.is_null()).then_some(value)
+    from_fields.or_else(|| object.get("customFieldValues")?.get(name).and_then(first_item))
+}
+
+/// `{"string": "x", "order": 0}` → `"x"`: the first non-null typed value, whatever key order
+/// TheHive wrote; a bare value (some exports) is taken as it is.
+fn typed_value(entry: &Value) -> Option<&Value> {
+    match entry {
+        Value::Object(typed) => typed.iter().filter(|(k, _)| k.as_str() != "order").find_map(|(_, v)| first_item(v)),
+        other => first_item(other),
+    }
+}
+
+/// A non-null value; for a multi-valued field (a list), its first non-null item.
+fn first_item(value: &Value) -> Option<&Value> {
+    match value {
+        Value::Null => None,
+        Value::Array(items) => items.iter().find(|v| !v.is_null()),
+        other => Some(other),
+    }
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -185,7 +219,10 @@ impl<'a> Task<'a> {
 /// Attachment metadata of a task log (TheHive never sends the bytes to Cortex).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachmentMeta<'a> {
+    /// The content hash, TheHive 4's datastore id.
     pub id: &'a str,
+    /// TheHive 5's entity id (`_id`), when the job carries it.
+    pub entity_id: Option<&'a str>,
     pub name: &'a str,
     pub size: Option<u64>,
     pub content_type: Option<&'a str>,
@@ -210,17 +247,34 @@ impl<'a> TaskLog<'a> {
     }
 
     pub fn author(&self) -> Option<&'a str> {
-        text(self.0, "createdBy").or_else(|| text(self.0, "owner"))
+        ["createdBy", "_createdBy", "owner"].iter().find_map(|k| text(self.0, k))
     }
 
+    /// The first attachment, see [`TaskLog::attachments`].
     pub fn attachment(&self) -> Option<AttachmentMeta<'a>> {
-        let a = self.0.get("attachment")?;
-        Some(AttachmentMeta {
-            id: text(a, "id")?,
-            name: text(a, "name").unwrap_or("attachment"),
-            size: a.get("size").and_then(Value::as_u64),
-            content_type: text(a, "contentType"),
-        })
+        self.attachments().into_iter().next()
+    }
+
+    /// Every file of the log: TheHive 4's single `attachment` and TheHive 5's `attachments`
+    /// list (which one TheHive 5 puts in responder input is unconfirmed), each file once.
+    pub fn attachments(&self) -> Vec<AttachmentMeta<'a>> {
+        let single = self.0.get("attachment").into_iter();
+        let listed = self.0.get("attachments").and_then(Value::as_array).into_iter().flatten();
+        let mut found: Vec<AttachmentMeta<'a>> = vec![];
+        for a in single.chain(listed) {
+            let Some(id) = text(a, "id").or_else(|| text(a, "_id")) else { continue };
+            if found.iter().any(|f| f.id == id) {
+                continue;
+            }
+            found.push(AttachmentMeta {
+                id,
+                entity_id: text(a, "_id"),
+                name: text(a, "name").unwrap_or("attachment"),
+                size: a.get("size").and_then(Value::as_u64),
+                content_type: text(a, "contentType"),
+            });
+        }
+        found
     }
 }
 
@@ -316,6 +370,49 @@ mod tests {
         assert_eq!(Case::new(&bare).mdr_incident_id("mdr-incident-id").unwrap(), "-Nz03");
         let custom_name = json!({"customFields": {"mdr-id": {"string": "-Nz04"}}});
         assert_eq!(Case::new(&custom_name).mdr_incident_id("mdr-id").unwrap(), "-Nz04");
+    }
+
+    #[test]
+    fn custom_field_in_every_shape() {
+        let id = "mdr-incident-id";
+        let shapes = [
+            json!({"customFields": {id: {"string": "-A", "order": 0}}}),
+            json!({"customFields": {id: {"order": 0, "integer": null, "string": "-A"}}}),
+            json!({"customFields": {id: "-A"}}),
+            json!({"customFields": [{"name": id, "value": null}, {"name": id, "value": "-A"}]}),
+            json!({"customFields": [{"reference": id, "value": ["-A", "-B"]}]}),
+            json!({"customFieldValues": {id: "-A"}}),
+            json!({"customFieldValues": {id: [null, "-A", "-B"]}}),
+            json!({"customFields": [], "customFieldValues": {id: "-A"}}),
+            json!({"customFields": {id: {"string": null}}, "customFieldValues": {id: "-A"}}),
+        ];
+        for case in shapes {
+            assert_eq!(custom_field(&case, id), Some(&json!("-A")), "{case}");
+            assert_eq!(Case::new(&case).mdr_incident_id(id).unwrap(), "-A", "{case}");
+        }
+        for absent in [json!({"customFieldValues": {id: null}}), json!({"customFieldValues": {id: []}}), json!({})] {
+            assert_eq!(custom_field(&absent, id), None, "{absent}");
+        }
+    }
+
+    #[test]
+    fn every_attachment_of_a_log_once() {
+        let log = json!({"_createdBy": "ana@soc", "attachment": {"id": "h1", "name": "a.txt"},
+            "attachments": [{"_id": "~1", "id": "h1", "name": "a.txt"}, {"_id": "~2", "id": "h2", "name": "b.csv", "size": 9},
+                            {"name": "no-id"}]});
+        let log = TaskLog::new(&log);
+        let names: Vec<_> = log.attachments().iter().map(|a| (a.id, a.name)).collect();
+        assert_eq!(names, [("h1", "a.txt"), ("h2", "b.csv")]);
+        assert_eq!(log.attachments()[1].entity_id, Some("~2"));
+        assert_eq!(log.author(), Some("ana@soc"));
+    }
+
+    #[test]
+    fn th5_task_log_case_with_only_custom_field_values() {
+        let data = json!({"_id": "~1", "message": "m", "case_task": {"_id": "~2",
+            "case": {"_id": "~3", "number": 4, "customFieldValues": {"mdr-incident-id": "-Nz09"}}}});
+        let ctx = Context::new("thehive:case_task_log", &data, &[DataType::TaskLog]).unwrap();
+        assert_eq!(ctx.case.mdr_incident_id("mdr-incident-id").unwrap(), "-Nz09");
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //!
 //! Covered: TheHive 4.1 (v0 routes `/api/case/{id}`, `/api/case/artifact/_search`, confirmed from
 //! its source) and TheHive 5 (v1 routes `/api/v1/case/{id}`, `/api/v1/query`, as thehive4py 2
-//! uses them). Attachments come from `/api/datastore/{id}`, which both serve. The version is the
-//! `thehive_version` item, else inferred from the job (TheHive 5 sends `extendedStatus`), else
-//! read from `/api/status`. Requests carry `X-Organisation` from the job's `parameters`.
+//! uses them). Attachments come from `/api/datastore/{hash}` on TheHive 4 and from
+//! `/api/v1/attachment/{id}/download` on TheHive 5 (the v0 API is deprecated there since 5.4):
+//! first with the hash `id`, and if TheHive refuses it with the attachment's `_id`, taken from the
+//! job or from a `getLog` query. The version is the `thehive_version` item, else inferred from the
+//! job (TheHive 5 sends `extendedStatus` or `stage`), else read from `/api/v1/status` (TheHive 5),
+//! else `/api/status` (TheHive 4). Requests carry `X-Organisation` from the job's `parameters`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -20,9 +23,10 @@ use serde_json::{Value, json};
 
 use cortex_http::{Call, Failure, HttpClient, Untrusted, causes};
 
-use crate::client::{MdrError, Resolution, http_config, preview};
+use crate::client::{MdrError, http_config, preview};
 use crate::config::{ConfigError, MdrSettings};
 use crate::secret::Secret;
+use crate::thehive::AttachmentMeta;
 
 /// Largest attachment sent to MDR unless `attachment_max_mb` says otherwise.
 pub const DEFAULT_ATTACHMENT_MAX_MB: u64 = 100;
@@ -161,25 +165,76 @@ impl TheHiveClient {
         Ok(TheHiveClient { http: layer.client().clone(), layer, settings })
     }
 
-    /// The configured version, else the job's hint, else what `/api/status` says.
+    /// The configured version, else the job's hint, else what `/api/v1/status` (TheHive 5's
+    /// `version`) or, when that route is missing, `/api/status` (TheHive 4's `versions.TheHive`) says.
     pub fn version(&self, hint: Option<TheHiveVersion>) -> Result<TheHiveVersion, TheHiveError> {
         if let Some(version) = self.settings.version.or(hint) {
             return Ok(version);
         }
-        let status: Value = self.json("status", self.http.get(self.url("/api/status")))?;
-        let reported = status["versions"]["TheHive"].as_str().unwrap_or("");
+        let status: Value = match self.json("status", self.http.get(self.url("/api/v1/status"))) {
+            Err(TheHiveError::Status { status: 404 | 405, .. }) => {
+                self.json("status", self.http.get(self.url("/api/status")))?
+            }
+            other => other?,
+        };
+        let reported = status["version"].as_str().or(status["versions"]["TheHive"].as_str()).unwrap_or("");
         version_item(Some(reported)).ok().flatten().ok_or_else(|| TheHiveError::BadBody {
             what: "status".to_owned(),
             detail: format!("unknown TheHive version {reported:?}; set `thehive_version`"),
         })
     }
 
+    /// Downloads attachment `meta` of log `log_id` through the route of `version`.
+    pub fn download_attachment(
+        &self,
+        meta: &AttachmentMeta<'_>,
+        log_id: Option<&str>,
+        version: TheHiveVersion,
+    ) -> Result<Spooled, TheHiveError> {
+        let what = format!("attachment download ({})", meta.name);
+        let v1 = |id: &str| self.url(&format!("/api/v1/attachment/{id}/download"));
+        let request = match version {
+            TheHiveVersion::V4 => {
+                return self.spool(meta.name, self.http.get(self.url(&format!("/api/datastore/{}", meta.id))));
+            }
+            TheHiveVersion::V5 => self.http.get(v1(meta.id)),
+        };
+        // Whether TheHive 5 takes the hash is unconfirmed; its documented key is the `_id`.
+        let refused = match self.send(&what, request) {
+            Ok(response) => return self.spool_response(meta.name, response),
+            Err(err @ TheHiveError::Status { status: 400 | 404, .. }) => err,
+            Err(err) => return Err(err),
+        };
+        let entity_id = match meta.entity_id {
+            Some(id) => Some(id.to_owned()),
+            None => match log_id {
+                Some(log_id) => self.attachment_entity_id(log_id, meta.id)?,
+                None => None,
+            },
+        };
+        match entity_id.filter(|e| e != meta.id) {
+            Some(entity_id) => self.spool(meta.name, self.http.get(v1(&entity_id))),
+            None => Err(refused),
+        }
+    }
+
+    /// The `_id` of the attachment with hash `hash` in log `log_id`, from a v1 `getLog` query.
+    fn attachment_entity_id(&self, log_id: &str, hash: &str) -> Result<Option<String>, TheHiveError> {
+        let query = json!({"query": [{"_name": "getLog", "idOrName": log_id}]});
+        let logs: Vec<Value> = self.json("log query", self.http.post(self.url("/api/v1/query")).json(&query))?;
+        let listed = logs.iter().filter_map(|l| l["attachments"].as_array()).flatten();
+        Ok(listed.filter(|a| a["id"] == hash).find_map(|a| a["_id"].as_str()).map(str::to_owned))
+    }
+
+    fn spool(&self, name: &str, request: RequestBuilder) -> Result<Spooled, TheHiveError> {
+        let response = self.send(&format!("attachment download ({name})"), request)?;
+        self.spool_response(name, response)
+    }
+
     /// Streams the attachment into a private temporary file, refusing more than the size limit.
-    pub fn download_attachment(&self, id: &str, name: &str) -> Result<Spooled, TheHiveError> {
+    fn spool_response(&self, name: &str, response: Response) -> Result<Spooled, TheHiveError> {
         let limit = self.settings.attachment_max_bytes;
         let too_large = || TheHiveError::TooLarge { name: name.to_owned(), limit_mb: limit / 1_000_000 };
-        let what = format!("attachment download ({name})");
-        let response = self.send(&what, self.http.get(self.url(&format!("/api/datastore/{id}"))))?;
         if response.content_length().is_some_and(|len| len > limit) {
             return Err(too_large());
         }
@@ -200,19 +255,16 @@ impl TheHiveClient {
     }
 
     /// Resolves the case with MDR's resolution and the summary (TheHive 4: status `Resolved` +
-    /// `resolutionStatus`; TheHive 5: the status is the resolution).
+    /// `resolutionStatus`; TheHive 5: the status is the resolution). `status` is the TheHive name
+    /// of MDR's resolution (an organisation may have renamed it).
     pub fn resolve_case(
         &self,
         case_id: &str,
         version: TheHiveVersion,
-        resolution: Resolution,
+        status: &str,
         summary: &str,
         impact: Option<&str>,
     ) -> Result<(), TheHiveError> {
-        let status = match resolution {
-            Resolution::TruePositive => "TruePositive",
-            Resolution::FalsePositive => "FalsePositive",
-        };
         let impact = impact.unwrap_or("NotApplicable");
         let (path, body) = match version {
             TheHiveVersion::V4 => (

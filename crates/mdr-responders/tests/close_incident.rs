@@ -111,3 +111,31 @@ fn a_server_failure_on_close_is_a_clear_error() {
     assert!(message.starts_with("MDR API incidents/close answered HTTP 500: database unavailable"), "{message}");
     assert_eq!(closes(&mdr).len(), 1, "a write is not retried blindly");
 }
+
+#[test]
+fn a_thehive5_case_closed_by_stage_with_a_custom_status_uses_the_map() {
+    // The case carries its incident id only in `customFieldValues`, its status is custom.
+    let mdr = sandbox(true);
+    let (mut job, _) = Job::new(fixture("th5/input_case_values.json"), &mdr);
+    let message = job.run(BIN).assert_error();
+    assert!(message.starts_with("The case resolution \"Confirmed threat\" has no MDR equivalent"), "{message}");
+    assert!(closes(&mdr).is_empty());
+    job.input["config"]["resolution_map"] = "Confirmed threat:TruePositive".into();
+    let run = job.run(BIN);
+    let full = run.assert_success();
+    assert_eq!(full["message"], "MDR incident -NzExampleIncident01 closed as TRUE_POSITIVE");
+    assert_eq!(closes(&mdr).len(), 1);
+    assert_eq!(closes(&mdr)[0]["resolution_status"], "TRUE_POSITIVE");
+}
+
+#[test]
+fn a_thehive5_case_open_by_stage_is_still_open_whatever_its_status() {
+    let mdr = sandbox(true);
+    let (mut job, _) = Job::new(fixture("th5/input_case_values.json"), &mdr);
+    job.input["data"]["stage"] = "InProgress".into();
+    job.input["data"]["extendedStatus"] = "Waiting customer".into();
+    job.input["config"]["resolution_map"] = "Waiting customer:FalsePositive".into();
+    let message = job.run(BIN).assert_error();
+    assert!(message.starts_with("The case is still open and has no resolution"), "{message}");
+    assert!(mdr.journal().is_empty(), "nothing is asked of MDR for an open case");
+}

@@ -126,3 +126,14 @@ fn a_response_decided_meanwhile_is_reported_from_mdr() {
     assert!(message.starts_with("MDR API response/update answered HTTP 409: response is not pending"), "{message}");
     assert_eq!(mdr.calls("responses/list").len(), 2, "looked the response up again before answering");
 }
+
+#[test]
+fn thehive5_jobs_whose_case_has_only_custom_field_values() {
+    let mdr = sandbox(false);
+    let run = job("th5/input_case_task_values.json", "confirm_response", &mdr).run(BIN);
+    assert_eq!(run.assert_success()["message"], format!("MDR response {PENDING} confirmed"));
+    let mdr = sandbox(false);
+    let run = job("th5/input_case_task_log_values.json", "decline_response", &mdr).run(BIN);
+    assert_eq!(run.assert_success()["decision"], "Declined");
+    assert_eq!(updates(&mdr).len(), 1);
+}

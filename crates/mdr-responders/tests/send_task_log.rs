@@ -274,3 +274,18 @@ fn cortex_proxies_are_used_and_no_proxy_exempts_hosts() {
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(comment_posts(&mdr).len(), 1);
 }
+
+#[test]
+fn a_thehive5_log_whose_case_has_only_custom_field_values_names_every_file() {
+    let mdr = sandbox(false);
+    let (job, _) = Job::new(fixture("th5/input_case_task_log_values.json"), &mdr);
+    let run = job.run(BIN);
+    let full = run.assert_success();
+    assert_eq!(full["incident_id"], INCIDENT);
+    assert_eq!(full["text"], EXPECTED_TEXT, "the author comes from `_createdBy`");
+    let names: Vec<&Value> = full["attachments"].as_array().unwrap().iter().map(|a| &a["name"]).collect();
+    assert_eq!(names, [&json!("evidence.txt"), &json!("process-list.csv")]);
+    let message = full["message"].as_str().unwrap();
+    assert!(message.contains("attachment evidence.txt NOT sent") && message.contains("process-list.csv NOT sent"));
+    assert_eq!(comment_posts(&mdr).len(), 1);
+}

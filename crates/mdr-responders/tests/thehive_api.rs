@@ -24,6 +24,9 @@ fn thehive(version: TheHiveVersion) -> TheHiveSandbox {
     options.attachments = HashMap::from([(ATTACHMENT_ID.to_owned(), b"test".to_vec())]);
     let case = fixture("th4/input_case_open.json")["data"].clone();
     options.cases = vec![case];
+    // TheHive 5 downloads by the attachment's `_id`, found through the log.
+    let file = json!({"_id": "~8200", "id": ATTACHMENT_ID, "name": "evidence.txt", "size": 4});
+    options.logs = vec![json!({"_id": "~81924184", "attachments": [file]})];
     options.observables = vec![
         json!({"_id": "~1", "dataType": "hostname", "data": "HOST-02", "case": CASE_ID}),
         json!({"_id": "~2", "dataType": "ip", "data": "10.0.0.9", "case": CASE_ID}),
@@ -210,4 +213,75 @@ fn create_takes_hosts_from_hostname_observables() {
     );
     let query = &th.calls("POST /api/v1/query")[0].body["body"];
     assert_eq!(query["query"][0], json!({"_name": "getCase", "idOrName": CASE_ID}));
+}
+
+/// A TheHive 5 that serves only v1 routes, with the sample log holding two files.
+fn thehive5_two_files() -> TheHiveSandbox {
+    let log = fixture("th5/input_case_task_log_values.json")["data"].clone();
+    let mut options = TheHiveOptions::new(TheHiveVersion::V5);
+    options.api_key = "sentinel-thehive-key".to_owned();
+    options.attachments = HashMap::from([
+        (ATTACHMENT_ID.to_owned(), b"test".to_vec()),
+        (log["attachments"][1]["id"].as_str().unwrap().to_owned(), b"pid,name\n".to_vec()),
+    ]);
+    options.logs = vec![json!({"_id": log["_id"], "message": log["message"], "attachments": log["attachments"]})];
+    TheHiveSandbox::start(options).unwrap()
+}
+
+#[test]
+fn a_thehive5_log_with_two_files_delivers_both_once_through_v1_routes() {
+    let (mdr, th) = (sandbox(false), thehive5_two_files());
+    let mut job = log_job(&mdr, &th, "th5/input_case_task_log_values.json");
+    // Without `_id` in the job the attachment id comes from a getLog query.
+    job.input["data"]["attachments"][1].as_object_mut().unwrap().remove("_id");
+    let run = job.run(SEND);
+    let full = run.assert_success().clone();
+    let message = full["message"].as_str().unwrap();
+    assert!(message.contains("attachment evidence.txt uploaded; attachment process-list.csv uploaded"), "{message}");
+    let sent = full["attachments"].as_array().unwrap();
+    assert_eq!(sent.len(), 2);
+    for (outcome, bytes) in sent.iter().zip([&b"test"[..], &b"pid,name\n"[..]]) {
+        assert_eq!(outcome["status"], "sent", "{outcome}");
+        assert_eq!(mdr.attachment_bytes(outcome["attachment_id"].as_str().unwrap()).unwrap(), bytes);
+    }
+    assert!(th.calls("GET /api/datastore").is_empty() && th.calls("GET /api/status").is_empty());
+    assert_eq!(th.calls("GET /api/v1/attachment/download").len(), 4, "hash refused, then the _id, per file");
+    assert_eq!(th.calls("POST /api/v1/query").len(), 1, "one getLog for the file without `_id`");
+    run.assert_no_secret(&["sentinel-thehive-key"]);
+
+    let again = job.run(SEND);
+    let full = again.assert_success();
+    let statuses: Vec<&Value> = full["attachments"].as_array().unwrap().iter().map(|a| &a["status"]).collect();
+    assert_eq!(statuses, [&json!("already_sent"), &json!("already_sent")]);
+    assert_eq!((mdr.calls("comments/create").len(), uploads(&mdr).len()), (1, 2), "nothing sent twice");
+    assert_eq!(th.calls("GET /api/v1/attachment/download").len(), 4, "nothing fetched again");
+}
+
+#[test]
+fn a_second_click_sends_only_the_file_that_failed() {
+    let (mdr, th) = (sandbox(false), thehive5_two_files());
+    let mut job = log_job(&mdr, &th, "th5/input_case_task_log_values.json");
+    job.input["config"]["thehive_version"] = "5".into();
+    mdr.inject("attachments/upload", Fault::Status(500, r#"{"message": "storage offline"}"#.into()), 1);
+    let message = job.run(SEND).assert_error();
+    assert!(
+        message.contains("(process-list.csv uploaded)") && message.contains("uploading evidence.txt failed"),
+        "{message}"
+    );
+    let run = job.run(SEND);
+    let full = run.assert_success();
+    let statuses: Vec<&Value> = full["attachments"].as_array().unwrap().iter().map(|a| &a["status"]).collect();
+    assert_eq!(statuses, [&json!("sent"), &json!("already_sent")]);
+    assert_eq!((mdr.calls("comments/create").len(), uploads(&mdr).len()), (1, 3));
+}
+
+#[test]
+fn thehive5_is_recognised_from_api_v1_status() {
+    let (mdr, th) = (sandbox(false), thehive5_two_files());
+    let mut job = log_job(&mdr, &th, "th4/input_case_task_log.json");
+    job.input["data"]["_id"] = "~81924184".into();
+    let full = job.run(SEND).assert_success().clone();
+    assert_eq!(full["attachment"]["status"], "sent", "{full}");
+    assert_eq!(th.calls("GET /api/v1/status").len(), 1);
+    assert!(th.calls("GET /api/status").is_empty());
 }

@@ -2,12 +2,17 @@
 //! (v0 routes) or TheHive 5 (v1 routes), with the same journal and fault injection as the MDR
 //! stand-in. Routes of the other version answer 404, so a client using the wrong one is caught.
 //!
-//! - `GET /api/status` → `{"versions": {"TheHive": "4.1.24-1" | "5.4.0-1"}}`
-//! - `GET /api/datastore/{id}` → the attachment bytes (both versions)
-//! - TheHive 4: `PATCH /api/case/{id}` (status `Resolved` needs a valid `resolutionStatus`),
+//! - TheHive 4: `GET /api/status` → `{"versions": {"TheHive": "4.1.24-1"}}`,
+//!   `GET /api/datastore/{hash}` → the attachment bytes,
+//!   `PATCH /api/case/{id}` (status `Resolved` needs a valid `resolutionStatus`),
 //!   `POST /api/case/artifact/_search` (`_parent` case id and `dataType` `_in` filters)
-//! - TheHive 5: `PATCH /api/v1/case/{id}` (status one of the built-in case statuses; 204),
-//!   `POST /api/v1/query` (`getCase` → `observables` → optional `filter` `_in` on `dataType`)
+//! - TheHive 5 serves only v1 routes (the v0 API is deprecated since 5.4, and its API
+//!   documentation lists no other): `GET /api/v1/status` → `{"version": "5.5.13-1", ...}`,
+//!   `GET /api/v1/attachment/{_id}/download` → the bytes (the hash id only when
+//!   `accepts_hash_ids`: unconfirmed for a real TheHive 5, so refused by default),
+//!   `PATCH /api/v1/case/{id}` (status one of the built-in case statuses; 204),
+//!   `POST /api/v1/query` (`getLog` → the log with its `attachments`; `getCase` → `observables`
+//!   → optional `filter` `_in` on `dataType`)
 //!
 //! Every route needs `Authorization: Bearer <api key>` (else 401, TheHive's
 //! `AuthenticationError`); the `X-Organisation` header is recorded in the journal body.
@@ -51,6 +56,11 @@ pub struct TheHiveOptions {
     pub observables: Vec<Value>,
     /// Attachment bytes by id (TheHive uses the SHA-256 of the content).
     pub attachments: HashMap<String, Vec<u8>>,
+    /// TheHive 5 task logs as `/api/v1/query` `getLog` returns them: `_id` and `attachments`
+    /// `[{_id, id (the hash), name, size, contentType}]`; the download route takes the `_id`.
+    pub logs: Vec<Value>,
+    /// Whether TheHive 5's download route also takes an attachment's hash `id`.
+    pub accepts_hash_ids: bool,
 }
 
 impl TheHiveOptions {
@@ -63,6 +73,8 @@ impl TheHiveOptions {
             cases: Vec::new(),
             observables: Vec::new(),
             attachments: HashMap::new(),
+            logs: Vec::new(),
+            accepts_hash_ids: false,
         }
     }
 }
@@ -71,12 +83,14 @@ struct State {
     cases: Vec<Value>,
     observables: Vec<Value>,
     attachments: HashMap<String, Vec<u8>>,
+    logs: Vec<Value>,
     journal: Vec<JournalEntry>,
     faults: FaultQueue,
 }
 
 struct Shared {
     version: TheHiveVersion,
+    accepts_hash_ids: bool,
     api_key: String,
     state: Mutex<State>,
 }
@@ -99,11 +113,13 @@ impl TheHiveSandbox {
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let shared = Arc::new(Shared {
             version: opts.version,
+            accepts_hash_ids: opts.accepts_hash_ids,
             api_key: opts.api_key,
             state: Mutex::new(State {
                 cases: opts.cases,
                 observables: opts.observables,
                 attachments: opts.attachments,
+                logs: opts.logs,
                 journal: Vec::new(),
                 faults: FaultQueue::default(),
             }),
@@ -178,8 +194,15 @@ impl Handler for Shared {
     }
 }
 
-/// `PATCH /api/case/~123` → (`"PATCH /api/case"`, `Some("~123")`).
+/// `PATCH /api/case/~123` → (`"PATCH /api/case"`, `Some("~123")`);
+/// `GET /api/v1/attachment/~9/download` → (`"GET /api/v1/attachment/download"`, `Some("~9")`).
 fn route_name(method: &str, path: &str) -> (String, Option<String>) {
+    if let Some(id) = path.strip_prefix("/api/v1/attachment/").and_then(|rest| rest.strip_suffix("/download"))
+        && !id.is_empty()
+        && !id.contains('/')
+    {
+        return (format!("{method} /api/v1/attachment/download"), Some(id.to_owned()));
+    }
     for prefix in ["/api/datastore/", "/api/v1/case/", "/api/case/"] {
         if let Some(id) = path.strip_prefix(prefix)
             && !id.is_empty()
@@ -208,33 +231,59 @@ impl Shared {
         if bearer != BearerState::Valid {
             return auth_error();
         }
-        let v4 = self.version == TheHiveVersion::V4;
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let mut state = lock(&self.state);
+        match self.version {
+            TheHiveVersion::V4 => v4_route(&mut state, endpoint, id, &body),
+            TheHiveVersion::V5 => self.v5_route(&mut state, endpoint, id, &body),
+        }
+    }
+
+    fn v5_route(&self, state: &mut State, endpoint: &str, id: Option<&str>, body: &Value) -> Response {
         match (endpoint, id) {
-            ("GET /api/status", None) => {
-                let version = if v4 { "4.1.24-1" } else { "5.4.0-1" };
-                Response::json(200, &json!({"versions": {"TheHive": version}}))
+            ("GET /api/v1/status", None) => {
+                Response::json(200, &json!({"version": "5.5.13-1", "config": {"authType": ["bearer"]}}))
             }
-            ("GET /api/datastore", Some(id)) => match state.attachments.get(id) {
-                Some(bytes) => Response::raw(200, "application/octet-stream", bytes.clone()),
-                None => not_found(&format!("Attachment {id}")),
-            },
-            ("PATCH /api/case", Some(id)) if v4 => update_case_v4(&mut state, id, &body),
-            ("PATCH /api/v1/case", Some(id)) if !v4 => update_case_v5(&mut state, id, &body),
-            ("POST /api/case/artifact/_search", None) if v4 => {
-                let case_id = find_key(&body, "_parent").and_then(|p| find_key(p, "_id")).and_then(Value::as_str);
-                observables(&state, case_id, &data_types(&body))
-            }
-            ("POST /api/v1/query", None) if !v4 => {
-                let case_id = body["query"]
-                    .as_array()
-                    .and_then(|q| q.iter().find(|s| s["_name"] == "getCase"))
-                    .and_then(|s| s["idOrName"].as_str());
-                observables(&state, case_id, &data_types(&body))
+            ("GET /api/v1/attachment/download", Some(id)) => self.download_v5(state, id),
+            ("PATCH /api/v1/case", Some(id)) => update_case_v5(state, id, body),
+            ("POST /api/v1/query", None) => {
+                let steps = body["query"].as_array().cloned().unwrap_or_default();
+                let step = |name: &str| steps.iter().find(|s| s["_name"] == name).and_then(|s| s["idOrName"].as_str());
+                if let Some(log_id) = step("getLog") {
+                    let found = state.logs.iter().filter(|l| l["_id"] == log_id).cloned().collect::<Vec<_>>();
+                    return Response::json(200, &Value::Array(found));
+                }
+                observables(state, step("getCase"), &data_types(body))
             }
             _ => not_found("route"),
         }
+    }
+
+    /// The bytes of the attachment whose `_id` (or, if allowed, hash) is `id`.
+    fn download_v5(&self, state: &State, id: &str) -> Response {
+        let listed = state.logs.iter().filter_map(|l| l["attachments"].as_array()).flatten();
+        let hash = listed.clone().find(|a| a["_id"] == id).and_then(|a| a["id"].as_str());
+        let hash = hash.or_else(|| (self.accepts_hash_ids && listed.clone().any(|a| a["id"] == id)).then_some(id));
+        match hash.and_then(|h| state.attachments.get(h)) {
+            Some(bytes) => Response::raw(200, "application/octet-stream", bytes.clone()),
+            None => not_found(&format!("Attachment {id}")),
+        }
+    }
+}
+
+fn v4_route(state: &mut State, endpoint: &str, id: Option<&str>, body: &Value) -> Response {
+    match (endpoint, id) {
+        ("GET /api/status", None) => Response::json(200, &json!({"versions": {"TheHive": "4.1.24-1"}})),
+        ("GET /api/datastore", Some(id)) => match state.attachments.get(id) {
+            Some(bytes) => Response::raw(200, "application/octet-stream", bytes.clone()),
+            None => not_found(&format!("Attachment {id}")),
+        },
+        ("PATCH /api/case", Some(id)) => update_case_v4(state, id, body),
+        ("POST /api/case/artifact/_search", None) => {
+            let case_id = find_key(body, "_parent").and_then(|p| find_key(p, "_id")).and_then(Value::as_str);
+            observables(state, case_id, &data_types(body))
+        }
+        _ => not_found("route"),
     }
 }
 

@@ -73,15 +73,14 @@ fn resolve_thehive_case(
     summary: &str,
     incident_id: &str,
 ) -> Result<serde_json::Value, ActionError> {
-    if case.status().is_some_and(|s| s.eq_ignore_ascii_case("Resolved"))
-        || case
-            .extended_status()
-            .is_some_and(|s| builtin(s).is_some() || CLOSED_STAGES.contains(&normalise(s).as_str()))
-    {
+    let closed_by_status = || {
+        case.extended_status().is_some_and(|s| builtin(s).is_some() || CLOSED_STAGES.contains(&normalise(s).as_str()))
+    };
+    if case.is_closed().unwrap_or_else(closed_by_status) {
         return Ok(json!({"status": "already_resolved"}));
     }
     let case_id = job.param("data._id").or_else(|| job.param("data.id")).and_then(|v| v.as_str()).unwrap_or("");
-    let hint = case.extended_status().map(|_| TheHiveVersion::V5);
+    let hint = (case.extended_status().is_some() || case.stage().is_some()).then_some(TheHiveVersion::V5);
     let failed = |e: crate::thehive_api::TheHiveError| {
         ActionError::Refused(format!(
             "MDR incident {incident_id} is closed, but resolving the TheHive case failed: {e}. Run the responder \
@@ -91,8 +90,21 @@ fn resolve_thehive_case(
     let client = TheHiveClient::new(thehive, settings)?;
     let version = client.version(hint).map_err(failed)?;
     let impact = job.param("data.impactStatus").and_then(|v| v.as_str());
-    client.resolve_case(case_id, version, resolution, summary, impact).map_err(failed)?;
+    let status = thehive_status(job, resolution, version);
+    client.resolve_case(case_id, version, status, summary, impact).map_err(failed)?;
     Ok(json!({"status": "resolved", "case_id": case_id}))
+}
+
+/// The TheHive status that closes the case: TheHive 5 organisations may rename `TruePositive` and
+/// `FalsePositive`, so `thehive_true_positive_status` / `thehive_false_positive_status` override
+/// them there; TheHive 4's resolutions are fixed.
+fn thehive_status(job: &Job, resolution: Resolution, version: TheHiveVersion) -> &str {
+    let (item, default) = match resolution {
+        Resolution::TruePositive => ("thehive_true_positive_status", "TruePositive"),
+        Resolution::FalsePositive => ("thehive_false_positive_status", "FalsePositive"),
+    };
+    let custom = job.config_str(item).map(str::trim).filter(|s| !s.is_empty());
+    custom.filter(|_| version == TheHiveVersion::V5).unwrap_or(default)
 }
 
 fn is_closed(incident: &Incident) -> bool {
@@ -140,7 +152,14 @@ impl ResolutionMap {
 
 fn resolution(case: &Case<'_>, map: &ResolutionMap, field: &str) -> Result<Resolution, ActionError> {
     let from_field = case.custom_field(field).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
-    let candidates = [case.extended_status(), case.resolution_status(), from_field];
+    // A case whose stage is not `Closed` is open whatever its (possibly custom) status says;
+    // only the custom field may then say how to close it.
+    let open_by_stage = case.stage().is_some() && case.is_closed() == Some(false);
+    let candidates = if open_by_stage {
+        [None, None, from_field]
+    } else {
+        [case.extended_status(), case.resolution_status(), from_field]
+    };
     let candidates = candidates.iter().flatten().filter(|v| !OPEN_STAGES.contains(&normalise(v).as_str()));
     let mut unmapped = None;
     for value in candidates {
@@ -228,8 +247,25 @@ mod tests {
         assert!(err.starts_with("The case is still open and has no resolution"), "{err}");
         let err = resolve(json!({"extendedStatus": "InProgress"}), None).unwrap_err();
         assert!(err.starts_with("The case is still open"), "{err}");
+        let waiting = json!({"stage": "InProgress", "status": "InProgress", "extendedStatus": "Waiting customer"});
+        let err = resolve(waiting.clone(), Some("Waiting customer:TruePositive")).unwrap_err();
+        assert!(err.starts_with("The case is still open"), "{err}");
+        let mut decided = waiting;
+        decided["customFieldValues"] = json!({"mdr-resolution": "FalsePositive"});
+        assert_eq!(resolve(decided, None), Ok(Resolution::FalsePositive), "the custom field decides an open case");
         let err = resolve(json!({"resolutionStatus": "TruePositive"}), Some("Other:Maybe")).unwrap_err();
         assert!(err.contains("`resolution_map` has an invalid entry \"Other:Maybe\""), "{err}");
+    }
+
+    #[test]
+    fn closed_stage_with_custom_status_uses_the_map() {
+        let case = json!({"stage": "Closed", "status": "Resolved", "extendedStatus": "Confirmed threat"});
+        assert_eq!(resolve(case.clone(), Some("Confirmed threat:TruePositive")), Ok(Resolution::TruePositive));
+        let err = resolve(case, None).unwrap_err();
+        assert!(err.starts_with("The case resolution \"Confirmed threat\" has no MDR equivalent"), "{err}");
+        assert_eq!(Case::new(&json!({"stage": "Closed", "status": "Open"})).is_closed(), Some(true));
+        assert_eq!(Case::new(&json!({"stage": "New", "status": "Resolved"})).is_closed(), Some(false));
+        assert_eq!(Case::new(&json!({"status": "Resolved"})).is_closed(), Some(true));
     }
 
     #[test]

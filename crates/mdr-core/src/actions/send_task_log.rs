@@ -1,11 +1,11 @@
-//! MDR_SendTaskLog: a TheHive task log becomes a comment on the linked MDR incident, and its
-//! attachment an MDR attachment when the TheHive API is configured.
+//! MDR_SendTaskLog: a TheHive task log becomes a comment on the linked MDR incident, and each of
+//! its attachments (`attachment` and `attachments[]`) an MDR attachment when the TheHive API is
+//! configured.
 //!
-//! Nothing is sent twice: the comment and the attachment caption end with the log's id, and
-//! both are looked for on the incident before sending. The file is fetched from TheHive first
-//! (a TheHive failure sends nothing), then the comment is posted, then the file uploaded; when
-//! the upload fails the report says the comment went through and a second click sends only the
-//! file.
+//! Nothing is sent twice: the comment and each file's caption end with the log's id, and both are
+//! looked for on the incident before sending. The files are fetched from TheHive first (a TheHive
+//! failure sends nothing), then the comment is posted, then the files uploaded; when an upload
+//! fails the error says what went through and a second click sends only what is missing.
 
 use cortex_worker::{Job, Report};
 use serde_json::{Value, json};
@@ -14,7 +14,7 @@ use super::{ActionError, context, not_found_as};
 use crate::client::{Comment, MdrClient, Upload};
 use crate::config::MdrSettings;
 use crate::thehive::{AttachmentMeta, DataType};
-use crate::thehive_api::{Spooled, TheHiveClient, TheHiveError, TheHiveSettings};
+use crate::thehive_api::{Spooled, TheHiveClient, TheHiveError, TheHiveSettings, TheHiveVersion};
 
 pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
     let ctx = context(job, &[DataType::TaskLog])?;
@@ -32,37 +32,55 @@ pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
 
     let client = MdrClient::new(&settings)?;
     let existing = client.list_comments(incident_id).map_err(|e| not_found_as(e, incident_id, &settings))?;
-    let attachment = match log.attachment() {
-        Some(meta) => Some(prepare_attachment(&client, thehive, &settings, incident_id, &meta, &origin)?),
-        None => None,
-    };
+    // Every file is fetched before anything is posted: a TheHive failure sends nothing.
+    let metas = log.attachments();
+    let th5_hint = ctx.case.extended_status().is_some()
+        || ctx.case.stage().is_some()
+        || job.param("data.attachments").is_some_and(|a| a.is_array());
+    let hint = th5_hint.then_some(TheHiveVersion::V5);
+    let prepared = prepare_attachments(&client, thehive, &settings, incident_id, &metas, &origin, hint)?;
     let (comment, already_sent) = match origin.marker().and_then(|m| existing.into_iter().find(|c| c.text.contains(&m)))
     {
         Some(comment) => (comment, true),
         None => (client.create_comment(incident_id, &text)?, false),
     };
-    let attachment = match attachment {
-        Some(Prepared::Ready { meta_name, spooled }) => {
-            let caption = format!("{author} attached {meta_name} {}", origin.footer());
-            let upload = Upload { incident_id, path: &spooled.path, file_name: &meta_name, caption: &caption };
-            let answer = client.upload_attachment(&upload).map_err(|e| {
-                ActionError::Refused(format!(
-                    "The comment was sent to MDR incident {incident_id} (comment {}), but uploading {meta_name} failed: \
-                     {e}. Run the responder again: the comment will not be repeated",
-                    comment.comment_id
-                ))
-            })?;
-            Some(
-                json!({"name": meta_name, "status": "sent", "size": spooled.size, "attachment_id": answer.get("attachment_id")}),
-            )
-        }
-        Some(Prepared::Done(outcome)) => Some(outcome),
-        None => None,
-    };
-    Ok(report(incident_id, &comment, &text, already_sent, attachment))
+    let mut outcomes = vec![];
+    let mut failed = vec![];
+    for item in prepared {
+        outcomes.push(match item {
+            Prepared::Ready { meta_name, spooled } => {
+                let caption = format!("{author} attached {meta_name} {}", origin.footer());
+                let upload = Upload { incident_id, path: &spooled.path, file_name: &meta_name, caption: &caption };
+                match client.upload_attachment(&upload) {
+                    Ok(answer) => json!({"name": meta_name, "status": "sent", "size": spooled.size,
+                                         "attachment_id": answer.get("attachment_id")}),
+                    Err(e) => {
+                        failed.push(format!("uploading {meta_name} failed: {e}"));
+                        json!({"name": meta_name, "status": "not_sent", "reason": format!("upload failed: {e}")})
+                    }
+                }
+            }
+            Prepared::Done(outcome) => outcome,
+        });
+    }
+    if !failed.is_empty() {
+        let sent: Vec<&str> =
+            outcomes.iter().filter(|o| o["status"] == "sent").filter_map(|o| o["name"].as_str()).collect();
+        let sent = match sent.is_empty() {
+            true => String::new(),
+            false => format!(" ({} uploaded)", sent.join(", ")),
+        };
+        return Err(ActionError::Refused(format!(
+            "The comment was sent to MDR incident {incident_id} (comment {}){sent}, but {}. Run the responder again: \
+             only what is missing will be sent",
+            comment.comment_id,
+            failed.join("; ")
+        )));
+    }
+    Ok(report(incident_id, &comment, &text, already_sent, outcomes))
 }
 
-/// What to do with the log's attachment, decided before anything is posted.
+/// What to do with one of the log's attachments, decided before anything is posted.
 enum Prepared {
     /// Downloaded from TheHive, to upload after the comment.
     Ready { meta_name: String, spooled: Spooled },
@@ -70,44 +88,67 @@ enum Prepared {
     Done(Value),
 }
 
-fn prepare_attachment(
+fn prepare_attachments(
     client: &MdrClient,
     thehive: Option<TheHiveSettings>,
     settings: &MdrSettings,
     incident_id: &str,
-    meta: &AttachmentMeta<'_>,
+    metas: &[AttachmentMeta<'_>],
     origin: &Origin<'_>,
-) -> Result<Prepared, ActionError> {
-    let name = meta.name.to_owned();
+    hint: Option<TheHiveVersion>,
+) -> Result<Vec<Prepared>, ActionError> {
+    if metas.is_empty() {
+        return Ok(vec![]);
+    }
     let Some(thehive) = thehive else {
-        return Ok(Prepared::Done(json!({"name": name, "status": "not_sent",
-            "reason": "Cortex passes only the attachment's metadata; set `thehive_url` and `thehive_api_key` so the \
-                       responder can fetch the file from TheHive"})));
+        let reason = "Cortex passes only the attachment's metadata; set `thehive_url` and `thehive_api_key` so the \
+                      responder can fetch the file from TheHive";
+        return Ok(metas
+            .iter()
+            .map(|m| Prepared::Done(json!({"name": m.name, "status": "not_sent", "reason": reason})))
+            .collect());
     };
-    if let Some(marker) = origin.marker() {
-        let uploaded = client.list_attachments(incident_id)?;
-        if let Some(found) = uploaded.iter().find(|a| a.full_name == name && a.caption.contains(&marker)) {
-            return Ok(Prepared::Done(
+    let uploaded = match origin.marker() {
+        Some(_) => client.list_attachments(incident_id)?,
+        None => vec![],
+    };
+    let limit = thehive.attachment_max_bytes;
+    let thehive = TheHiveClient::new(thehive, settings)?;
+    let mut version = None;
+    let mut prepared = vec![];
+    for meta in metas {
+        let name = meta.name.to_owned();
+        // The "nothing twice" marker, per file: its name and the log's id in the caption.
+        let done =
+            origin.marker().and_then(|m| uploaded.iter().find(|a| a.full_name == name && a.caption.contains(&m)));
+        if let Some(found) = done {
+            prepared.push(Prepared::Done(
                 json!({"name": name, "status": "already_sent", "attachment_id": found.attachment_id}),
             ));
+            continue;
         }
+        let too_large = |size: String| {
+            Prepared::Done(json!({"name": name, "status": "not_sent",
+                "reason": format!("{name} is {size}, above the {} MB limit (`attachment_max_mb`)", limit / 1_000_000)}))
+        };
+        if let Some(size) = meta.size.filter(|s| *s > limit) {
+            prepared.push(too_large(format!("{} MB", size.div_ceil(1_000_000))));
+            continue;
+        }
+        let fetch_failed = |err: TheHiveError| {
+            ActionError::Refused(format!("Nothing was sent: fetching the attachment {name} from TheHive failed: {err}"))
+        };
+        let version = match version {
+            Some(v) => v,
+            None => *version.insert(thehive.version(hint).map_err(fetch_failed)?),
+        };
+        prepared.push(match thehive.download_attachment(meta, origin.log_id, version) {
+            Ok(spooled) => Prepared::Ready { meta_name: name, spooled },
+            Err(TheHiveError::TooLarge { .. }) => too_large("larger".to_owned()),
+            Err(err) => return Err(fetch_failed(err)),
+        });
     }
-    let limit_mb = thehive.attachment_max_bytes / 1_000_000;
-    let too_large = |size: String| {
-        Prepared::Done(json!({"name": name, "status": "not_sent",
-            "reason": format!("{name} is {size}, above the {limit_mb} MB limit (`attachment_max_mb`)")}))
-    };
-    if let Some(size) = meta.size.filter(|s| *s > thehive.attachment_max_bytes) {
-        return Ok(too_large(format!("{} MB", size.div_ceil(1_000_000))));
-    }
-    let thehive = TheHiveClient::new(thehive, settings)?;
-    match thehive.download_attachment(meta.id, meta.name) {
-        Ok(spooled) => Ok(Prepared::Ready { meta_name: name, spooled }),
-        Err(TheHiveError::TooLarge { .. }) => Ok(too_large("larger".to_owned())),
-        Err(err) => Err(ActionError::Refused(format!(
-            "Nothing was sent: fetching the attachment {name} from TheHive failed: {err}"
-        ))),
-    }
+    Ok(prepared)
 }
 
 /// Where the log came from; also the marker that recognises a comment already sent.
@@ -153,7 +194,7 @@ fn comment_text(author: &str, message: &str, origin: &Origin<'_>) -> String {
     format!("{author} wrote:\n{}\n\n{}", quoted.join("\n"), origin.footer())
 }
 
-fn report(incident_id: &str, comment: &Comment, text: &str, already_sent: bool, attachment: Option<Value>) -> Report {
+fn report(incident_id: &str, comment: &Comment, text: &str, already_sent: bool, attachments: Vec<Value>) -> Report {
     let mut message = match already_sent {
         true => format!(
             "This task log was already sent to MDR incident {incident_id} (comment {}); not sent again",
@@ -161,7 +202,7 @@ fn report(incident_id: &str, comment: &Comment, text: &str, already_sent: bool, 
         ),
         false => format!("Comment {} added to MDR incident {incident_id}", comment.comment_id),
     };
-    if let Some(attachment) = &attachment {
+    for attachment in &attachments {
         let name = attachment["name"].as_str().unwrap_or("the attachment");
         message.push_str(&match attachment["status"].as_str() {
             Some("sent") => format!("; attachment {name} uploaded"),
@@ -176,8 +217,10 @@ fn report(incident_id: &str, comment: &Comment, text: &str, already_sent: bool, 
         "already_sent": already_sent,
         "text": text,
     });
-    if let Some(attachment) = attachment {
-        full["attachment"] = attachment;
+    // `attachment` (the first file) keeps the report readable by what read it before.
+    if let Some(first) = attachments.first() {
+        full["attachment"] = first.clone();
+        full["attachments"] = Value::Array(attachments);
     }
     Report::from_value(full)
 }
