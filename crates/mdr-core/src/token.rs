@@ -11,7 +11,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -310,12 +310,19 @@ pub fn lock_exclusive(dir: &Path, name: &str) -> Result<File, TokenError> {
     }
 }
 
-/// Replaces `dir/name` with `content` (mode 0600) so that readers see the old or the new file.
+/// Replaces `dir/name` with `content` so that readers see the old or the new file. The new file
+/// keeps the old one's mode and group (and owner, where the process may give it away): a utility
+/// running as another user must still read it. A new file gets mode 0600.
 pub fn write_atomically(dir: &Path, name: &str, content: &str) -> io::Result<()> {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    let old = fs::metadata(dir.join(name)).ok();
     let result = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        if let Some(old) = &old {
+            keep_ownership(&file, old);
+            file.set_permissions(fs::Permissions::from_mode(old.permissions().mode() & 0o7777))?;
+        }
         file.write_all(content.as_bytes())?;
         file.sync_all()?;
         fs::rename(&tmp, dir.join(name))?;
@@ -332,6 +339,14 @@ pub fn write_atomically(dir: &Path, name: &str, content: &str) -> io::Result<()>
     result
 }
 
+/// Owner and group where permitted (only root may give a file away; a member of the group may
+/// set it), else the group alone, else what the process gets.
+fn keep_ownership(file: &File, old: &fs::Metadata) {
+    if std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())).is_err() {
+        let _ = std::os::unix::fs::fchown(file, None, Some(old.gid()));
+    }
+}
+
 fn human_duration(secs: u64) -> String {
     match secs {
         s if s < 120 => format!("{s} s"),
@@ -346,7 +361,6 @@ fn human_duration(secs: u64) -> String {
 mod tests {
     use super::*;
     use std::cell::Cell;
-    use std::os::unix::fs::PermissionsExt;
 
     #[derive(Debug)]
     enum TestError {
@@ -403,6 +417,7 @@ mod tests {
     fn an_expiring_access_token_is_rotated_refresh_first() {
         let old_refresh = jwt(now_secs() + 86400, "old");
         let (dir, store) = store_with(&jwt(now_secs() + 30, "a"), &old_refresh);
+        fs::set_permissions(dir.path().join(REFRESH_FILE), fs::Permissions::from_mode(0o600)).unwrap();
         let calls = Cell::new(0);
         let new = pair("new");
         let token: Result<Secret, TestError> = store.access_token(|r| {
@@ -454,6 +469,34 @@ mod tests {
             fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         assert_eq!(names, [".access_token", ".refresh_token", LOCK_FILE, "unrelated.tmp"]);
+    }
+
+    #[test]
+    fn a_refresh_keeps_the_mode_and_group_of_the_token_files() {
+        let (dir, store) = store_with("", &jwt(now_secs() + 86400, "r"));
+        // A real group other than the process's own (tests run as root, which may also keep the owner).
+        let group = ["daemon", "nogroup", "bin"].iter().find_map(|g| {
+            let line = fs::read_to_string("/etc/group").ok()?;
+            line.lines().find(|l| l.starts_with(&format!("{g}:")))?.split(':').nth(2)?.parse::<u32>().ok()
+        });
+        for name in [ACCESS_FILE, REFRESH_FILE] {
+            let path = dir.path().join(name);
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+            if let Some(gid) = group {
+                let _ = std::os::unix::fs::chown(&path, None, Some(gid));
+            }
+        }
+        let before: Vec<(u32, u32)> = [ACCESS_FILE, REFRESH_FILE]
+            .iter()
+            .map(|n| fs::metadata(dir.path().join(n)).map(|m| (m.uid(), m.gid())).unwrap())
+            .collect();
+        let token: Result<Secret, TestError> = store.access_token(|_| Ok(pair("new")));
+        token.unwrap();
+        for (name, owner) in [ACCESS_FILE, REFRESH_FILE].iter().zip(before) {
+            let meta = fs::metadata(dir.path().join(name)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o640, "{name}");
+            assert_eq!((meta.uid(), meta.gid()), owner, "{name}");
+        }
     }
 
     #[test]
