@@ -23,6 +23,10 @@ use crate::secret::Secret;
 
 pub const ACCESS_FILE: &str = ".access_token";
 pub const REFRESH_FILE: &str = ".refresh_token";
+/// The newest refresh token MDR issued to us, written under our lock before the public files. The
+/// MDR Integration Utility never touches it, so when the utility writes back a spent token (its
+/// failure path) the live one is still here.
+pub const OWN_REFRESH_FILE: &str = ".mdr-responders.refresh_token";
 /// Taken only while refreshing; readers of a valid access token never wait.
 pub const LOCK_FILE: &str = ".token.lock";
 
@@ -87,6 +91,17 @@ pub fn jwt_expiry(token: &str) -> Option<u64> {
     exp.as_u64().or_else(|| exp.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
 }
 
+/// When a token was issued, for ordering: `(iat, exp)`, zero where unreadable.
+fn issued(token: &Secret) -> (u64, u64) {
+    let claim = |name: &str| {
+        let payload = token.expose().split('.').nth(1)?;
+        let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        claims.get(name)?.as_u64()
+    };
+    (claim("iat").unwrap_or(0), claim("exp").unwrap_or(0))
+}
+
 /// Usable now: present and not expiring within the margin. A token whose expiry cannot be read is
 /// tried as it is; a rejection then triggers the refresh.
 fn usable(token: &Secret, now: u64) -> bool {
@@ -144,7 +159,7 @@ impl TokenStore {
         if let Some(token) = self.newer_usable_access(rejected)? {
             return Ok(token);
         }
-        let refresh = self.refresh_token()?;
+        let refresh = self.newest_refresh_token()?;
         self.check_writable()?;
         let pair = match exchange(&refresh) {
             Ok(pair) => pair,
@@ -178,7 +193,7 @@ impl TokenStore {
     {
         let _lock = self.lock()?;
         let current = self.read(ACCESS_FILE)?;
-        let refresh = self.refresh_token()?;
+        let refresh = self.newest_refresh_token()?;
         self.check_writable()?;
         match exchange(&refresh) {
             Ok(pair) => {
@@ -205,14 +220,36 @@ impl TokenStore {
         if let Some(token) = self.newer_usable_access(rejected)? {
             return Ok(token);
         }
-        match self.read(REFRESH_FILE)? {
-            Some(newer) if newer != *spent => {
-                let pair = exchange(&newer)?;
+        // The public file may hold a token the utility wrote meanwhile, or ours a token the public
+        // file lost; each is tried once, and the refused one never again.
+        for name in [REFRESH_FILE, OWN_REFRESH_FILE] {
+            if let Some(other) = self.read_quietly(name)
+                && other != *spent
+                && jwt_expiry(other.expose()).is_none_or(|exp| exp > now_secs())
+            {
+                let pair = exchange(&other)?;
                 self.save(&pair)?;
-                Ok(pair.access)
+                return Ok(pair.access);
             }
-            _ => Err(err),
         }
+        Err(err)
+    }
+
+    /// The refresh token to spend: the public one, unless ours was issued later (the utility
+    /// wrote back an older, spent token) or the public one is missing or expired.
+    fn newest_refresh_token(&self) -> Result<Secret, TokenError> {
+        let own = self.read_quietly(OWN_REFRESH_FILE).filter(|t| jwt_expiry(t.expose()).is_none_or(|e| e > now_secs()));
+        match (self.refresh_token(), own) {
+            (Ok(public), Some(own)) if issued(&own) > issued(&public) => Ok(own),
+            (Ok(public), _) => Ok(public),
+            (Err(TokenError::NoRefreshToken { .. } | TokenError::RefreshExpired { .. }), Some(own)) => Ok(own),
+            (Err(err), _) => Err(err),
+        }
+    }
+
+    /// Our own file: unreadable (another user wrote it) counts as absent, never as a failure.
+    fn read_quietly(&self, name: &str) -> Option<Secret> {
+        self.read(name).ok().flatten()
     }
 
     fn newer_usable_access(&self, rejected: Option<&Secret>) -> Result<Option<Secret>, TokenError> {
@@ -268,7 +305,12 @@ impl TokenStore {
     /// files are only written under the lock, which the caller holds, so any such file is stale.
     fn remove_stale_temporaries(&self) {
         let Ok(entries) = fs::read_dir(&self.dir) else { return };
-        let prefixes = [format!(".{ACCESS_FILE}."), format!(".{REFRESH_FILE}."), ".write-probe.".to_owned()];
+        let prefixes = [
+            format!(".{ACCESS_FILE}."),
+            format!(".{REFRESH_FILE}."),
+            format!(".{OWN_REFRESH_FILE}."),
+            ".write-probe.".to_owned(),
+        ];
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
@@ -283,6 +325,8 @@ impl TokenStore {
     fn save(&self, pair: &TokenPair) -> Result<(), TokenError> {
         self.remove_stale_temporaries();
         let failed = |e: io::Error| TokenError::SaveFailed { dir: self.dir.clone(), reason: e.to_string() };
+        // Ours first: whatever happens to the public files from here on, the live token is kept.
+        write_atomically(&self.dir, OWN_REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
         write_atomically(&self.dir, REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
         // The refresh token is safe now: do not send the operator to the MDR console for a new one.
         write_atomically(&self.dir, ACCESS_FILE, pair.access.expose())
@@ -468,7 +512,7 @@ mod tests {
         let mut names: Vec<String> =
             fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
-        assert_eq!(names, [".access_token", ".refresh_token", LOCK_FILE, "unrelated.tmp"]);
+        assert_eq!(names, [".access_token", OWN_REFRESH_FILE, ".refresh_token", LOCK_FILE, "unrelated.tmp"]);
     }
 
     #[test]
@@ -497,6 +541,48 @@ mod tests {
             assert_eq!(meta.permissions().mode() & 0o777, 0o640, "{name}");
             assert_eq!((meta.uid(), meta.gid()), owner, "{name}");
         }
+    }
+
+    fn issued_jwt(iat: u64, tag: &str) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"iat":{iat},"exp":{},"sub":"{tag}"}}"#, iat + 86400));
+        format!("eyJhbGciOiJIUzI1NiJ9.{payload}.sig")
+    }
+
+    #[test]
+    fn a_spent_token_written_back_by_the_utility_is_not_spent_again() {
+        let now = now_secs();
+        let (r0, r1) = (issued_jwt(now - 100, "r0"), issued_jwt(now - 10, "r1"));
+        // We exchanged R0 for R1; the utility, refused on R0, wrote '' and R0 back.
+        let (dir, store) = store_with("", &r0);
+        fs::write(dir.path().join(OWN_REFRESH_FILE), &r1).unwrap();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let fresh = pair("fresh");
+        let token: Result<Secret, TestError> = store.access_token(|r| {
+            seen.borrow_mut().push(r.expose().to_owned());
+            Ok(fresh.clone())
+        });
+        assert_eq!(token.unwrap(), fresh.access);
+        assert_eq!(*seen.borrow(), vec![r1], "R0 is older than ours: never sent");
+        // The folder is repaired: both files hold the live token.
+        assert_eq!(file(&dir, REFRESH_FILE), fresh.refresh.expose());
+        assert_eq!(file(&dir, OWN_REFRESH_FILE), fresh.refresh.expose());
+    }
+
+    #[test]
+    fn a_refused_public_token_falls_back_to_ours() {
+        let now = now_secs();
+        let (public, own) = (issued_jwt(now - 5, "pasted-wrong"), issued_jwt(now - 50, "ours"));
+        let (dir, store) = store_with("", &public);
+        fs::write(dir.path().join(OWN_REFRESH_FILE), &own).unwrap();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let fresh = pair("fresh");
+        let token: Result<Secret, TestError> = store.access_token(|r| {
+            seen.borrow_mut().push(r.expose().to_owned());
+            if r.expose() == public { Err(TestError::Refused) } else { Ok(fresh.clone()) }
+        });
+        assert_eq!(token.unwrap(), fresh.access);
+        assert_eq!(*seen.borrow(), vec![public, own]);
+        assert_eq!(file(&dir, REFRESH_FILE), fresh.refresh.expose());
     }
 
     #[test]
