@@ -262,7 +262,7 @@ impl MdrClient {
             http: http_client(settings)?,
             api_url: settings.api_url.clone(),
             client_id: settings.client_id.clone(),
-            tokens: TokenStore::new(&settings.token_dir),
+            tokens: TokenStore::for_settings(settings),
             access: RefCell::new(None),
             started: Instant::now(),
             timeout: settings.timeout,

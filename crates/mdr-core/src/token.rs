@@ -32,6 +32,12 @@ pub const LOCK_FILE: &str = ".token.lock";
 
 /// An access token this close to expiry is refreshed first rather than risk a mid-job rejection.
 const EXPIRY_MARGIN_SECS: u64 = 60;
+/// Beside the MDR Integration Utility, which refreshes 60 s before expiry with its sample settings,
+/// the responders use the access token until it has really expired (or MDR refuses it), so that
+/// the two never refresh on the same schedule; a refusal mid-job is answered by one refresh.
+const SHARED_EXPIRY_MARGIN_SECS: u64 = 5;
+/// Files the utility keeps in its token folder (its default `token_dir` is `conf`).
+const UTILITY_FILES: [&str; 2] = [".last_check", "config.yml"];
 const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 /// The utility rewrites its token files in place; a reader can catch one empty for a moment.
 const EMPTY_FILE_RETRIES: u32 = 10;
@@ -104,9 +110,9 @@ fn issued(token: &Secret) -> (u64, u64) {
 
 /// Usable now: present and not expiring within the margin. A token whose expiry cannot be read is
 /// tried as it is; a rejection then triggers the refresh.
-fn usable(token: &Secret, now: u64) -> bool {
+fn usable(token: &Secret, now: u64, margin: u64) -> bool {
     match jwt_expiry(token.expose()) {
-        Some(exp) => exp > now + EXPIRY_MARGIN_SECS,
+        Some(exp) => exp > now + margin,
         None => true,
     }
 }
@@ -115,11 +121,24 @@ fn usable(token: &Secret, now: u64) -> bool {
 #[derive(Debug, Clone)]
 pub struct TokenStore {
     dir: PathBuf,
+    margin: u64,
 }
 
 impl TokenStore {
+    /// The folder is taken as shared with the utility when its files are there.
     pub fn new(dir: impl Into<PathBuf>) -> TokenStore {
-        TokenStore { dir: dir.into() }
+        let dir = dir.into();
+        let shared = UTILITY_FILES.iter().any(|f| dir.join(f).exists());
+        TokenStore { margin: if shared { SHARED_EXPIRY_MARGIN_SECS } else { EXPIRY_MARGIN_SECS }, dir }
+    }
+
+    /// A job's folder: also shared with the utility when `config_path` names its `config.yml`.
+    pub fn for_settings(settings: &crate::config::MdrSettings) -> TokenStore {
+        let mut store = TokenStore::new(&settings.token_dir);
+        if settings.utility_config.is_some() {
+            store.margin = SHARED_EXPIRY_MARGIN_SECS;
+        }
+        store
     }
 
     pub fn dir(&self) -> &Path {
@@ -133,7 +152,7 @@ impl TokenStore {
         F: FnMut(&Secret) -> Result<TokenPair, E>,
     {
         if let Some(token) = self.read(ACCESS_FILE)?
-            && usable(&token, now_secs())
+            && usable(&token, now_secs(), self.margin)
         {
             return Ok(token);
         }
@@ -254,7 +273,7 @@ impl TokenStore {
 
     fn newer_usable_access(&self, rejected: Option<&Secret>) -> Result<Option<Secret>, TokenError> {
         let current = self.read(ACCESS_FILE)?;
-        Ok(current.filter(|t| usable(t, now_secs()) && Some(t) != rejected))
+        Ok(current.filter(|t| usable(t, now_secs(), self.margin) && Some(t) != rejected))
     }
 
     fn refresh_token(&self) -> Result<Secret, TokenError> {
@@ -583,6 +602,19 @@ mod tests {
         assert_eq!(token.unwrap(), fresh.access);
         assert_eq!(*seen.borrow(), vec![public, own]);
         assert_eq!(file(&dir, REFRESH_FILE), fresh.refresh.expose());
+    }
+
+    #[test]
+    fn beside_the_utility_the_access_token_is_used_until_it_expires() {
+        let access = jwt(now_secs() + 30, "a");
+        let (dir, store) = store_with(&access, &jwt(now_secs() + 86400, "r"));
+        let refreshed: Result<Secret, TestError> = store.access_token(|_| Ok(pair("new")));
+        assert_ne!(refreshed.unwrap().expose(), access, "alone: refreshed 60 s before expiry");
+        fs::write(dir.path().join(ACCESS_FILE), &access).unwrap();
+        fs::write(dir.path().join(".last_check"), "0").unwrap();
+        let store = TokenStore::new(dir.path());
+        let token: Result<Secret, TestError> = store.access_token(|_| panic!("the utility refreshes on this margin"));
+        assert_eq!(token.unwrap().expose(), access);
     }
 
     #[test]

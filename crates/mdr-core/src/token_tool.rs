@@ -226,7 +226,7 @@ pub fn seed(options: &ToolOptions, refresh: &Secret, force: bool, out: &mut dyn 
 pub fn refresh(options: &ToolOptions, out: &mut dyn Write) -> Result<(), ToolError> {
     let settings = options.settings()?;
     let client = MdrClient::new(&settings)?;
-    let store = TokenStore::new(&settings.token_dir);
+    let store = TokenStore::for_settings(&settings);
     store.rotate(|r| client.confirm_session(r).map_err(ToolError::from))?;
     writeln!(out, "Rotated the tokens in {}.", settings.token_dir.display())?;
     write_status(&settings.token_dir, out)?;
