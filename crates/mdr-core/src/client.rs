@@ -271,7 +271,7 @@ impl MdrClient {
             http: HttpClient::new(&http_config(settings))?,
             api_url: settings.api_url.clone(),
             client_id: settings.client_id.clone(),
-            tokens: TokenStore::new(&settings.token_dir),
+            tokens: TokenStore::for_settings(settings),
             access: RefCell::new(None),
             timeout: settings.timeout,
         })

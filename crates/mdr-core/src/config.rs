@@ -48,6 +48,9 @@ pub struct MdrSettings {
     pub incident_field: String,
     /// Longest wait for one HTTP request (`timeout` item, default 30 s).
     pub timeout: Duration,
+    /// The utility's `config.yml` when `config_path` is set: the token folder is then shared with
+    /// its token updater (see [`crate::token::TokenStore::for_settings`]).
+    pub utility_config: Option<PathBuf>,
     pub http: HttpSettings,
 }
 
@@ -70,6 +73,7 @@ impl MdrSettings {
             ssl_cert: sources.path("ssl_cert"),
             incident_field: job.config_str("incident_custom_field").unwrap_or(DEFAULT_INCIDENT_FIELD).to_owned(),
             timeout: timeout(job.config("timeout"))?,
+            utility_config: yaml.as_ref().map(|y| y.path.clone()),
             http: job.http_settings(),
         })
     }
@@ -96,7 +100,7 @@ impl Sources<'_> {
             return Some(PathBuf::from(v));
         }
         let yaml = self.yaml?;
-        yaml.text(item).map(|v| yaml.resolve(&v))
+        yaml.path_text(item).map(|v| yaml.resolve(&v))
     }
 
     fn required(&self, item: &'static str) -> Result<String, ConfigError> {
@@ -163,6 +167,15 @@ impl UtilityConfig {
             _ => return None,
         };
         (!value.is_empty()).then_some(value)
+    }
+
+    /// A top-level path. A YAML boolean is never a path: the utility's `ssl_cert: false` means
+    /// "no extra CA" (it passes `verify=False` to requests; we keep verification on).
+    fn path_text(&self, key: &str) -> Option<String> {
+        match self.root.get(key)? {
+            Yaml::Bool(_) => None,
+            _ => self.text(key),
+        }
     }
 
     /// The utility's folder: `<utility>/conf/config.yml` → `<utility>`.
@@ -241,6 +254,23 @@ mod tests {
         // An explicit Cortex item still wins over config.yml.
         let s = MdrSettings::from_job(&job(json!({"config_path": yml.to_str().unwrap(), "client_id": "x"}))).unwrap();
         assert_eq!(s.client_id, "x");
+    }
+
+    #[test]
+    fn ssl_cert_false_or_null_in_config_yml_means_no_extra_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf")).unwrap();
+        let yml = dir.path().join("conf/config.yml");
+        for text in
+            ["ssl_cert: false\n", "ssl_cert: null\n", "ssl_cert:\n", "ssl_cert: true\n", "ssl_cert: ''\n", "other: 1\n"]
+        {
+            std::fs::write(&yml, format!("client_id: c\n{text}")).unwrap();
+            let s = MdrSettings::from_job(&job(json!({"config_path": yml.to_str().unwrap()}))).unwrap();
+            assert_eq!(s.ssl_cert, None, "{text:?}");
+        }
+        std::fs::write(&yml, "client_id: c\nssl_cert: 'false.pem'\n").unwrap();
+        let s = MdrSettings::from_job(&job(json!({"config_path": yml.to_str().unwrap()}))).unwrap();
+        assert_eq!(s.ssl_cert, Some(dir.path().join("false.pem")));
     }
 
     #[test]

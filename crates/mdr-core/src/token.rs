@@ -11,7 +11,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -23,11 +23,21 @@ use crate::secret::Secret;
 
 pub const ACCESS_FILE: &str = ".access_token";
 pub const REFRESH_FILE: &str = ".refresh_token";
+/// The newest refresh token MDR issued to us, written under our lock before the public files. The
+/// MDR Integration Utility never touches it, so when the utility writes back a spent token (its
+/// failure path) the live one is still here.
+pub const OWN_REFRESH_FILE: &str = ".mdr-responders.refresh_token";
 /// Taken only while refreshing; readers of a valid access token never wait.
 pub const LOCK_FILE: &str = ".token.lock";
 
 /// An access token this close to expiry is refreshed first rather than risk a mid-job rejection.
 const EXPIRY_MARGIN_SECS: u64 = 60;
+/// Beside the MDR Integration Utility, which refreshes 60 s before expiry with its sample settings,
+/// the responders use the access token until it has really expired (or MDR refuses it), so that
+/// the two never refresh on the same schedule; a refusal mid-job is answered by one refresh.
+const SHARED_EXPIRY_MARGIN_SECS: u64 = 5;
+/// Files the utility keeps in its token folder (its default `token_dir` is `conf`).
+const UTILITY_FILES: [&str; 2] = [".last_check", "config.yml"];
 const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 /// The utility rewrites its token files in place; a reader can catch one empty for a moment.
 const EMPTY_FILE_RETRIES: u32 = 10;
@@ -87,11 +97,22 @@ pub fn jwt_expiry(token: &str) -> Option<u64> {
     exp.as_u64().or_else(|| exp.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
 }
 
+/// When a token was issued, for ordering: `(iat, exp)`, zero where unreadable.
+fn issued(token: &Secret) -> (u64, u64) {
+    let claim = |name: &str| {
+        let payload = token.expose().split('.').nth(1)?;
+        let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        claims.get(name)?.as_u64()
+    };
+    (claim("iat").unwrap_or(0), claim("exp").unwrap_or(0))
+}
+
 /// Usable now: present and not expiring within the margin. A token whose expiry cannot be read is
 /// tried as it is; a rejection then triggers the refresh.
-fn usable(token: &Secret, now: u64) -> bool {
+fn usable(token: &Secret, now: u64, margin: u64) -> bool {
     match jwt_expiry(token.expose()) {
-        Some(exp) => exp > now + EXPIRY_MARGIN_SECS,
+        Some(exp) => exp > now + margin,
         None => true,
     }
 }
@@ -100,11 +121,24 @@ fn usable(token: &Secret, now: u64) -> bool {
 #[derive(Debug, Clone)]
 pub struct TokenStore {
     dir: PathBuf,
+    margin: u64,
 }
 
 impl TokenStore {
+    /// The folder is taken as shared with the utility when its files are there.
     pub fn new(dir: impl Into<PathBuf>) -> TokenStore {
-        TokenStore { dir: dir.into() }
+        let dir = dir.into();
+        let shared = UTILITY_FILES.iter().any(|f| dir.join(f).exists());
+        TokenStore { margin: if shared { SHARED_EXPIRY_MARGIN_SECS } else { EXPIRY_MARGIN_SECS }, dir }
+    }
+
+    /// A job's folder: also shared with the utility when `config_path` names its `config.yml`.
+    pub fn for_settings(settings: &crate::config::MdrSettings) -> TokenStore {
+        let mut store = TokenStore::new(&settings.token_dir);
+        if settings.utility_config.is_some() {
+            store.margin = SHARED_EXPIRY_MARGIN_SECS;
+        }
+        store
     }
 
     pub fn dir(&self) -> &Path {
@@ -118,7 +152,7 @@ impl TokenStore {
         F: FnMut(&Secret) -> Result<TokenPair, E>,
     {
         if let Some(token) = self.read(ACCESS_FILE)?
-            && usable(&token, now_secs())
+            && usable(&token, now_secs(), self.margin)
         {
             return Ok(token);
         }
@@ -144,7 +178,7 @@ impl TokenStore {
         if let Some(token) = self.newer_usable_access(rejected)? {
             return Ok(token);
         }
-        let refresh = self.refresh_token()?;
+        let refresh = self.newest_refresh_token()?;
         self.check_writable()?;
         let pair = match exchange(&refresh) {
             Ok(pair) => pair,
@@ -178,7 +212,7 @@ impl TokenStore {
     {
         let _lock = self.lock()?;
         let current = self.read(ACCESS_FILE)?;
-        let refresh = self.refresh_token()?;
+        let refresh = self.newest_refresh_token()?;
         self.check_writable()?;
         match exchange(&refresh) {
             Ok(pair) => {
@@ -205,19 +239,41 @@ impl TokenStore {
         if let Some(token) = self.newer_usable_access(rejected)? {
             return Ok(token);
         }
-        match self.read(REFRESH_FILE)? {
-            Some(newer) if newer != *spent => {
-                let pair = exchange(&newer)?;
+        // The public file may hold a token the utility wrote meanwhile, or ours a token the public
+        // file lost; each is tried once, and the refused one never again.
+        for name in [REFRESH_FILE, OWN_REFRESH_FILE] {
+            if let Some(other) = self.read_quietly(name)
+                && other != *spent
+                && jwt_expiry(other.expose()).is_none_or(|exp| exp > now_secs())
+            {
+                let pair = exchange(&other)?;
                 self.save(&pair)?;
-                Ok(pair.access)
+                return Ok(pair.access);
             }
-            _ => Err(err),
         }
+        Err(err)
+    }
+
+    /// The refresh token to spend: the public one, unless ours was issued later (the utility
+    /// wrote back an older, spent token) or the public one is missing or expired.
+    fn newest_refresh_token(&self) -> Result<Secret, TokenError> {
+        let own = self.read_quietly(OWN_REFRESH_FILE).filter(|t| jwt_expiry(t.expose()).is_none_or(|e| e > now_secs()));
+        match (self.refresh_token(), own) {
+            (Ok(public), Some(own)) if issued(&own) > issued(&public) => Ok(own),
+            (Ok(public), _) => Ok(public),
+            (Err(TokenError::NoRefreshToken { .. } | TokenError::RefreshExpired { .. }), Some(own)) => Ok(own),
+            (Err(err), _) => Err(err),
+        }
+    }
+
+    /// Our own file: unreadable (another user wrote it) counts as absent, never as a failure.
+    fn read_quietly(&self, name: &str) -> Option<Secret> {
+        self.read(name).ok().flatten()
     }
 
     fn newer_usable_access(&self, rejected: Option<&Secret>) -> Result<Option<Secret>, TokenError> {
         let current = self.read(ACCESS_FILE)?;
-        Ok(current.filter(|t| usable(t, now_secs()) && Some(t) != rejected))
+        Ok(current.filter(|t| usable(t, now_secs(), self.margin) && Some(t) != rejected))
     }
 
     fn refresh_token(&self) -> Result<Secret, TokenError> {
@@ -268,7 +324,12 @@ impl TokenStore {
     /// files are only written under the lock, which the caller holds, so any such file is stale.
     fn remove_stale_temporaries(&self) {
         let Ok(entries) = fs::read_dir(&self.dir) else { return };
-        let prefixes = [format!(".{ACCESS_FILE}."), format!(".{REFRESH_FILE}."), ".write-probe.".to_owned()];
+        let prefixes = [
+            format!(".{ACCESS_FILE}."),
+            format!(".{REFRESH_FILE}."),
+            format!(".{OWN_REFRESH_FILE}."),
+            ".write-probe.".to_owned(),
+        ];
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
@@ -283,6 +344,8 @@ impl TokenStore {
     fn save(&self, pair: &TokenPair) -> Result<(), TokenError> {
         self.remove_stale_temporaries();
         let failed = |e: io::Error| TokenError::SaveFailed { dir: self.dir.clone(), reason: e.to_string() };
+        // Ours first: whatever happens to the public files from here on, the live token is kept.
+        write_atomically(&self.dir, OWN_REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
         write_atomically(&self.dir, REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
         // The refresh token is safe now: do not send the operator to the MDR console for a new one.
         write_atomically(&self.dir, ACCESS_FILE, pair.access.expose())
@@ -310,12 +373,19 @@ pub fn lock_exclusive(dir: &Path, name: &str) -> Result<File, TokenError> {
     }
 }
 
-/// Replaces `dir/name` with `content` (mode 0600) so that readers see the old or the new file.
+/// Replaces `dir/name` with `content` so that readers see the old or the new file. The new file
+/// keeps the old one's mode and group (and owner, where the process may give it away): a utility
+/// running as another user must still read it. A new file gets mode 0600.
 pub fn write_atomically(dir: &Path, name: &str, content: &str) -> io::Result<()> {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    let old = fs::metadata(dir.join(name)).ok();
     let result = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        if let Some(old) = &old {
+            keep_ownership(&file, old);
+            file.set_permissions(fs::Permissions::from_mode(old.permissions().mode() & 0o7777))?;
+        }
         file.write_all(content.as_bytes())?;
         file.sync_all()?;
         fs::rename(&tmp, dir.join(name))?;
@@ -332,6 +402,14 @@ pub fn write_atomically(dir: &Path, name: &str, content: &str) -> io::Result<()>
     result
 }
 
+/// Owner and group where permitted (only root may give a file away; a member of the group may
+/// set it), else the group alone, else what the process gets.
+fn keep_ownership(file: &File, old: &fs::Metadata) {
+    if std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())).is_err() {
+        let _ = std::os::unix::fs::fchown(file, None, Some(old.gid()));
+    }
+}
+
 fn human_duration(secs: u64) -> String {
     match secs {
         s if s < 120 => format!("{s} s"),
@@ -346,7 +424,6 @@ fn human_duration(secs: u64) -> String {
 mod tests {
     use super::*;
     use std::cell::Cell;
-    use std::os::unix::fs::PermissionsExt;
 
     #[derive(Debug)]
     enum TestError {
@@ -403,6 +480,7 @@ mod tests {
     fn an_expiring_access_token_is_rotated_refresh_first() {
         let old_refresh = jwt(now_secs() + 86400, "old");
         let (dir, store) = store_with(&jwt(now_secs() + 30, "a"), &old_refresh);
+        fs::set_permissions(dir.path().join(REFRESH_FILE), fs::Permissions::from_mode(0o600)).unwrap();
         let calls = Cell::new(0);
         let new = pair("new");
         let token: Result<Secret, TestError> = store.access_token(|r| {
@@ -453,7 +531,90 @@ mod tests {
         let mut names: Vec<String> =
             fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
-        assert_eq!(names, [".access_token", ".refresh_token", LOCK_FILE, "unrelated.tmp"]);
+        assert_eq!(names, [".access_token", OWN_REFRESH_FILE, ".refresh_token", LOCK_FILE, "unrelated.tmp"]);
+    }
+
+    #[test]
+    fn a_refresh_keeps_the_mode_and_group_of_the_token_files() {
+        let (dir, store) = store_with("", &jwt(now_secs() + 86400, "r"));
+        // A real group other than the process's own (tests run as root, which may also keep the owner).
+        let group = ["daemon", "nogroup", "bin"].iter().find_map(|g| {
+            let line = fs::read_to_string("/etc/group").ok()?;
+            line.lines().find(|l| l.starts_with(&format!("{g}:")))?.split(':').nth(2)?.parse::<u32>().ok()
+        });
+        for name in [ACCESS_FILE, REFRESH_FILE] {
+            let path = dir.path().join(name);
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+            if let Some(gid) = group {
+                let _ = std::os::unix::fs::chown(&path, None, Some(gid));
+            }
+        }
+        let before: Vec<(u32, u32)> = [ACCESS_FILE, REFRESH_FILE]
+            .iter()
+            .map(|n| fs::metadata(dir.path().join(n)).map(|m| (m.uid(), m.gid())).unwrap())
+            .collect();
+        let token: Result<Secret, TestError> = store.access_token(|_| Ok(pair("new")));
+        token.unwrap();
+        for (name, owner) in [ACCESS_FILE, REFRESH_FILE].iter().zip(before) {
+            let meta = fs::metadata(dir.path().join(name)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o640, "{name}");
+            assert_eq!((meta.uid(), meta.gid()), owner, "{name}");
+        }
+    }
+
+    fn issued_jwt(iat: u64, tag: &str) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"iat":{iat},"exp":{},"sub":"{tag}"}}"#, iat + 86400));
+        format!("eyJhbGciOiJIUzI1NiJ9.{payload}.sig")
+    }
+
+    #[test]
+    fn a_spent_token_written_back_by_the_utility_is_not_spent_again() {
+        let now = now_secs();
+        let (r0, r1) = (issued_jwt(now - 100, "r0"), issued_jwt(now - 10, "r1"));
+        // We exchanged R0 for R1; the utility, refused on R0, wrote '' and R0 back.
+        let (dir, store) = store_with("", &r0);
+        fs::write(dir.path().join(OWN_REFRESH_FILE), &r1).unwrap();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let fresh = pair("fresh");
+        let token: Result<Secret, TestError> = store.access_token(|r| {
+            seen.borrow_mut().push(r.expose().to_owned());
+            Ok(fresh.clone())
+        });
+        assert_eq!(token.unwrap(), fresh.access);
+        assert_eq!(*seen.borrow(), vec![r1], "R0 is older than ours: never sent");
+        // The folder is repaired: both files hold the live token.
+        assert_eq!(file(&dir, REFRESH_FILE), fresh.refresh.expose());
+        assert_eq!(file(&dir, OWN_REFRESH_FILE), fresh.refresh.expose());
+    }
+
+    #[test]
+    fn a_refused_public_token_falls_back_to_ours() {
+        let now = now_secs();
+        let (public, own) = (issued_jwt(now - 5, "pasted-wrong"), issued_jwt(now - 50, "ours"));
+        let (dir, store) = store_with("", &public);
+        fs::write(dir.path().join(OWN_REFRESH_FILE), &own).unwrap();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let fresh = pair("fresh");
+        let token: Result<Secret, TestError> = store.access_token(|r| {
+            seen.borrow_mut().push(r.expose().to_owned());
+            if r.expose() == public { Err(TestError::Refused) } else { Ok(fresh.clone()) }
+        });
+        assert_eq!(token.unwrap(), fresh.access);
+        assert_eq!(*seen.borrow(), vec![public, own]);
+        assert_eq!(file(&dir, REFRESH_FILE), fresh.refresh.expose());
+    }
+
+    #[test]
+    fn beside_the_utility_the_access_token_is_used_until_it_expires() {
+        let access = jwt(now_secs() + 30, "a");
+        let (dir, store) = store_with(&access, &jwt(now_secs() + 86400, "r"));
+        let refreshed: Result<Secret, TestError> = store.access_token(|_| Ok(pair("new")));
+        assert_ne!(refreshed.unwrap().expose(), access, "alone: refreshed 60 s before expiry");
+        fs::write(dir.path().join(ACCESS_FILE), &access).unwrap();
+        fs::write(dir.path().join(".last_check"), "0").unwrap();
+        let store = TokenStore::new(dir.path());
+        let token: Result<Secret, TestError> = store.access_token(|_| panic!("the utility refreshes on this margin"));
+        assert_eq!(token.unwrap().expose(), access);
     }
 
     #[test]

@@ -226,7 +226,7 @@ pub fn seed(options: &ToolOptions, refresh: &Secret, force: bool, out: &mut dyn 
 pub fn refresh(options: &ToolOptions, out: &mut dyn Write) -> Result<(), ToolError> {
     let settings = options.settings()?;
     let client = MdrClient::new(&settings)?;
-    let store = TokenStore::new(&settings.token_dir);
+    let store = TokenStore::for_settings(&settings);
     store.rotate(|r| client.confirm_session(r).map_err(ToolError::from))?;
     writeln!(out, "Rotated the tokens in {}.", settings.token_dir.display())?;
     write_status(&settings.token_dir, out)?;
@@ -283,6 +283,9 @@ fn write_status(dir: &Path, out: &mut dyn Write) -> Result<Health, ToolError> {
         },
     };
     writeln!(out, "  {LOCK_FILE:<15} {:<14} {lock}", "lock")?;
+    for line in refresh_checks(dir) {
+        writeln!(out, "  {line}")?;
+    }
     let health = if refresh_ok { Health::Ready } else { Health::NeedsSeed };
     match health {
         Health::Ready => writeln!(out, "Ready: the responders refresh the access token themselves when it expires.")?,
@@ -292,6 +295,39 @@ fn write_status(dir: &Path, out: &mut dyn Write) -> Result<Health, ToolError> {
         )?,
     }
     Ok(health)
+}
+
+/// What a refresh by this user will need: a writable folder, and for each token file whether its
+/// replacement can keep the file's owner and group (tried on a probe file, never on the tokens).
+fn refresh_checks(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, fchown};
+    let probe_path = dir.join(format!(".write-probe.{}.tmp", std::process::id()));
+    let probe = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&probe_path);
+    let probe = match probe {
+        Ok(probe) => probe,
+        Err(e) => {
+            return vec![format!(
+                "folder: NOT writable by this user ({e}): a refresh would fail; give the Cortex user write access"
+            )];
+        }
+    };
+    let mut lines = vec!["folder: writable by this user".to_owned()];
+    for name in [REFRESH_FILE, ACCESS_FILE] {
+        let Ok(meta) = fs::metadata(dir.join(name)) else { continue };
+        let (uid, gid, mode) = (meta.uid(), meta.gid(), meta.mode() & 0o7777);
+        let keeps = if fchown(&probe, Some(uid), Some(gid)).is_ok() {
+            format!("a refresh keeps mode {mode:04o}, owner {uid} and group {gid}")
+        } else if fchown(&probe, None, Some(gid)).is_ok() {
+            let me = fs::metadata(&probe_path).map(|m| m.uid()).unwrap_or(0);
+            format!("a refresh keeps mode {mode:04o} and group {gid}; the owner becomes {me} (only root keeps it)")
+        } else {
+            format!("a refresh keeps mode {mode:04o} but NOT group {gid}: this user is not in that group")
+        };
+        lines.push(format!("{name}: {keeps}"));
+    }
+    drop(probe);
+    let _ = fs::remove_file(&probe_path);
+    lines
 }
 
 /// The trimmed content of a token file; None when missing.
@@ -351,6 +387,20 @@ mod tests {
         assert_eq!(duration(3599), "59 min");
         assert_eq!(duration(3600 * 5 + 60 * 12), "5 h 12 min");
         assert_eq!(duration(86_400 * 6 + 3600 * 23), "6 days 23 h");
+    }
+
+    #[test]
+    fn status_says_what_a_refresh_will_keep() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(REFRESH_FILE), "r").unwrap();
+        std::fs::set_permissions(dir.path().join(REFRESH_FILE), std::fs::Permissions::from_mode(0o640)).unwrap();
+        let lines = refresh_checks(dir.path());
+        assert_eq!(lines[0], "folder: writable by this user");
+        assert!(lines[1].starts_with(".refresh_token: a refresh keeps mode 0640"), "{lines:?}");
+        assert_eq!(lines.len(), 2, "no access file, no line: {lines:?}");
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "the probe is removed");
     }
 
     #[test]

@@ -67,7 +67,10 @@ fn a_decision_already_taken_is_not_sent_again() {
 
     let decline = job("th4/input_case_task_log.json", "decline_response", &mdr);
     let message = decline.run(BIN).assert_error();
-    assert_eq!(message, format!("MDR response {PENDING} is already \"Confirmed\", so it can no longer be declined"));
+    assert_eq!(
+        message,
+        format!("MDR response {PENDING} is already \"Confirmed\", so it can no longer be declined; nothing was sent")
+    );
     assert_eq!(updates(&mdr).len(), 1);
 }
 
@@ -94,7 +97,7 @@ fn tasks_outside_the_group_or_without_a_clear_id_are_refused_before_any_call() {
     let message = j.run(BIN).assert_error();
     assert!(message.starts_with("This task is in group \"default\", not \"Response\""), "{message}");
     j.input["config"]["response_task_group"] = "default".into();
-    j.input["data"]["description"] = "**ID**: MDR_1\n**ID**: MDR_2".into();
+    j.input["data"]["description"] = "ID: MDR_1\nID: MDR_2".into();
     assert!(j.run(BIN).assert_error().contains("more than one MDR response (MDR_1 and MDR_2)"));
     j.input["data"]["description"] = "no id here".into();
     assert!(j.run(BIN).assert_error().starts_with("Cannot find the MDR response id in the task description"));

@@ -11,8 +11,6 @@ use crate::config::MdrSettings;
 use crate::thehive::{Context, DataType, Task};
 
 const DEFAULT_GROUP: &str = "Response";
-/// MDR's status of a response still waiting for the customer.
-const PENDING: &str = "New";
 
 pub fn approve_response(job: &Job) -> Result<Report, ActionError> {
     respond(job, Decision::Confirmed)
@@ -53,12 +51,10 @@ fn respond(job: &Job, decision: Decision) -> Result<Report, ActionError> {
             settings.incident_field
         ))
     })?;
-    let status = response.status.as_deref().unwrap_or("");
-    if status.eq_ignore_ascii_case(decision.api_name()) {
-        return Ok(report(&ctx, response, decision, None, true));
-    }
-    if !status.eq_ignore_ascii_case(PENDING) {
-        return Err(no_longer_pending(&response_id, status, decision));
+    match standing(response, decision) {
+        Standing::AlreadyDecided => return Ok(report(&ctx, response, decision, None, true)),
+        Standing::Opposite(status) => return Err(opposite_decision(&response_id, &status, decision)),
+        Standing::Open => {}
     }
     let comment = comment(&ctx, decision, user);
     match client.update_response(&response_id, decision, &comment) {
@@ -67,16 +63,37 @@ fn respond(job: &Job, decision: Decision) -> Result<Report, ActionError> {
         Err(conflict @ MdrError::Status { status: 409, .. }) => {
             let now = client.list_responses(incident_id)?;
             let now = now.iter().find(|r| r.response_id == response_id).unwrap_or(response);
-            let status = now.status.as_deref().unwrap_or("");
-            if status.eq_ignore_ascii_case(decision.api_name()) {
-                Ok(report(&ctx, now, decision, None, true))
-            } else if status.eq_ignore_ascii_case(PENDING) {
-                Err(conflict.into())
-            } else {
-                Err(no_longer_pending(&response_id, status, decision))
+            match standing(now, decision) {
+                Standing::AlreadyDecided => Ok(report(&ctx, now, decision, None, true)),
+                Standing::Opposite(status) => Err(opposite_decision(&response_id, &status, decision)),
+                Standing::Open => Err(conflict.into()),
             }
         }
         Err(err) => Err(err.into()),
+    }
+}
+
+/// Where a response stands relative to the requested decision. Only `Confirmed` and `Declined`
+/// are known API values; the pending value is known only as a console label ("New"), so any
+/// other status is left to MDR to judge.
+enum Standing {
+    AlreadyDecided,
+    Opposite(String),
+    Open,
+}
+
+fn standing(response: &MdrResponse, decision: Decision) -> Standing {
+    let status = response.status.as_deref().unwrap_or("").trim();
+    let opposite = match decision {
+        Decision::Confirmed => Decision::Declined,
+        Decision::Declined => Decision::Confirmed,
+    };
+    if status.eq_ignore_ascii_case(decision.api_name()) {
+        Standing::AlreadyDecided
+    } else if status.eq_ignore_ascii_case(opposite.api_name()) {
+        Standing::Opposite(status.to_owned())
+    } else {
+        Standing::Open
     }
 }
 
@@ -91,18 +108,21 @@ fn check_group(task: &Task<'_>, expected: &str) -> Result<(), ActionError> {
     }
 }
 
-fn no_longer_pending(response_id: &str, status: &str, decision: Decision) -> ActionError {
+fn opposite_decision(response_id: &str, status: &str, decision: Decision) -> ActionError {
     ActionError::Refused(format!(
-        "MDR response {response_id} is already {status:?}, so it can no longer be {}",
+        "MDR response {response_id} is already {status:?}, so it can no longer be {}; nothing was sent",
         decision.api_name().to_lowercase()
     ))
 }
 
-/// The response id from a task description: a line `**ID**: <id>` as the utility writes it, also
-/// accepted as `ID: <id>`, `**ID:** <id>`, `__ID__ : <id>` or with the id in backticks. Lines in
-/// code blocks (the response parameters) are ignored. Two different ids are ambiguous.
+/// The response id from a task description. The utility writes `**ID**: <id>` as the first
+/// line; the first such line wins, so an `ID:` line the SOC put in the response's comment cannot
+/// make it ambiguous. Without one, a hand-written variant is accepted (`ID: <id>`, `**ID:** <id>`,
+/// `__ID__ : <id>`, the id in backticks), and two different ids there are refused. Lines in code
+/// blocks (the response parameters) are ignored.
 pub fn response_id(description: &str) -> Result<String, ActionError> {
-    let mut ids: Vec<&str> = Vec::new();
+    let mut utility: Option<&str> = None;
+    let mut variants: Vec<&str> = Vec::new();
     let mut in_code = false;
     for line in description.lines() {
         let line = line.trim();
@@ -110,21 +130,33 @@ pub fn response_id(description: &str) -> Result<String, ActionError> {
             in_code = !in_code;
             continue;
         }
-        if let Some(id) = (!in_code).then(|| id_on_line(line)).flatten()
-            && !ids.contains(&id)
+        if in_code {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("**ID**:")
+            && let Some(id) = id_value(rest)
         {
-            ids.push(id);
+            utility = Some(id);
+            break;
+        }
+        if let Some(id) = id_on_line(line)
+            && !variants.contains(&id)
+        {
+            variants.push(id);
         }
     }
-    match ids.as_slice() {
+    if let Some(id) = utility {
+        return Ok(id.to_owned());
+    }
+    match variants.as_slice() {
         [id] => Ok((*id).to_owned()),
         [] => Err(ActionError::Refused(
-            "Cannot find the MDR response id in the task description: it should contain a line \
+            "Cannot find the MDR response id in the task description: it should start with a line \
              `**ID**: <response id>` as the MDR Integration Utility writes it"
                 .to_owned(),
         )),
         [first, second, ..] => Err(ActionError::Refused(format!(
-            "The task description names more than one MDR response ({first} and {second}): keep only the line \
+            "The task description names more than one MDR response ({first} and {second}): start it with the line \
              `**ID**: <response id>` of the response to decide on"
         ))),
     }
@@ -136,8 +168,14 @@ fn id_on_line(line: &str) -> Option<&str> {
     if !label.trim_matches(['*', '_', ' ']).eq_ignore_ascii_case("id") {
         return None;
     }
-    let value = rest.trim_start_matches(['*', '_', ' ', '\t']).split_whitespace().next()?;
-    let value = value.trim_matches('`');
+    id_value(rest)
+}
+
+/// The first word after the colon. Only the emphasis that closes the label (`**ID:** x`) is
+/// skipped, so an id that starts with `_` keeps it.
+fn id_value(rest: &str) -> Option<&str> {
+    let rest = rest.strip_prefix("**").or_else(|| rest.strip_prefix("__")).unwrap_or(rest);
+    let value = rest.split_whitespace().next()?.trim_matches('`');
     (!value.is_empty()).then_some(value)
 }
 
@@ -217,8 +255,36 @@ mod tests {
     fn missing_or_ambiguous_ids_are_refused() {
         let err = response_id("**Details**: none\nIDENTITY: x").unwrap_err().to_string();
         assert!(err.starts_with("Cannot find the MDR response id"), "{err}");
-        let err = response_id("**ID**: MDR_1\n**ID**: MDR_2").unwrap_err().to_string();
+        let err = response_id("ID: MDR_1\nID: MDR_2").unwrap_err().to_string();
         assert!(err.contains("more than one MDR response (MDR_1 and MDR_2)"), "{err}");
         assert!(response_id("**ID**:   ").is_err());
+    }
+
+    #[test]
+    fn the_first_utility_line_wins_over_ids_in_the_comment() {
+        assert_eq!(response_id("**ID**: MDR_1\n**ID**: MDR_2").unwrap(), "MDR_1");
+        let with_comment =
+            "**ID**: MDR_1  \n**Details**: {}  \n**Comment**: isolate; previous\nID: MDR_0\n**ID**: MDR_9";
+        assert_eq!(response_id(with_comment).unwrap(), "MDR_1");
+    }
+
+    #[test]
+    fn only_a_decision_already_taken_stops_the_update() {
+        let with = |status: Option<&str>| -> MdrResponse {
+            serde_json::from_value(json!({"response_id": "MDR_1", "status": status})).unwrap()
+        };
+        assert!(matches!(standing(&with(Some("confirmed")), Decision::Confirmed), Standing::AlreadyDecided));
+        assert!(matches!(standing(&with(Some("Declined")), Decision::Confirmed), Standing::Opposite(_)));
+        assert!(matches!(standing(&with(Some("Confirmed")), Decision::Declined), Standing::Opposite(_)));
+        for open in [None, Some("New"), Some("Pending"), Some("WaitingForApproval"), Some("")] {
+            assert!(matches!(standing(&with(open), Decision::Declined), Standing::Open), "{open:?}");
+        }
+    }
+
+    #[test]
+    fn a_leading_underscore_belongs_to_the_id() {
+        assert_eq!(response_id("**ID**: _a1b2  \n**Details**: x").unwrap(), "_a1b2");
+        assert_eq!(response_id("**ID:** _a1b2").unwrap(), "_a1b2");
+        assert_eq!(response_id("ID: __x").unwrap(), "__x");
     }
 }
