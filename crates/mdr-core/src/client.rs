@@ -88,7 +88,7 @@ impl MdrError {
 
 /// Whether a call may be resent after the request could have reached the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
+pub(crate) enum Call {
     Read,
     Write,
 }
@@ -212,7 +212,7 @@ pub struct Upload<'a> {
 }
 
 /// A request body that can be rebuilt for each attempt (a streamed file cannot be replayed).
-enum Body<'a> {
+pub(crate) enum Body<'a> {
     Json(&'a Value),
     File(&'a Upload<'a>),
 }
@@ -346,7 +346,7 @@ impl MdrClient {
         self.call("assets/list", &Body::Json(&body), Call::Read)
     }
 
-    fn access_token(&self) -> Result<Secret, MdrError> {
+    pub(crate) fn access_token(&self) -> Result<Secret, MdrError> {
         if let Some(token) = self.access.borrow().clone() {
             return Ok(token);
         }
@@ -365,7 +365,7 @@ impl MdrClient {
         self.call("attachments/upload", &Body::File(upload), Call::Write)
     }
 
-    fn call<T: DeserializeOwned>(&self, endpoint: &str, body: &Body<'_>, kind: Call) -> Result<T, MdrError> {
+    pub(crate) fn call<T: DeserializeOwned>(&self, endpoint: &str, body: &Body<'_>, kind: Call) -> Result<T, MdrError> {
         let mut token = self.access_token()?;
         let mut refreshed = false;
         let mut attempt = 1;
@@ -399,7 +399,13 @@ impl MdrClient {
 
     /// Sends once. Connection failures before the request left are retried here for every call,
     /// since the server cannot have seen them.
-    fn send(&self, endpoint: &str, body: &Body<'_>, token: Option<&Secret>, kind: Call) -> Result<Response, MdrError> {
+    pub(crate) fn send(
+        &self,
+        endpoint: &str,
+        body: &Body<'_>,
+        token: Option<&Secret>,
+        kind: Call,
+    ) -> Result<Response, MdrError> {
         let url = self.url(endpoint);
         let mut attempt = 1;
         loop {
@@ -506,7 +512,7 @@ fn parse<T: DeserializeOwned>(endpoint: &str, response: Response) -> Result<T, M
     })
 }
 
-fn status_error(endpoint: &str, status: u16, message: String) -> MdrError {
+pub(crate) fn status_error(endpoint: &str, status: u16, message: String) -> MdrError {
     let hint = match status {
         401 | 403 => " (the access token was refused: check `client_id` and the tokens in `token_dir`)",
         404 => " (not found: check the id and `client_id`)",
@@ -518,7 +524,7 @@ fn status_error(endpoint: &str, status: u16, message: String) -> MdrError {
 }
 
 /// The server's own explanation, shortened; JSON `message`/`detail`/`error` when present.
-fn server_message(response: Response) -> String {
+pub(crate) fn server_message(response: Response) -> String {
     let text = response.text().unwrap_or_default();
     let from_json = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
         ["message", "detail", "error"].iter().find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_owned))
