@@ -26,6 +26,8 @@ use crate::server::fault_response;
 use crate::tls;
 use crate::tokens::BearerState;
 
+mod records;
+
 /// Which TheHive API to imitate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TheHiveVersion {
@@ -68,6 +70,7 @@ struct State {
     cases: Vec<Value>,
     observables: Vec<Value>,
     attachments: HashMap<String, Vec<u8>>,
+    records: records::Records,
     journal: Vec<JournalEntry>,
     faults: FaultQueue,
 }
@@ -101,6 +104,7 @@ impl TheHiveSandbox {
                 cases: opts.cases,
                 observables: opts.observables,
                 attachments: opts.attachments,
+                records: records::Records::default(),
                 journal: Vec::new(),
                 faults: FaultQueue::default(),
             }),
@@ -137,6 +141,12 @@ impl TheHiveSandbox {
     /// The next `times` requests to `endpoint` (as named in the journal) get `fault`.
     pub fn inject(&self, endpoint: &str, fault: Fault, times: usize) {
         lock(&self.shared.state).faults.push(endpoint, fault, times);
+    }
+
+    /// Every case, task and task log (`case` / `task` name the parent `_id`), in creation order.
+    pub fn records(&self) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+        let state = lock(&self.shared.state);
+        (state.cases.clone(), state.records.tasks.clone(), state.records.logs.clone())
     }
 
     /// The current state of a case.
@@ -177,6 +187,9 @@ impl Handler for Shared {
 
 /// `PATCH /api/case/~123` → (`"PATCH /api/case"`, `Some("~123")`).
 fn route_name(method: &str, path: &str) -> (String, Option<String>) {
+    if let Some(named) = records::route_name(method, path) {
+        return named;
+    }
     for prefix in ["/api/datastore/", "/api/v1/case/", "/api/case/"] {
         if let Some(id) = path.strip_prefix(prefix)
             && !id.is_empty()
@@ -208,6 +221,9 @@ impl Shared {
         let v4 = self.version == TheHiveVersion::V4;
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let mut state = lock(&self.state);
+        if let Some(response) = records::answer(&mut state, v4, endpoint, id, request, &body) {
+            return response;
+        }
         match (endpoint, id) {
             ("GET /api/status", None) => {
                 let version = if v4 { "4.1.24-1" } else { "5.4.0-1" };
