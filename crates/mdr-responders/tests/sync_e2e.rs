@@ -189,3 +189,27 @@ fn a_failed_case_creation_is_retried_and_does_not_stop_the_others() {
     let closed = &w.cases_of("-NzClosedIncident03")[0];
     assert!(["TruePositive", "FalsePositive", "Other"].contains(&closed["status"].as_str().unwrap()), "{closed}");
 }
+
+#[test]
+fn comments_from_our_responders_and_excluded_authors_are_not_mirrored_back() {
+    let w = world(TheHiveVersion::V4);
+    w.pass();
+    let config = w.config();
+    let client = mdr_core::MdrClient::new(&config.mdr).unwrap();
+    // As MDR_SendTaskLog posts it (its footer), and a plain one by the excluded connection name.
+    client.create_comment(NEW_INCIDENT, "ana wrote:\n> done\n\n(sent from TheHive: case #1, log ~7)").unwrap();
+    client.create_comment(NEW_INCIDENT, "posted by another script").unwrap();
+    let logs = || w.hive.records().2.len();
+    let before = logs();
+    assert_eq!(w.pass().failed, 0);
+    assert_eq!(logs(), before, "the responder's comment and the excluded author's came back");
+    // Without exclude_author only the comment carrying the responders' footer is left out.
+    let path = w.dir.path().join("conf/config.yml");
+    let yaml = std::fs::read_to_string(&path).unwrap().replace("exclude_author", "unused_key");
+    std::fs::write(&path, yaml).unwrap();
+    std::fs::remove_file(w.dir.path().join("conf/.mdr-sync-state.json")).unwrap();
+    assert_eq!(w.pass().failed, 0);
+    let (_, _, all) = w.hive.records();
+    assert_eq!(all.len(), before + 1);
+    assert!(all.last().unwrap()["message"].as_str().unwrap().contains("posted by another script"));
+}
