@@ -58,7 +58,7 @@ flavour_files() {
 kinds=(responders)
 [ -n "$analyzers_dest" ] && kinds+=(analyzers)
 # Programs installed beside the responders that no flavour runs (operator tools).
-tools=(KasperskyMDR/mdr-token)
+tools=(KasperskyMDR/mdr-token KasperskyMDR/mdr-sync)
 
 # Whether the workspace defines a binary of that name.
 workspace_defines() {
