@@ -128,6 +128,12 @@ fn full_run(version: TheHiveVersion) {
     assert!(w.mdr.journal().len() <= 2, "{:?}", w.mdr.journal().iter().map(|e| &e.endpoint).collect::<Vec<_>>());
     assert_eq!(w.hive.journal().len(), hive_before);
 
+    // Killed before the state was saved (no state file): the replay reads, and writes nothing.
+    std::fs::remove_file(w.dir.path().join("conf/.mdr-sync-state.json")).unwrap();
+    let writes = w.hive_writes();
+    assert_eq!(w.pass().failed, 0);
+    assert_eq!(w.hive_writes(), writes, "a replayed pass wrote to TheHive");
+
     // MDR_ApproveResponse on that task, with the job built from the stand-in's task and case.
     let fixture_name =
         if w.version == TheHiveVersion::V4 { "th4/input_case_task.json" } else { "th5/input_case_task.json" };

@@ -338,10 +338,11 @@ fn close_case(
     label: &str,
 ) -> Result<(), ItemError> {
     let status = incident.status.as_deref().unwrap_or("");
-    if !matches!(status, "Resolved" | "Closed") || !case.is_open() {
+    let statuses = &config.thehive.resolved;
+    let renamed = [&statuses.true_positive, &statuses.false_positive, &statuses.other];
+    if !matches!(status, "Resolved" | "Closed") || !case.is_open() || renamed.contains(&&case.status) {
         return Ok(());
     }
-    let statuses = &config.thehive.resolved;
     let (th4, th5) = match incident.resolution.as_deref() {
         Some("True positive") => ("TruePositive", statuses.true_positive.as_str()),
         Some("False positive") => ("FalsePositive", statuses.false_positive.as_str()),

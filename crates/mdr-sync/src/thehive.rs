@@ -54,13 +54,11 @@ impl CaseRef {
         }
     }
 
-    /// Still being worked on: TheHive 4 `Open`, TheHive 5 stage `New`/`InProgress` (or, without a
-    /// stage, status `New`/`InProgress`).
+    /// Still being worked on: not in stage `Closed` (TheHive 5) and not in a closing status
+    /// (TheHive 4 `Resolved`, TheHive 5's built-in resolutions), whichever the server reports.
     pub fn is_open(&self) -> bool {
-        match self.stage.as_str() {
-            "" => matches!(self.status.as_str(), "Open" | "New" | "InProgress" | ""),
-            stage => stage != "Closed",
-        }
+        const CLOSING: &[&str] = &["Resolved", "TruePositive", "FalsePositive", "Indeterminate", "Other", "Duplicated"];
+        self.stage != "Closed" && !CLOSING.contains(&self.status.as_str())
     }
 }
 

@@ -143,7 +143,7 @@ fn paged_v0(items: Vec<Value>, request: &Request) -> Response {
 
 fn create_case(state: &mut State, v4: bool, body: &Value) -> Response {
     let Some(fields) = body.as_object() else { return bad_request("body must be a JSON object".to_owned()) };
-    if !fields.get("title").and_then(Value::as_str).is_some_and(|t| !t.trim().is_empty()) {
+    if fields.get("title").and_then(Value::as_str).is_none_or(|t| t.trim().is_empty()) {
         return bad_request("title is required".to_owned());
     }
     let id = state.records.id("case");
