@@ -219,3 +219,44 @@ fn comments_from_our_responders_and_excluded_authors_are_not_mirrored_back() {
     assert_eq!(all.len(), before + 1);
     assert!(all.last().unwrap()["message"].as_str().unwrap().contains("posted by another script"));
 }
+
+#[test]
+fn an_attachment_over_the_limit_becomes_a_log_naming_it() {
+    let w = world(TheHiveVersion::V4);
+    let path = w.dir.path().join("conf/config.yml");
+    let yaml = std::fs::read_to_string(&path).unwrap().replace("size_limit: 100000", "size_limit: 3");
+    std::fs::write(&path, yaml).unwrap();
+    assert_eq!(w.pass().failed, 0);
+    assert!(w.mdr.calls("attachments/download").is_empty(), "a file over the limit was downloaded");
+    let logs = w.hive.records().2;
+    let log = logs.iter().find(|l| l["message"].as_str().unwrap().contains("[MDR attachment ")).unwrap();
+    let message = log["message"].as_str().unwrap();
+    assert!(message.contains("process_tree.txt") && message.contains("Not copied: larger than"), "{message}");
+    assert_eq!(log["attachments"], json!([]));
+}
+
+#[test]
+fn an_mdr_failure_on_one_incident_is_retried_next_pass() {
+    let w = world(TheHiveVersion::V5);
+    // The first incident's comment list fails (a 500 is not retried within the pass).
+    w.mdr.inject("comments/list", Fault::Status(500, "{\"message\": \"down\"}".to_owned()), 1);
+    let first = w.pass();
+    assert_eq!(first.failed, 1, "{first:?}");
+    assert_eq!(w.cases_of(NEW_INCIDENT).len(), 1, "the other incidents went on");
+    let second = w.pass();
+    assert_eq!(second.failed, 0, "{second:?}");
+    let third = w.pass();
+    assert_eq!(third.incidents, 0, "converged: {third:?}");
+    for incident in [NEW_INCIDENT, LINKED_INCIDENT, "-NzClosedIncident03"] {
+        let cases = w.cases_of(incident);
+        assert_eq!(cases.len(), 1, "{incident}");
+        let comment_logs: Vec<Value> = w
+            .tasks_of(&cases[0]["_id"])
+            .iter()
+            .filter(|t| t["title"] == "MDR Response")
+            .flat_map(|t| w.logs_of(&t["_id"]))
+            .filter(|l| l["message"].as_str().unwrap().contains("[MDR comment "))
+            .collect();
+        assert_eq!(comment_logs.len(), 1, "{incident}: {comment_logs:?}");
+    }
+}
