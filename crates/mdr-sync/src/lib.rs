@@ -86,7 +86,8 @@ fn check(config: &SyncConfig, hive: &TheHive) -> u8 {
 fn once(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool) -> u8 {
     match sync::pass(config, hive, stop) {
         Ok(summary) => {
-            log(&format!("pass done: {} incident(s) handled, {} failed", summary.incidents, summary.failed));
+            let rest = if summary.stopped { "; stopped before the next incident" } else { "" };
+            log(&format!("pass done: {} incident(s) handled, {} failed{rest}", summary.incidents, summary.failed));
             u8::from(summary.failed > 0)
         }
         Err(err) => {

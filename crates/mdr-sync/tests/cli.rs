@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
-use mdr_sandbox::{Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
+use mdr_sandbox::{Fault, Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdr-sync");
 
@@ -95,4 +95,30 @@ fn interval_loop_stops_on_sigterm_after_the_current_pass() {
     lines.extend(rx.iter());
     assert_eq!(status.code(), Some(0), "{lines:?}");
     assert_eq!(lines.last().map(String::as_str), Some("mdr-sync: stopped"), "{lines:?}");
+}
+
+#[test]
+fn sigterm_during_a_pass_finishes_the_current_incident_only() {
+    let (mdr, hive, dir) = start();
+    let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);
+    // The first incident's case lookup is slow: the signal arrives while it is being handled.
+    hive.inject("POST /api/v1/query", Fault::Delay(std::time::Duration::from_millis(1500)), 1);
+    let mut child = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "--interval", "3600"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while mdr.calls("incidents/list").is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("pass done: 1 incident(s) handled, 0 failed; stopped before the next incident"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("created case"), "the current incident was finished: {stderr}");
 }
