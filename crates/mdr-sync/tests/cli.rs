@@ -103,7 +103,7 @@ fn sigterm_during_a_pass_finishes_the_current_incident_only() {
     let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);
     // The first incident's case lookup is slow: the signal arrives while it is being handled.
     hive.inject("POST /api/v1/query", Fault::Delay(std::time::Duration::from_millis(1500)), 1);
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["--config", config.to_str().unwrap(), "--interval", "3600"])
         .stderr(Stdio::piped())
         .spawn()
