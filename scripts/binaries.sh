@@ -13,6 +13,7 @@ set -euo pipefail
 # Operator tools shipped beside the flavours of their folder: one <Folder>/<binary> per line.
 tools=(
     KasperskyMDR/mdr-token
+    KasperskyMDR/mdr-sync
 )
 
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -221,7 +221,7 @@ pub struct Upload<'a> {
 }
 
 /// A request body that can be rebuilt for each attempt (a streamed file cannot be replayed).
-enum Body<'a> {
+pub(crate) enum Body<'a> {
     Json(&'a Value),
     File(&'a Upload<'a>),
 }
@@ -351,7 +351,7 @@ impl MdrClient {
         self.list_all("assets/list", json!({"host_names": host_names, "fields": ["asset_id", "host_name"]}))
     }
 
-    fn access_token(&self) -> Result<Secret, MdrError> {
+    pub(crate) fn access_token(&self) -> Result<Secret, MdrError> {
         if let Some(token) = self.access.borrow().clone() {
             return Ok(token);
         }
@@ -372,7 +372,7 @@ impl MdrClient {
 
     /// Every page of a list call: explicit `page`/`page_size`, read until a short or empty page.
     /// More than [`MAX_PAGES`] full pages is an error, never a silent truncation.
-    fn list_all<T: DeserializeOwned>(&self, endpoint: &str, mut body: Value) -> Result<Vec<T>, MdrError> {
+    pub(crate) fn list_all<T: DeserializeOwned>(&self, endpoint: &str, mut body: Value) -> Result<Vec<T>, MdrError> {
         let mut items = Vec::new();
         for page in 1..=MAX_PAGES {
             body["page"] = page.into();
@@ -387,7 +387,7 @@ impl MdrClient {
         Err(MdrError::TooManyItems { endpoint: endpoint.to_owned(), max: MAX_PAGES * PAGE_SIZE })
     }
 
-    fn call<T: DeserializeOwned>(&self, endpoint: &str, body: &Body<'_>, kind: Call) -> Result<T, MdrError> {
+    pub(crate) fn call<T: DeserializeOwned>(&self, endpoint: &str, body: &Body<'_>, kind: Call) -> Result<T, MdrError> {
         let response = self.exchange(endpoint, body, kind, true)?;
         match response.status().as_u16() {
             200 => parse(endpoint, response),
@@ -397,7 +397,7 @@ impl MdrClient {
 
     /// Sends through `cortex-http`'s retry loop. With `authorized`, a 401/403 on the token
     /// believed valid is answered by one refresh and one resend, sharing the attempt counter.
-    fn exchange(&self, endpoint: &str, body: &Body<'_>, kind: Call, authorized: bool) -> Result<Response, MdrError> {
+    pub(crate) fn exchange(&self, endpoint: &str, body: &Body<'_>, kind: Call, authorized: bool) -> Result<Response, MdrError> {
         let url = self.url(endpoint);
         let mut token = if authorized { Some(self.access_token()?) } else { None };
         let mut refreshed = false;
@@ -443,7 +443,7 @@ fn parse<T: DeserializeOwned>(endpoint: &str, response: Response) -> Result<T, M
     })
 }
 
-fn status_error(endpoint: &str, status: u16, message: String) -> MdrError {
+pub(crate) fn status_error(endpoint: &str, status: u16, message: String) -> MdrError {
     let hint = match status {
         401 | 403 => " (the access token was refused: check `client_id` and the tokens in `token_dir`)",
         404 => " (not found: check the id and `client_id`)",
@@ -455,7 +455,7 @@ fn status_error(endpoint: &str, status: u16, message: String) -> MdrError {
 }
 
 /// The server's own explanation, shortened; JSON `message`/`detail`/`error` when present.
-fn server_message(response: Response) -> String {
+pub(crate) fn server_message(response: Response) -> String {
     let text = response.text().unwrap_or_default();
     let from_json = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
         ["message", "detail", "error"].iter().find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_owned))

@@ -7,6 +7,7 @@ pub mod actions;
 pub mod client;
 pub mod config;
 pub mod secret;
+pub mod sync_api;
 pub mod thehive;
 pub mod thehive_api;
 pub mod token;

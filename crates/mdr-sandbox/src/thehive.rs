@@ -31,6 +31,8 @@ use crate::server::fault_response;
 use crate::tls::{self, TlsCert};
 use crate::tokens::BearerState;
 
+mod records;
+
 /// Which TheHive API to imitate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TheHiveVersion {
@@ -84,6 +86,7 @@ struct State {
     observables: Vec<Value>,
     attachments: HashMap<String, Vec<u8>>,
     logs: Vec<Value>,
+    records: records::Records,
     journal: Vec<JournalEntry>,
     faults: FaultQueue,
 }
@@ -120,6 +123,7 @@ impl TheHiveSandbox {
                 observables: opts.observables,
                 attachments: opts.attachments,
                 logs: opts.logs,
+                records: records::Records::default(),
                 journal: Vec::new(),
                 faults: FaultQueue::default(),
             }),
@@ -156,6 +160,12 @@ impl TheHiveSandbox {
     /// The next `times` requests to `endpoint` (as named in the journal) get `fault`.
     pub fn inject(&self, endpoint: &str, fault: Fault, times: usize) {
         lock(&self.shared.state).faults.push(endpoint, fault, times);
+    }
+
+    /// Every case, task and task log (`case` / `task` name the parent `_id`), in creation order.
+    pub fn records(&self) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+        let state = lock(&self.shared.state);
+        (state.cases.clone(), state.records.tasks.clone(), state.records.logs.clone())
     }
 
     /// The current state of a case.
@@ -197,6 +207,9 @@ impl Handler for Shared {
 /// `PATCH /api/case/~123` → (`"PATCH /api/case"`, `Some("~123")`);
 /// `GET /api/v1/attachment/~9/download` → (`"GET /api/v1/attachment/download"`, `Some("~9")`).
 fn route_name(method: &str, path: &str) -> (String, Option<String>) {
+    if let Some(named) = records::route_name(method, path) {
+        return named;
+    }
     if let Some(id) = path.strip_prefix("/api/v1/attachment/").and_then(|rest| rest.strip_suffix("/download"))
         && !id.is_empty()
         && !id.contains('/')
@@ -233,6 +246,10 @@ impl Shared {
         }
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let mut state = lock(&self.state);
+        let v4 = self.version == TheHiveVersion::V4;
+        if let Some(response) = records::answer(&mut state, v4, endpoint, id, request, &body) {
+            return response;
+        }
         match self.version {
             TheHiveVersion::V4 => v4_route(&mut state, endpoint, id, &body),
             TheHiveVersion::V5 => self.v5_route(&mut state, endpoint, id, &body),

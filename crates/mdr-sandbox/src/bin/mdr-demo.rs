@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use clap::Parser;
-use mdr_sandbox::{Sandbox, SandboxOptions, Seed};
+use mdr_sandbox::{Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -40,8 +40,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut out = io::stdout().lock();
     writeln!(out, "MDR stand-in listening at {} (TLS, CA in {})", sandbox.api_url(), ca.display())?;
-    writeln!(out, "Token folder {} holds an expired access token: the first job rotates it.\n", tokens.display())?;
-    let mut failures = 0;
+    writeln!(out, "Token folder {} holds an expired access token: the sync pass rotates it.\n", tokens.display())?;
+    let mut failures = sync_pass(&bin_dir, &work, &sandbox, &tokens, &ca, &mut out)?;
+    sandbox.clear_journal();
     for flavour in flavours(&args.root.join("responders/KasperskyMDR"))? {
         let job = prepare_job(&args.root, &work, &flavour, &sandbox, &tokens, &ca)?;
         let binary = bin_dir.join(flavour.binary()?);
@@ -71,6 +72,51 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("{failures} responder(s) did not succeed").into());
     }
     Ok(())
+}
+
+/// One `mdr-sync --once` pass into a TheHive 5 stand-in: the cases and Response tasks the
+/// responders then run on.
+fn sync_pass(
+    bin_dir: &Path,
+    work: &Path,
+    sandbox: &Sandbox,
+    tokens: &Path,
+    ca: &Path,
+    out: &mut impl Write,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let hive = TheHiveSandbox::start(TheHiveOptions::new(TheHiveVersion::V5))?;
+    let config = work.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "api_url: {}\nclient_id: {}\ntoken_dir: {}\nssl_cert: {}\nthehive:\n  api_url: {}\n  api_key: {}\n  version: 5\n",
+            sandbox.api_url(),
+            sandbox.client_id(),
+            tokens.display(),
+            ca.display(),
+            hive.url(),
+            hive.api_key()
+        ),
+    )?;
+    writeln!(out, "=== mdr-sync --once (MDR -> TheHive 5 stand-in at {})", hive.url())?;
+    let binary = bin_dir.join("mdr-sync");
+    let status = Command::new(&binary)
+        .arg("--config")
+        .arg(&config)
+        .arg("--once")
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {}: {e} (build it first: cargo build --workspace)", binary.display()))?;
+    writeln!(out, "exit {}; the MDR stand-in received:", status.code().unwrap_or(-1))?;
+    for call in sandbox.journal() {
+        writeln!(out, "  {} -> HTTP {}", call.endpoint, call.status)?;
+    }
+    writeln!(out, "the TheHive stand-in received:")?;
+    for call in hive.journal() {
+        writeln!(out, "  {} -> HTTP {}", call.endpoint, call.status)?;
+    }
+    writeln!(out)?;
+    Ok(usize::from(!status.success()))
 }
 
 fn input_data_type(job: &Path) -> String {

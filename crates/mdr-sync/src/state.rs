@@ -1,0 +1,131 @@
+//! The synchronisation's own state file (not the utility's `.last_check`): the `update_time` up to
+//! which every incident has been mirrored, and the incidents already done at exactly that time.
+//! Written atomically (temp file, fsync, rename), so a kill leaves the old or the new state.
+//!
+//! The state only says where to start reading; what exists in TheHive is always looked up there
+//! before anything is created, so a pass replayed after a crash duplicates nothing.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("Cannot read the state file {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error(
+        "The state file {path} is damaged ({reason}): delete it to start again from `mdr_sync.start_time` (nothing is duplicated, TheHive is checked first)"
+    )]
+    Damaged { path: String, reason: String },
+    #[error("Cannot write the state file {path}: {reason}")]
+    Unwritable { path: String, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// Every incident with a smaller `update_time` is mirrored.
+    pub cursor: i64,
+    /// Incidents mirrored whose `update_time` equals `cursor`.
+    pub done_at_cursor: Vec<String>,
+}
+
+/// How one incident of a pass ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub incident_id: String,
+    pub update_time: i64,
+    pub ok: bool,
+}
+
+impl State {
+    pub fn load(path: &Path, start_time: i64) -> Result<State, StateError> {
+        let shown = || path.display().to_string();
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| StateError::Damaged { path: shown(), reason: e.to_string() })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(State { cursor: start_time, done_at_cursor: Vec::new() })
+            }
+            Err(e) => Err(StateError::Unreadable { path: shown(), reason: e.to_string() }),
+        }
+    }
+
+    pub fn is_done(&self, incident_id: &str, update_time: i64) -> bool {
+        update_time < self.cursor
+            || (update_time == self.cursor && self.done_at_cursor.iter().any(|d| d == incident_id))
+    }
+
+    /// Moves past the outcomes (in `update_time` order) up to the first failure, never beyond it.
+    pub fn advance(&mut self, outcomes: &[Outcome]) {
+        for outcome in outcomes {
+            if !outcome.ok {
+                return;
+            }
+            if outcome.update_time > self.cursor {
+                self.cursor = outcome.update_time;
+                self.done_at_cursor.clear();
+            }
+            if outcome.update_time == self.cursor && !self.done_at_cursor.contains(&outcome.incident_id) {
+                self.done_at_cursor.push(outcome.incident_id.clone());
+            }
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let fail =
+            |e: std::io::Error| StateError::Unwritable { path: path.display().to_string(), reason: e.to_string() };
+        let text = serde_json::to_vec_pretty(self).map_err(|e| fail(std::io::Error::other(e)))?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let written = (|| {
+            let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&temp)?;
+            file.write_all(&text)?;
+            file.sync_all()?;
+            std::fs::rename(&temp, path)?;
+            // The rename itself must survive a power cut too.
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).or(Ok::<(), std::io::Error>(()))
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written.map_err(fail)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn outcome(id: &str, t: i64, ok: bool) -> Outcome {
+        Outcome { incident_id: id.to_owned(), update_time: t, ok }
+    }
+
+    #[test]
+    fn never_moves_past_a_failure() {
+        let mut s = State { cursor: 5, done_at_cursor: vec!["a".to_owned()] };
+        s.advance(&[outcome("b", 5, true), outcome("c", 7, true), outcome("d", 9, false), outcome("e", 11, true)]);
+        assert_eq!(s, State { cursor: 7, done_at_cursor: vec!["c".to_owned()] });
+        assert!(s.is_done("b", 5) && s.is_done("c", 7) && !s.is_done("d", 9) && !s.is_done("e", 11));
+        s.advance(&[outcome("x", 7, true)]);
+        assert_eq!(s.done_at_cursor, vec!["c".to_owned(), "x".to_owned()]);
+    }
+
+    #[test]
+    fn saves_atomically_and_names_a_damaged_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        assert_eq!(State::load(&path, 42).unwrap().cursor, 42);
+        let s = State { cursor: 9, done_at_cursor: vec!["i".to_owned()] };
+        s.save(&path).unwrap();
+        assert_eq!(State::load(&path, 0).unwrap(), s);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+        std::fs::write(&path, "{").unwrap();
+        let err = State::load(&path, 0).unwrap_err().to_string();
+        assert!(err.contains("is damaged") && err.contains("delete it"), "{err}");
+    }
+}

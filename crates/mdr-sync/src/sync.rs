@@ -1,0 +1,396 @@
+//! One synchronisation pass: the incidents MDR changed since the state's cursor, each mirrored
+//! into exactly one TheHive case, one incident at a time.
+//!
+//! Everything written to TheHive carries a marker (the case's `mdr-incident-id`, `[MDR comment
+//! <id>]` in a log, `**ID**: <response id>` in a task) and is looked up before it is written, so a
+//! pass replayed after a crash or a failure writes nothing twice. A failed incident is logged and
+//! retried next pass; the others go on.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mdr_core::sync_api::{ProposedResponse, SyncAttachment, SyncComment, SyncIncident};
+use mdr_core::{MdrClient, MdrError};
+
+use crate::config::SyncConfig;
+use crate::log::log;
+use crate::state::{Outcome, State, StateError};
+use crate::thehive::{CaseRef, HiveError, LogFile, NewCase, TaskRef, TheHive};
+
+/// The task holding the incident's comments and attachments, as the utility named it.
+pub const COMMENTS_TASK: &str = "MDR Response";
+pub const RESPONSE_GROUP: &str = "Response";
+/// What MDR_SendTaskLog appends to every comment it posts: such comments came from TheHive.
+pub const RESPONDER_MARKER: &str = "(sent from TheHive";
+/// MDR's status of a response still waiting for the customer.
+const PENDING: &str = "New";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("Cannot list MDR incidents: {0}")]
+    Mdr(#[from] MdrError),
+    #[error(transparent)]
+    Hive(#[from] HiveError),
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ItemError {
+    #[error(transparent)]
+    Mdr(#[from] MdrError),
+    #[error(transparent)]
+    Hive(#[from] HiveError),
+    #[error(
+        "{0} TheHive cases carry mdr-incident-id {1}: merge them or clear the field on all but one; the incident is skipped until then"
+    )]
+    Duplicates(usize, String),
+}
+
+/// What a pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub incidents: usize,
+    pub failed: usize,
+    pub stopped: bool,
+}
+
+pub fn pass(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool) -> Result<Summary, PassError> {
+    let mut state = State::load(&config.state_file, config.start_time)?;
+    let mdr = MdrClient::new(&config.mdr)?;
+    let listed = mdr.incidents_updated_since(&config.filter, state.cursor, config.max_incidents)?;
+    let todo: Vec<SyncIncident> =
+        listed.into_iter().filter(|i| !state.is_done(&i.incident_id, i.update_time)).collect();
+    let mut summary = Summary::default();
+    let mut outcomes = Vec::new();
+    for incident in &todo {
+        if stop.load(Ordering::SeqCst) {
+            summary.stopped = true;
+            break;
+        }
+        let label = label(incident);
+        let ok = match mirror(config, &mdr, hive, incident, &label) {
+            Ok(()) => true,
+            Err(err) => {
+                log(&format!("{label}: FAILED, retried next pass: {err}"));
+                summary.failed += 1;
+                false
+            }
+        };
+        summary.incidents += 1;
+        outcomes.push(Outcome { incident_id: incident.incident_id.clone(), update_time: incident.update_time, ok });
+        let before = state.clone();
+        state.advance(&outcomes);
+        if state != before {
+            state.save(&config.state_file)?;
+        }
+    }
+    Ok(summary)
+}
+
+fn label(incident: &SyncIncident) -> String {
+    match incident.incident_number {
+        Some(n) => format!("incident K-{n} ({})", incident.incident_id),
+        None => format!("incident {}", incident.incident_id),
+    }
+}
+
+fn mirror(
+    config: &SyncConfig,
+    mdr: &MdrClient,
+    hive: &TheHive,
+    incident: &SyncIncident,
+    label: &str,
+) -> Result<(), ItemError> {
+    let case = case_for(config, hive, incident, label)?;
+    let mut tasks = hive.tasks(&case.id)?;
+    let comments = mdr.all_comments(&incident.incident_id)?;
+    let attachments = mdr.all_attachments(&incident.incident_id)?;
+    let comments: Vec<&SyncComment> =
+        comments.iter().filter(|c| mirrored_author(config, &c.author_name, &c.text)).collect();
+    let attachments: Vec<&SyncAttachment> =
+        attachments.iter().filter(|a| mirrored_author(config, &a.author_name, &a.caption)).collect();
+    if !comments.is_empty() || !attachments.is_empty() {
+        let task = comments_task(hive, &case, &mut tasks, label)?;
+        mirror_children(config, mdr, hive, &task, &comments, &attachments, label)?;
+    }
+    let responses = mdr.all_responses(&incident.incident_id)?;
+    for response in &responses {
+        mirror_response(hive, &case, &tasks, response, label)?;
+    }
+    if config.thehive.resolve_cases {
+        close_case(config, hive, &case, incident, label)?;
+    }
+    Ok(())
+}
+
+/// Neither a comment our responders posted (their footer) nor one by an excluded author.
+fn mirrored_author(config: &SyncConfig, author: &str, text: &str) -> bool {
+    !text.contains(RESPONDER_MARKER) && !config.exclude_author.as_ref().is_some_and(|re| re.is_match(author))
+}
+
+/// The one case carrying the incident id, created when there is none.
+fn case_for(config: &SyncConfig, hive: &TheHive, incident: &SyncIncident, label: &str) -> Result<CaseRef, ItemError> {
+    let mut found = hive.find_cases(&incident.incident_id)?;
+    match found.len() {
+        0 => {}
+        1 => return Ok(found.remove(0)),
+        n => return Err(ItemError::Duplicates(n, incident.incident_id.clone())),
+    }
+    let case = hive.create_case(&new_case(config, incident))?;
+    log(&format!("{label}: created case {}", case_name(&case)));
+    Ok(case)
+}
+
+fn case_name(case: &CaseRef) -> String {
+    case.number.map_or_else(|| case.id.clone(), |n| format!("#{n} ({})", case.id))
+}
+
+pub fn new_case(config: &SyncConfig, incident: &SyncIncident) -> NewCase {
+    let summary = incident.summary.as_deref().unwrap_or("MDR incident");
+    let title = match incident.incident_number {
+        Some(n) => format!("MDR K-{n}: {summary}"),
+        None => format!("MDR: {summary}"),
+    };
+    let mut description = incident.description.clone().unwrap_or_default();
+    if !incident.affected_hosts.is_empty() {
+        description.push_str(&format!("\n\n**Affected hosts**: {}", incident.affected_hosts.join(", ")));
+    }
+    description
+        .push_str(&format!("\n\n[Open in the MDR console]({}/incidents/{})", config.console_url, incident.incident_id));
+    let severity = match incident.priority.as_deref() {
+        Some("LOW") => 1,
+        Some("HIGH") => 3,
+        _ => 2,
+    };
+    NewCase {
+        title,
+        description: description.trim_start().to_owned(),
+        severity,
+        tlp: config.thehive.case_tlp,
+        pap: config.thehive.case_pap,
+        incident_id: incident.incident_id.clone(),
+    }
+}
+
+fn comments_task(hive: &TheHive, case: &CaseRef, tasks: &mut Vec<TaskRef>, label: &str) -> Result<TaskRef, HiveError> {
+    if let Some(task) = tasks.iter().find(|t| t.title == COMMENTS_TASK && t.group != RESPONSE_GROUP) {
+        return Ok(task.clone());
+    }
+    let task = hive.create_task(&case.id, COMMENTS_TASK, "default", "The task to communicate with the MDR team")?;
+    log(&format!("{label}: created task \"{COMMENTS_TASK}\" in case {}", case_name(case)));
+    tasks.push(task.clone());
+    Ok(task)
+}
+
+pub fn comment_marker(comment_id: &str) -> String {
+    format!("[MDR comment {comment_id}]")
+}
+
+pub fn attachment_marker(attachment_id: &str) -> String {
+    format!("[MDR attachment {attachment_id}]")
+}
+
+pub fn decision_marker(response_id: &str) -> String {
+    format!("[MDR decision {response_id}]")
+}
+
+/// `<author> wrote:` and every line quoted, as the utility and the responders write comments.
+pub fn comment_log(comment: &SyncComment) -> String {
+    format!(
+        "{} wrote:\n{}\n\n{}",
+        author(&comment.author_name),
+        quote(&comment.text),
+        comment_marker(&comment.comment_id)
+    )
+}
+
+fn author(name: &str) -> &str {
+    if name.trim().is_empty() { "MDR" } else { name }
+}
+
+fn quote(text: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    let lines: Vec<String> =
+        text.trim_end().lines().map(|l| if l.trim().is_empty() { ">".to_owned() } else { format!("> {l}") }).collect();
+    if lines.is_empty() { ">".to_owned() } else { lines.join("\n") }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn mirror_children(
+    config: &SyncConfig,
+    mdr: &MdrClient,
+    hive: &TheHive,
+    task: &TaskRef,
+    comments: &[&SyncComment],
+    attachments: &[&SyncAttachment],
+    label: &str,
+) -> Result<(), ItemError> {
+    let logs = hive.log_messages(&task.id)?;
+    let logged = |marker: &str| logs.iter().any(|m| m.contains(marker));
+    let mut comments: Vec<&&SyncComment> =
+        comments.iter().filter(|c| !logged(&comment_marker(&c.comment_id))).collect();
+    comments.sort_by_key(|c| c.creation_time);
+    for comment in comments {
+        hive.add_log(&task.id, &comment_log(comment), None)?;
+        log(&format!("{label}: comment {} by {} added as a log", comment.comment_id, author(&comment.author_name)));
+    }
+    for attachment in attachments.iter().filter(|a| !logged(&attachment_marker(&a.attachment_id))) {
+        mirror_attachment(config, mdr, hive, task, attachment, label)?;
+    }
+    Ok(())
+}
+
+fn mirror_attachment(
+    config: &SyncConfig,
+    mdr: &MdrClient,
+    hive: &TheHive,
+    task: &TaskRef,
+    attachment: &SyncAttachment,
+    label: &str,
+) -> Result<(), ItemError> {
+    let name = if attachment.full_name.is_empty() { "attachment" } else { &attachment.full_name };
+    let head = format!("{} attached {name} ({} bytes)", author(&attachment.author_name), attachment.file_size);
+    let caption = match attachment.caption.trim() {
+        "" => String::new(),
+        caption => format!(":\n{}", quote(caption)),
+    };
+    let marker = attachment_marker(&attachment.attachment_id);
+    if attachment.file_size > config.attachment_limit {
+        let link = if attachment.link.is_empty() { String::new() } else { format!(" ({})", attachment.link) };
+        let message = format!(
+            "{head}{caption}\n\nNot copied: larger than `download_attachments_size_limit` ({} bytes); download it from the MDR console{link}.\n\n{marker}",
+            config.attachment_limit
+        );
+        hive.add_log(&task.id, &message, None)?;
+        log(&format!("{label}: attachment {name} is over the size limit: logged without the file"));
+        return Ok(());
+    }
+    let bytes = mdr.download_attachment(&attachment.attachment_id, config.attachment_limit)?;
+    hive.add_log(&task.id, &format!("{head}{caption}\n\n{marker}"), Some(LogFile { name: name.to_owned(), bytes }))?;
+    log(&format!("{label}: attachment {name} added as a log with the file"));
+    Ok(())
+}
+
+/// The task description MDR_ApproveResponse and MDR_DeclineResponse read (the utility's format).
+pub fn response_description(response: &ProposedResponse) -> String {
+    let details = if response.parameters.is_null() { "{}".to_owned() } else { response.parameters.to_string() };
+    format!(
+        "**ID**: {}  \n**Details**: {details}  \n**Comment**: {}",
+        response.response_id,
+        response.description.as_deref().unwrap_or("")
+    )
+}
+
+fn names_response(task: &TaskRef, response_id: &str) -> bool {
+    task.group == RESPONSE_GROUP
+        && task
+            .description
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w[0] == "**ID**:" && w[1] == response_id)
+}
+
+fn decided(response: &ProposedResponse) -> bool {
+    !response.status.is_empty() && !response.status.eq_ignore_ascii_case(PENDING)
+}
+
+fn mirror_response(
+    hive: &TheHive,
+    case: &CaseRef,
+    tasks: &[TaskRef],
+    response: &ProposedResponse,
+    label: &str,
+) -> Result<(), ItemError> {
+    let rid = &response.response_id;
+    let task = match tasks.iter().find(|t| names_response(t, rid)) {
+        Some(task) if !task.is_open() || !decided(response) => return Ok(()),
+        Some(task) => task.clone(),
+        None => {
+            let title = if response.kind.is_empty() { "MDR response" } else { &response.kind };
+            let task = hive.create_task(&case.id, title, RESPONSE_GROUP, &response_description(response))?;
+            log(&format!("{label}: created Response task \"{title}\" for response {rid}"));
+            if !decided(response) {
+                return Ok(());
+            }
+            task
+        }
+    };
+    let marker = decision_marker(rid);
+    if !hive.log_messages(&task.id)?.iter().any(|m| m.contains(&marker)) {
+        let comment = match response.comment.as_deref().map(str::trim) {
+            Some(c) if !c.is_empty() => format!(" (comment: {c})"),
+            _ => String::new(),
+        };
+        let message = format!("MDR shows this response as {}{comment}.\n\n{marker}", response.status);
+        hive.add_log(&task.id, &message, None)?;
+    }
+    hive.close_task(&task.id)?;
+    log(&format!("{label}: response {rid} is {} in MDR: task closed", response.status));
+    Ok(())
+}
+
+fn close_case(
+    config: &SyncConfig,
+    hive: &TheHive,
+    case: &CaseRef,
+    incident: &SyncIncident,
+    label: &str,
+) -> Result<(), ItemError> {
+    let status = incident.status.as_deref().unwrap_or("");
+    let statuses = &config.thehive.resolved;
+    let renamed = [&statuses.true_positive, &statuses.false_positive, &statuses.other];
+    if !matches!(status, "Resolved" | "Closed") || !case.is_open() || renamed.contains(&&case.status) {
+        return Ok(());
+    }
+    let (th4, th5) = match incident.resolution.as_deref() {
+        Some("True positive") => ("TruePositive", statuses.true_positive.as_str()),
+        Some("False positive") => ("FalsePositive", statuses.false_positive.as_str()),
+        _ => ("Other", statuses.other.as_str()),
+    };
+    let summary = match incident.status_description.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => s.to_owned(),
+        _ => format!("{status} in MDR"),
+    };
+    hive.resolve_case(&case.id, th4, th5, &summary)?;
+    log(&format!("{label}: {status} in MDR ({th4}): case {} resolved", case_name(case)));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn texts_match_what_the_responders_read() {
+        let response = ProposedResponse {
+            response_id: "MDR_1".to_owned(),
+            kind: "RUN_SCRIPT".to_owned(),
+            status: "New".to_owned(),
+            comment: None,
+            description: Some("Isolate it".to_owned()),
+            parameters: json!({"interpreter": "powershell"}),
+            creation_time: 0,
+        };
+        assert_eq!(
+            response_description(&response),
+            "**ID**: MDR_1  \n**Details**: {\"interpreter\":\"powershell\"}  \n**Comment**: Isolate it"
+        );
+        let task = TaskRef {
+            id: "t".to_owned(),
+            title: "RUN_SCRIPT".to_owned(),
+            group: "Response".to_owned(),
+            description: response_description(&response),
+            status: "InProgress".to_owned(),
+        };
+        assert!(names_response(&task, "MDR_1") && !names_response(&task, "MDR_"));
+        let comment = SyncComment {
+            comment_id: "c1".to_owned(),
+            author_name: "SOC".to_owned(),
+            text: "a\n\nb".to_owned(),
+            creation_time: 0,
+        };
+        assert_eq!(comment_log(&comment), "SOC wrote:\n> a\n>\n> b\n\n[MDR comment c1]");
+    }
+}

@@ -1,0 +1,124 @@
+//! The `mdr-sync` binary: `--check`, `--once`, and `--interval` stopping cleanly on SIGTERM.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+
+use mdr_sandbox::{Fault, Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mdr-sync");
+
+fn setup(dir: &Path, thehive_url: &str, key: &str, mdr: &Sandbox) -> PathBuf {
+    std::fs::create_dir_all(dir.join("conf")).unwrap();
+    mdr.write_token_dir(&dir.join("conf"), 3600).unwrap();
+    let yaml = format!(
+        "api_url: {}\nclient_id: {}\nthehive:\n  api_url: {thehive_url}\n  api_key: {key}\n",
+        mdr.api_url(),
+        mdr.client_id()
+    );
+    let path = dir.join("conf/config.yml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn start() -> (Sandbox, TheHiveSandbox, tempfile::TempDir) {
+    let mdr = Sandbox::start(SandboxOptions::new(Seed::default_demo())).unwrap();
+    let hive = TheHiveSandbox::start(TheHiveOptions::new(TheHiveVersion::V5)).unwrap();
+    (mdr, hive, tempfile::tempdir().unwrap())
+}
+
+#[test]
+fn check_reaches_both_apis_and_names_what_fails() {
+    let (mdr, hive, dir) = start();
+    let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);
+    let out = Command::new(BIN).args(["--config", config.to_str().unwrap(), "--check"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("TheHive") && stderr.contains("reached (V5)"), "{stderr}");
+    assert_eq!(hive.journal().iter().filter(|e| !e.endpoint.starts_with("GET")).count(), 0, "--check writes nothing");
+
+    let config = setup(dir.path(), &hive.url(), "SENTINEL-wrong-key", &mdr);
+    let out = Command::new(BIN).args(["--config", config.to_str().unwrap(), "--check"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("HTTP 401") && stderr.contains("`thehive.api_key`"), "{stderr}");
+    assert!(!stderr.contains("SENTINEL"), "{stderr}");
+
+    std::fs::write(&config, "client_id: x\n").unwrap();
+    let out = Command::new(BIN).args(["--config", config.to_str().unwrap(), "--once"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`thehive.api_url` is missing"));
+}
+
+#[test]
+fn once_makes_one_pass_and_logs_each_action() {
+    let (mdr, hive, dir) = start();
+    let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);
+    let out = Command::new(BIN).args(["--config", config.to_str().unwrap(), "--once"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.lines().any(|l| l.contains("created case")), "{stderr}");
+    assert!(stderr.lines().any(|l| l.contains("created Response task")), "{stderr}");
+    let tokens =
+        [".access_token", ".refresh_token"].map(|f| std::fs::read_to_string(dir.path().join("conf").join(f)).unwrap());
+    for token in tokens.iter().chain([&hive.api_key().to_owned()]) {
+        assert!(!stderr.contains(token.as_str()), "a secret in the log");
+    }
+}
+
+#[test]
+fn interval_loop_stops_on_sigterm_after_the_current_pass() {
+    let (mdr, hive, dir) = start();
+    let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);
+    let mut child = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "--interval", "3600"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Wait for the first pass to finish, then ask the process to stop during its long sleep.
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &String| l.contains("pass done")) {
+        lines.push(rx.recv().unwrap());
+    }
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    lines.extend(rx.iter());
+    assert_eq!(status.code(), Some(0), "{lines:?}");
+    assert_eq!(lines.last().map(String::as_str), Some("mdr-sync: stopped"), "{lines:?}");
+}
+
+#[test]
+fn sigterm_during_a_pass_finishes_the_current_incident_only() {
+    let (mdr, hive, dir) = start();
+    let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);
+    // The first incident's case lookup is slow: the signal arrives while it is being handled.
+    hive.inject("POST /api/v1/query", Fault::Delay(std::time::Duration::from_millis(1500)), 1);
+    let child = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "--interval", "3600"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while mdr.calls("incidents/list").is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("pass done: 1 incident(s) handled, 0 failed; stopped before the next incident"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("created case"), "the current incident was finished: {stderr}");
+}
