@@ -397,7 +397,13 @@ impl MdrClient {
 
     /// Sends through `cortex-http`'s retry loop. With `authorized`, a 401/403 on the token
     /// believed valid is answered by one refresh and one resend, sharing the attempt counter.
-    pub(crate) fn exchange(&self, endpoint: &str, body: &Body<'_>, kind: Call, authorized: bool) -> Result<Response, MdrError> {
+    pub(crate) fn exchange(
+        &self,
+        endpoint: &str,
+        body: &Body<'_>,
+        kind: Call,
+        authorized: bool,
+    ) -> Result<Response, MdrError> {
         let url = self.url(endpoint);
         let mut token = if authorized { Some(self.access_token()?) } else { None };
         let mut refreshed = false;

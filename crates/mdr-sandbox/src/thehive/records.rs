@@ -225,10 +225,10 @@ fn update_task(state: &mut State, task_id: &str, body: &Value, ok: u16) -> Respo
     }
 }
 
-/// v1 query; `None` for the observable queries the parent module answers.
+/// v1 query; `None` for the observable and attachment-log (`getLog`) queries the parent module answers.
 fn query(state: &State, body: &Value) -> Option<Response> {
     let steps = body["query"].as_array()?;
-    if steps.iter().any(|s| s["_name"] == "observables") {
+    if steps.iter().any(|s| s["_name"] == "observables" || s["_name"] == "getLog") {
         return None;
     }
     let mut items: Vec<Value> = Vec::new();
