@@ -28,7 +28,7 @@ mod runner;
 pub use analyzer::{AnalyzerReport, Artifact, Taxonomy, TaxonomyLevel};
 pub use cli::job_dir_arg;
 pub use http::{CaSource, HttpSettings};
-pub use job::{InputError, Job};
+pub use job::{InputError, ItemError, Job};
 pub use operation::{CustomFieldValue, Operation};
 pub use redact::redact_url_password;
 pub use report::Report;

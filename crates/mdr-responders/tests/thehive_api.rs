@@ -200,6 +200,20 @@ fn a_resolved_case_or_close_thehive_case_false_leaves_thehive_alone() {
 }
 
 #[test]
+fn close_thehive_case_as_a_string_is_read_as_the_boolean_it_says() {
+    let (mdr, th) = (sandbox(false), thehive(TheHiveVersion::V4));
+    let mut job = open_case_job(&mdr, &th, "th4/input_case_open.json", "TruePositive");
+    job.input["config"]["close_thehive_case"] = "yes".into();
+    let message = job.run(CLOSE).assert_error();
+    assert!(message.contains("`close_thehive_case`") && message.contains("true or false"), "{message}");
+    assert!(mdr.calls("incidents/close").is_empty(), "a bad item stops the job before MDR is touched");
+    job.input["config"]["close_thehive_case"] = "false".into();
+    assert_eq!(job.run(CLOSE).assert_success()["thehive_case"]["status"], "not_changed");
+    assert_eq!(mdr.incident(INCIDENT).unwrap()["status"], "Closed");
+    assert!(th.journal().is_empty(), "the string \"false\" leaves the TheHive case alone");
+}
+
+#[test]
 fn create_takes_hosts_from_hostname_observables() {
     let (mdr, th) = (sandbox(false), thehive(TheHiveVersion::V5));
     let mut job = with_thehive(Job::new(fixture("th4/input_case_open.json"), &mdr).0, &th);

@@ -26,7 +26,8 @@ const CLOSED_STAGES: &[&str] = &["indeterminate", "other", "duplicated", "resolv
 pub fn close_incident(job: &Job) -> Result<Report, ActionError> {
     let ctx = context(job, &[DataType::Case])?;
     let settings = MdrSettings::from_job(job)?;
-    let thehive = TheHiveSettings::from_job(job)?.filter(|_| job.config("close_thehive_case") != Some(&false.into()));
+    let close_thehive_case = job.config_bool("close_thehive_case", true)?;
+    let thehive = TheHiveSettings::from_job(job)?.filter(|_| close_thehive_case);
     let incident_id = ctx.case.mdr_incident_id(&settings.incident_field)?;
     let map = ResolutionMap::parse(job.config_str("resolution_map"))?;
     let field = job.config_str("resolution_custom_field").unwrap_or(DEFAULT_RESOLUTION_FIELD);

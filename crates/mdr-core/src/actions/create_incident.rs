@@ -174,8 +174,9 @@ fn host_names(case: &Case<'_>, job: &Job) -> Vec<String> {
 /// Hostname and FQDN observables of the case, when the TheHive API is configured (and
 /// `hosts_from_observables` is not false).
 fn observed_hosts(job: &Job, case: &Case<'_>, settings: &MdrSettings) -> Result<Vec<String>, ActionError> {
+    let wanted = job.config_bool("hosts_from_observables", true)?;
     let Some(thehive) = TheHiveSettings::from_job(job)? else { return Ok(Vec::new()) };
-    if job.config("hosts_from_observables") == Some(&false.into()) {
+    if !wanted {
         return Ok(Vec::new());
     }
     let failed = |e: TheHiveError| {

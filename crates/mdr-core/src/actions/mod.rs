@@ -26,6 +26,8 @@ pub enum ActionError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
+    Item(#[from] cortex_worker::ItemError),
+    #[error(transparent)]
     Mdr(#[from] MdrError),
     #[error(transparent)]
     TheHive(#[from] TheHiveError),
