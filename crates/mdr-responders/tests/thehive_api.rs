@@ -63,6 +63,7 @@ fn a_log_with_an_attachment_gives_one_comment_and_one_identical_file() {
     let upload = &uploads(&mdr)[0];
     assert_eq!(upload["meta"]["incident_id"], INCIDENT);
     assert_eq!(upload["file"]["name"], "evidence.txt");
+    assert_eq!(upload["parts"], json!(["meta", "file"]), "meta goes first, as the Python client sends it");
     assert!(upload["meta"]["caption"].as_str().unwrap().ends_with("log ~81924184)"), "{upload}");
     let downloads = th.calls("GET /api/datastore");
     assert_eq!(downloads.len(), 1);

@@ -248,7 +248,11 @@ fn upload_then_download_same_bytes() {
     let journal = &api.sandbox.calls("attachments/upload")[0];
     assert_eq!(
         journal.body,
-        json!({"meta": {"incident_id": INCIDENT, "caption": "memory dump"}, "file": {"name": "dump.bin", "size": 70_000}})
+        json!({
+            "meta": {"incident_id": INCIDENT, "caption": "memory dump"},
+            "file": {"name": "dump.bin", "size": 70_000},
+            "parts": ["meta", "file"],
+        })
     );
 
     let resp = api

@@ -72,7 +72,8 @@ fn meta_of(parts: &[Part]) -> Result<Object, Fail> {
     }
 }
 
-/// What the journal records for an upload: `{"meta": {...}, "file": {"name", "size"}}`.
+/// What the journal records for an upload: `{"meta": {...}, "file": {"name", "size"}, "parts": [names in
+/// the order sent]}` (Python `requests` sends `meta` before `file`; tests check clients do too).
 pub(crate) fn journal_body(request: &Request) -> Value {
     let Ok(parts) = parse_parts(request) else {
         return Value::Null;
@@ -86,5 +87,6 @@ pub(crate) fn journal_body(request: &Request) -> Value {
         .iter()
         .find(|p| p.name == "file")
         .map_or(Value::Null, |f| json!({"name": f.filename, "size": f.data.len()}));
-    json!({"meta": meta, "file": file})
+    let order: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
+    json!({"meta": meta, "file": file, "parts": order})
 }
