@@ -190,6 +190,34 @@ fn closing_a_thehive5_case_uses_the_v1_api_and_survives_a_thehive_failure() {
 }
 
 #[test]
+fn a_thehive5_organisation_with_renamed_statuses_gets_its_own_names() {
+    let mut options = TheHiveOptions::new(TheHiveVersion::V5);
+    options.api_key = "sentinel-thehive-key".to_owned();
+    options.cases = vec![fixture("th4/input_case_open.json")["data"].clone()];
+    options.case_statuses = [("New", "New"), ("InProgress", "InProgress"), ("Confirmed threat", "Closed")]
+        .map(|(status, stage)| (status.to_owned(), stage.to_owned()))
+        .to_vec();
+    let (mdr, th) = (sandbox(false), TheHiveSandbox::start(options).unwrap());
+    let mut job = open_case_job(&mdr, &th, "th5/input_case.json", "TruePositive");
+    job.input["data"]["status"] = "Open".into();
+    job.input["data"]["stage"] = "InProgress".into();
+    job.input["data"]["extendedStatus"] = "InProgress".into();
+    job.input["data"]["resolutionStatus"] = Value::Null;
+
+    // Without the item, the built-in name is sent and this TheHive refuses it: the error says so.
+    let message = job.run(CLOSE).assert_error();
+    assert!(message.contains("resolving the TheHive case failed"), "{message}");
+    assert_eq!(th.case(CASE_ID).unwrap()["status"], "Open");
+
+    job.input["config"]["thehive_true_positive_status"] = "Confirmed threat".into();
+    let full = job.run(CLOSE).assert_success().clone();
+    assert_eq!(full["thehive_case"]["status"], "resolved");
+    let case = th.case(CASE_ID).unwrap();
+    assert_eq!((case["status"].as_str(), case["stage"].as_str()), (Some("Confirmed threat"), Some("Closed")));
+    assert_eq!(mdr.calls("incidents/close").len(), 1, "MDR is closed once");
+}
+
+#[test]
 fn a_resolved_case_or_close_thehive_case_false_leaves_thehive_alone() {
     let (mdr, th) = (sandbox(false), thehive(TheHiveVersion::V4));
     let job = with_thehive(Job::new(fixture("th4/input_case.json"), &mdr).0, &th);

@@ -41,8 +41,16 @@ pub enum TheHiveVersion {
 }
 
 const TH4_RESOLUTIONS: &[&str] = &["Indeterminate", "FalsePositive", "TruePositive", "Other", "Duplicated"];
-const TH5_STATUSES: &[&str] =
-    &["New", "InProgress", "Indeterminate", "FalsePositive", "TruePositive", "Other", "Duplicated"];
+/// TheHive 5's built-in case statuses and the stage each one puts a case in.
+const TH5_STATUSES: &[(&str, &str)] = &[
+    ("New", "New"),
+    ("InProgress", "InProgress"),
+    ("Indeterminate", "Closed"),
+    ("FalsePositive", "Closed"),
+    ("TruePositive", "Closed"),
+    ("Other", "Closed"),
+    ("Duplicated", "Closed"),
+];
 
 /// How to start a [`TheHiveSandbox`].
 #[derive(Clone, Debug)]
@@ -63,6 +71,9 @@ pub struct TheHiveOptions {
     pub logs: Vec<Value>,
     /// Whether TheHive 5's download route also takes an attachment's hash `id`.
     pub accepts_hash_ids: bool,
+    /// TheHive 5 case statuses `(name, stage)` the organisation has: a PATCH with another status
+    /// is refused, and one of these sets the case's `stage`. Default: the built-in list.
+    pub case_statuses: Vec<(String, String)>,
 }
 
 impl TheHiveOptions {
@@ -77,6 +88,7 @@ impl TheHiveOptions {
             attachments: HashMap::new(),
             logs: Vec::new(),
             accepts_hash_ids: false,
+            case_statuses: TH5_STATUSES.iter().map(|(s, g)| ((*s).to_owned(), (*g).to_owned())).collect(),
         }
     }
 }
@@ -86,6 +98,7 @@ struct State {
     observables: Vec<Value>,
     attachments: HashMap<String, Vec<u8>>,
     logs: Vec<Value>,
+    case_statuses: Vec<(String, String)>,
     records: records::Records,
     journal: Vec<JournalEntry>,
     faults: FaultQueue,
@@ -123,6 +136,7 @@ impl TheHiveSandbox {
                 observables: opts.observables,
                 attachments: opts.attachments,
                 logs: opts.logs,
+                case_statuses: opts.case_statuses,
                 records: records::Records::default(),
                 journal: Vec::new(),
                 faults: FaultQueue::default(),
@@ -323,13 +337,14 @@ fn update_case_v4(state: &mut State, id: &str, body: &Value) -> Response {
 
 fn update_case_v5(state: &mut State, id: &str, body: &Value) -> Response {
     let Some(fields) = body.as_object() else { return bad_request("body must be a JSON object".to_owned()) };
-    if let Some(status) = fields.get("status")
-        && !status.as_str().is_some_and(|s| TH5_STATUSES.contains(&s))
-    {
-        return bad_request(format!("status {status} is not a case status"));
+    let mut fields = fields.clone();
+    if let Some(status) = fields.get("status") {
+        let stage = status.as_str().and_then(|s| state.case_statuses.iter().find(|(name, _)| name == s));
+        let Some((_, stage)) = stage else { return bad_request(format!("status {status} is not a case status")) };
+        fields.insert("stage".to_owned(), stage.clone().into());
     }
     let Some(case) = find_case(state, id) else { return not_found(&format!("Case {id}")) };
-    case.extend(fields.clone());
+    case.extend(fields);
     Response::raw(204, "text/plain", Vec::new())
 }
 

@@ -58,7 +58,6 @@ pub(super) fn answer(
     body: &Value,
 ) -> Option<Response> {
     let response = match (endpoint, id) {
-        ("GET /api/v1/status", None) if !v4 => Response::json(200, &json!({"version": "5.4.0-1"})),
         ("POST /api/case", None) if v4 => create_case(state, true, body),
         ("POST /api/v1/case", None) if !v4 => create_case(state, false, body),
         ("POST /api/case/_search", None) if v4 => {
