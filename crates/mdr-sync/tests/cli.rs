@@ -1,4 +1,5 @@
-//! The `mdr-sync` binary: `--check`, `--once`, and `--interval` stopping cleanly on SIGTERM.
+//! The `mdr-sync` binary: `--check`, `--once`, `--interval` stopping cleanly on SIGTERM, and
+//! SIGKILL at every TheHive write of a pass converging without duplicates.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
@@ -121,4 +122,80 @@ fn sigterm_during_a_pass_finishes_the_current_incident_only() {
         "{stderr}"
     );
     assert!(stderr.contains("created case"), "the current incident was finished: {stderr}");
+}
+
+/// TheHive writes the stand-in has answered (its journal records a request once answered).
+fn hive_writes(hive: &TheHiveSandbox) -> usize {
+    hive.journal().iter().filter(|e| !e.endpoint.starts_with("GET") && !e.endpoint.contains("query")).count()
+}
+
+/// The counts that must never exceed one: cases per incident id, tasks per (case, title and
+/// description), logs per (task, message).
+fn duplicates(hive: &TheHiveSandbox) -> Vec<String> {
+    let (cases, tasks, logs) = hive.records();
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for case in &cases {
+        let fields = case["customFields"].to_string();
+        *seen.entry(format!("case {fields}")).or_default() += 1;
+    }
+    for task in &tasks {
+        *seen.entry(format!("task {} {} {}", task["case"], task["title"], task["description"])).or_default() += 1;
+    }
+    for log in &logs {
+        *seen.entry(format!("log {} {}", log["task"], log["message"])).or_default() += 1;
+    }
+    seen.into_iter().filter(|(_, n)| *n > 1).map(|(k, n)| format!("{n}x {k}")).collect()
+}
+
+#[test]
+fn sigkill_at_any_write_converges_with_nothing_duplicated_or_skipped() {
+    // A clean run gives the reference: what a pass writes when nothing goes wrong.
+    let (mdr, hive, dir) = start();
+    let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);
+    let run =
+        |config: &Path| Command::new(BIN).args(["--config", config.to_str().unwrap(), "--once"]).output().unwrap();
+    assert!(run(&config).status.success());
+    let (cases, tasks, logs) = hive.records();
+    let reference = (cases.len(), tasks.len(), logs.len());
+    let total_writes = hive_writes(&hive);
+    assert!(total_writes >= 5, "the demo seed gives a pass worth interrupting: {total_writes} writes");
+
+    let mut interrupted = 0;
+    for kill_after in 0..total_writes {
+        let (mdr, hive, dir) = start();
+        let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);
+        // Slow writes, so that the kill lands while one is in flight: the stand-in still applies
+        // it after the process is gone, as a real server would.
+        for endpoint in ["POST /api/v1/case", "POST /api/v1/case/task", "POST /api/v1/task/log", "PATCH /api/v1/task"] {
+            hive.inject(endpoint, Fault::Delay(std::time::Duration::from_millis(40)), 100);
+        }
+        let mut child = Command::new(BIN)
+            .args(["--config", config.to_str().unwrap(), "--once"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while hive_writes(&hive) < kill_after && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(60)); // let an in-flight write land
+        let (cases, tasks, logs) = hive.records();
+        interrupted += usize::from((cases.len(), tasks.len(), logs.len()) != reference);
+
+        let again = run(&config);
+        assert!(
+            again.status.success(),
+            "after a kill at write {kill_after}: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+        let (cases, tasks, logs) = hive.records();
+        assert_eq!((cases.len(), tasks.len(), logs.len()), reference, "killed after write {kill_after}");
+        assert_eq!(duplicates(&hive), Vec::<String>::new(), "killed after write {kill_after}");
+        let writes = hive_writes(&hive);
+        assert!(run(&config).status.success());
+        assert_eq!(hive_writes(&hive), writes, "converged: the next pass writes nothing (kill at {kill_after})");
+    }
+    assert!(interrupted * 2 >= total_writes, "most kills must land mid-pass: {interrupted} of {total_writes}");
 }
