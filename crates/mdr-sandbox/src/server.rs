@@ -331,7 +331,8 @@ fn wait_if_held(request: &Request, route: &Route, shared: &Shared) {
     }
     hold.waiting += 1;
     shared.hold_changed.notify_all();
-    let mut hold = shared.hold_changed.wait_while(hold, |h| matches(h)).unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut hold =
+        shared.hold_changed.wait_while(hold, |h| matches(h)).unwrap_or_else(std::sync::PoisonError::into_inner);
     hold.waiting -= 1;
     shared.hold_changed.notify_all();
 }

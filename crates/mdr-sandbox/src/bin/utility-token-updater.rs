@@ -8,7 +8,7 @@
 //! temporary file, no rename, no fsync. When the exchange fails it writes `''` to `.access_token` and
 //! writes back the refresh token it had read. Plain HTTP only (the token logic is what is tested).
 //!
-//! For tests: `--once` runs one cycle; `--pause-at <point>` prints `paused at <point>` to stderr at
+//! For tests: `--once` runs one cycle, `--cycles <n>` n cycles; `--pause-at <point>` prints `paused at <point>` to stderr at
 //! that point and then waits forever, so that a test can SIGKILL it exactly there.
 
 use std::io::{self, Read, Write};
@@ -47,6 +47,9 @@ struct Cli {
     /// Run one cycle and exit.
     #[arg(long)]
     once: bool,
+    /// Run this many cycles and exit (the utility itself loops until killed).
+    #[arg(long)]
+    cycles: Option<u64>,
     /// Stop at this point (print `paused at <point>` to stderr and wait) so a test can kill it there.
     #[arg(long, value_enum)]
     pause_at: Option<Point>,
@@ -65,16 +68,18 @@ enum Point {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let margin = cli.timeout.unwrap_or(cli.period);
-    loop {
+    let cycles = if cli.once { Some(1) } else { cli.cycles };
+    for done in 1.. {
         if let Err(e) = cycle(&cli, margin) {
             // The utility logs and goes on with its loop.
             eprintln!("token updater: {e}");
         }
-        if cli.once {
-            return ExitCode::SUCCESS;
+        if cycles.is_some_and(|n| done >= n) {
+            break;
         }
         thread::sleep(Duration::from_secs_f64(cli.period));
     }
+    ExitCode::SUCCESS
 }
 
 fn cycle(cli: &Cli, margin: f64) -> io::Result<()> {
