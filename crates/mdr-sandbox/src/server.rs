@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
@@ -68,7 +68,18 @@ struct Shared {
     journal: Mutex<Vec<JournalEntry>>,
     faults: Mutex<FaultQueue>,
     subscribers: Mutex<Vec<Sender<JournalEntry>>>,
+    hold: Mutex<Hold>,
+    hold_changed: Condvar,
     tls: bool,
+}
+
+/// Requests of one caller held back until released, to force an interleaving in tests.
+#[derive(Default)]
+struct Hold {
+    /// `(endpoint, User-Agent substring)` of the requests to hold; `None` = hold nothing.
+    rule: Option<(String, String)>,
+    /// How many requests are waiting now.
+    waiting: usize,
 }
 
 impl Handler for Shared {
@@ -113,6 +124,8 @@ impl Sandbox {
             journal: Mutex::new(Vec::new()),
             faults: Mutex::new(FaultQueue::default()),
             subscribers: Mutex::new(Vec::new()),
+            hold: Mutex::new(Hold::default()),
+            hold_changed: Condvar::new(),
             tls: tls.is_some(),
         });
         let handler: Arc<dyn Handler> = Arc::clone(&shared) as Arc<dyn Handler>;
@@ -172,6 +185,34 @@ impl Sandbox {
     /// The next `times` requests to `endpoint` get `fault` (they are still journaled).
     pub fn inject(&self, endpoint: &str, fault: Fault, times: usize) {
         lock(&self.shared.faults).push(endpoint, fault, times);
+    }
+
+    /// Holds every request to `endpoint` whose User-Agent contains `agent` (other callers pass)
+    /// until [`Sandbox::release`]; e.g. a slow network for the MDR Integration Utility only.
+    pub fn hold(&self, endpoint: &str, agent: &str) {
+        lock(&self.shared.hold).rule = Some((endpoint.to_owned(), agent.to_owned()));
+    }
+
+    /// How many requests are held now.
+    pub fn held(&self) -> usize {
+        lock(&self.shared.hold).waiting
+    }
+
+    /// Waits until at least `count` requests are held (or `timeout` passes); returns the number held.
+    pub fn wait_held(&self, count: usize, timeout: Duration) -> usize {
+        let guard = lock(&self.shared.hold);
+        let (guard, _) = self
+            .shared
+            .hold_changed
+            .wait_timeout_while(guard, timeout, |h| h.waiting < count)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.waiting
+    }
+
+    /// Lets the held requests go on (they are then answered normally) and holds no more.
+    pub fn release(&self) {
+        lock(&self.shared.hold).rule = None;
+        self.shared.hold_changed.notify_all();
     }
 
     /// A channel receiving every journal entry from now on (the binary streams it).
@@ -255,6 +296,7 @@ fn respond(request: &Request, route: &Route, bearer: BearerState, shared: &Share
     if request.method != "POST" {
         return Some(Response::error(405, "method not allowed; every endpoint is POST").with_header("Allow", "POST"));
     }
+    wait_if_held(request, route, shared);
     let fault = lock(&shared.faults).take(&route.endpoint);
     match fault {
         Some(Fault::Drop) => return None,
@@ -278,6 +320,21 @@ fn respond(request: &Request, route: &Route, bearer: BearerState, shared: &Share
     let mut store = lock(&shared.store);
     let mut ctx = Ctx { store: &mut store, author: &shared.author };
     Some(api::handle(&route.endpoint, request, &mut ctx))
+}
+
+fn wait_if_held(request: &Request, route: &Route, shared: &Shared) {
+    let agent = request.header("user-agent").unwrap_or("");
+    let matches = |h: &Hold| h.rule.as_ref().is_some_and(|(e, a)| *e == route.endpoint && agent.contains(a.as_str()));
+    let mut hold = lock(&shared.hold);
+    if !matches(&hold) {
+        return;
+    }
+    hold.waiting += 1;
+    shared.hold_changed.notify_all();
+    let mut hold =
+        shared.hold_changed.wait_while(hold, |h| matches(h)).unwrap_or_else(std::sync::PoisonError::into_inner);
+    hold.waiting -= 1;
+    shared.hold_changed.notify_all();
 }
 
 /// `session/confirm`: consume the refresh token, return exactly the new pair.

@@ -157,3 +157,22 @@ fn token_dir_holds_a_valid_pair() {
     let debug = format!("{pair:?}");
     assert!(!debug.contains(&pair.access_token) && !debug.contains(&pair.refresh_token));
 }
+
+#[test]
+fn a_held_caller_waits_until_released_and_others_pass() {
+    let sandbox = start();
+    sandbox.hold("session/confirm", "slow-caller");
+    let (first, second) = (sandbox.issue_tokens(60), sandbox.issue_tokens(60));
+    let url = format!("{}/{}/session/confirm", sandbox.api_url(), sandbox.client_id());
+    let held = std::thread::spawn(move || {
+        let client = Client::builder().user_agent("slow-caller/1").build().unwrap();
+        split(client.post(url).json(&json!({"refresh_token": first.refresh_token})).send().unwrap())
+    });
+    assert_eq!(sandbox.wait_held(1, std::time::Duration::from_secs(20)), 1);
+    // Another caller is answered while the first one waits.
+    assert_eq!(confirm(&sandbox, json!({"refresh_token": second.refresh_token})).0, 200);
+    assert!(!held.is_finished());
+    sandbox.release();
+    assert_eq!(held.join().unwrap().0, 200);
+    assert_eq!(sandbox.held(), 0);
+}
