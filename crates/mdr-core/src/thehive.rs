@@ -119,6 +119,11 @@ impl<'a> Case<'a> {
         custom_field(self.0, name)
     }
 
+    /// Every value of a multi-valued custom field (see [`custom_field_all`]).
+    pub fn custom_field_all(&self, name: &str) -> Vec<&'a Value> {
+        custom_field_all(self.0, name)
+    }
+
     /// The MDR incident this case is linked to, read from the custom field `field`.
     pub fn mdr_incident_id(&self, field: &str) -> Result<&'a str, ViewError> {
         let link = |what: String| {
@@ -155,6 +160,31 @@ pub fn custom_field<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
         _ => None,
     };
     from_fields.or_else(|| object.get("customFieldValues")?.get(name).and_then(first_item))
+}
+
+/// Every value of custom field `name`, for a multi-valued field (hosts, say): the items of a list
+/// value and the repeats of a name in TheHive 5's list, from the first shape that has any, in the
+/// order [`custom_field`] reads them.
+pub fn custom_field_all<'a>(object: &'a Value, name: &str) -> Vec<&'a Value> {
+    let named = |f: &&Value| ["name", "reference"].iter().any(|k| f.get(*k).and_then(Value::as_str) == Some(name));
+    let raw: Vec<&Value> = match object.get("customFields") {
+        Some(Value::Object(fields)) => match fields.get(name) {
+            Some(Value::Object(typed)) => typed.iter().filter(|(k, _)| k.as_str() != "order").map(|(_, v)| v).collect(),
+            Some(bare) => vec![bare],
+            None => Vec::new(),
+        },
+        Some(Value::Array(fields)) => fields.iter().filter(named).filter_map(|f| f.get("value")).collect(),
+        _ => Vec::new(),
+    };
+    let raw = if raw.iter().any(|v| !v.is_null()) {
+        raw
+    } else {
+        object.get("customFieldValues").and_then(|values| values.get(name)).into_iter().collect()
+    };
+    raw.into_iter()
+        .flat_map(|v| v.as_array().map_or(vec![v], |items| items.iter().collect()))
+        .filter(|v| !v.is_null())
+        .collect()
 }
 
 /// `{"string": "x", "order": 0}` → `"x"`: the first non-null typed value, whatever key order
@@ -370,6 +400,20 @@ mod tests {
         assert_eq!(Case::new(&bare).mdr_incident_id("mdr-incident-id").unwrap(), "-Nz03");
         let custom_name = json!({"customFields": {"mdr-id": {"string": "-Nz04"}}});
         assert_eq!(Case::new(&custom_name).mdr_incident_id("mdr-id").unwrap(), "-Nz04");
+    }
+
+    #[test]
+    fn multi_valued_fields_give_every_value() {
+        let shapes = [
+            json!({"customFields": [{"name": "hosts", "value": "A"}, {"name": "x", "value": "Z"}, {"name": "hosts", "value": "B"}]}),
+            json!({"customFields": [{"name": "hosts", "value": ["A", null, "B"]}]}),
+            json!({"customFieldValues": {"hosts": ["A", "B"]}}),
+            json!({"customFields": {"hosts": {"string": null, "order": 1}}, "customFieldValues": {"hosts": ["A", "B"]}}),
+        ];
+        for shape in shapes {
+            assert_eq!(custom_field_all(&shape, "hosts"), [&json!("A"), &json!("B")], "{shape}");
+        }
+        assert!(custom_field_all(&json!({}), "hosts").is_empty());
     }
 
     #[test]

@@ -155,8 +155,9 @@ fn ledger_name(case_id: &str) -> String {
 fn host_names(case: &Case<'_>, job: &Job) -> Vec<String> {
     let field = job.config_str("hosts_custom_field").unwrap_or(DEFAULT_HOSTS_FIELD);
     let prefix = job.config_str("host_tag_prefix").unwrap_or(DEFAULT_HOST_TAG_PREFIX);
-    let from_field = case.custom_field(field).and_then(|v| v.as_str()).unwrap_or("");
-    let from_field = from_field.split([',', ';', ' ', '\n']).map(str::to_owned);
+    let values = case.custom_field_all(field);
+    let from_field = values.iter().filter_map(|v| v.as_str()).flat_map(|text| text.split([',', ';', ' ', '\n']));
+    let from_field = from_field.map(str::to_owned);
     let from_tags = case.tags().into_iter().filter_map(|tag| {
         let head = tag.get(..prefix.len())?;
         head.eq_ignore_ascii_case(prefix).then(|| tag[prefix.len()..].to_owned())
