@@ -4,10 +4,11 @@
 //! resolve a case. Lists are read in explicit pages (v1) or with `range=all` (v0).
 
 use std::cell::Cell;
-use std::time::Duration;
 
+use cortex_http::{HttpClient, HttpConfig, causes};
+use cortex_worker::HttpSettings;
 use reqwest::blocking::multipart::{Form, Part};
-use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::blocking::{RequestBuilder, Response};
 use serde_json::{Value, json};
 
 use crate::config::{TheHiveConfig, VersionChoice};
@@ -104,33 +105,23 @@ pub struct LogFile {
     pub bytes: Vec<u8>,
 }
 
+const USER_AGENT: &str = concat!("mdr-sync/", env!("CARGO_PKG_VERSION"));
+
 pub struct TheHive {
-    http: Client,
+    http: HttpClient,
     config: TheHiveConfig,
     version: Cell<Option<Version>>,
 }
 
 impl TheHive {
     pub fn new(config: &TheHiveConfig) -> Result<TheHive, HiveError> {
-        let mut builder = Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(Duration::from_secs(10).min(config.timeout))
-            .timeout(config.timeout)
-            .user_agent(concat!("mdr-sync/", env!("CARGO_PKG_VERSION")));
+        // The one HTTP layer of every client: system store plus `thehive.ssl_cert` (a pinned
+        // self-signed certificate included), environment proxies, no redirects.
+        let mut http = HttpConfig::new(&HttpSettings::default(), config.timeout, USER_AGENT);
         if let Some(path) = &config.ssl_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| HiveError::Setup(format!("cannot read `thehive.ssl_cert` {}: {e}", path.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| HiveError::Setup(format!("`thehive.ssl_cert` {}: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(HiveError::Setup(format!(
-                    "`thehive.ssl_cert` {} holds no PEM certificate",
-                    path.display()
-                )));
-            }
-            builder = certs.into_iter().fold(builder, |b, c| b.add_root_certificate(c));
+            http = http.with_ca_file("`thehive.ssl_cert`", path.clone());
         }
-        let http = builder.build().map_err(|e| HiveError::Setup(e.to_string()))?;
+        let http = HttpClient::new(&http).map_err(|e| HiveError::Setup(e.to_string()))?;
         let version = match config.version {
             VersionChoice::V4 => Some(Version::V4),
             VersionChoice::V5 => Some(Version::V5),
@@ -145,10 +136,10 @@ impl TheHive {
         if let Some(v) = self.version.get() {
             return Ok(v);
         }
-        let found = match self.json::<Value>("status", self.http.get(self.url("/api/status"))) {
+        let found = match self.json::<Value>("status", self.http.client().get(self.url("/api/status"))) {
             Ok(status) if status["versions"]["TheHive"].as_str().is_some_and(|v| v.starts_with('4')) => Version::V4,
             Ok(_) | Err(HiveError::Status { status: 404, .. }) => {
-                let status: Value = self.json("status", self.http.get(self.url("/api/v1/status")))?;
+                let status: Value = self.json("status", self.http.client().get(self.url("/api/v1/status")))?;
                 let reported = status["version"].as_str().or(status["versions"]["TheHive"].as_str()).unwrap_or("");
                 if !reported.starts_with('5') {
                     return Err(HiveError::BadBody {
@@ -189,7 +180,7 @@ impl TheHive {
             "title": case.title, "description": case.description, "severity": case.severity,
             "tlp": case.tlp, "pap": case.pap, "flag": false, "tags": ["MDR"], "customFields": fields,
         });
-        let created: Value = self.json("case creation", self.http.post(self.url(path)).json(&body))?;
+        let created: Value = self.json("case creation", self.http.client().post(self.url(path)).json(&body))?;
         Ok(CaseRef::from(&created))
     }
 
@@ -219,7 +210,7 @@ impl TheHive {
         };
         let body =
             json!({"title": title, "group": group, "description": description, "status": "InProgress", "flag": false});
-        let created: Value = self.json("task creation", self.http.post(self.url(&path)).json(&body))?;
+        let created: Value = self.json("task creation", self.http.client().post(self.url(&path)).json(&body))?;
         Ok(TaskRef::from(&created))
     }
 
@@ -243,7 +234,7 @@ impl TheHive {
             Version::V4 => (format!("/api/case/task/{task_id}/log"), "attachment"),
             Version::V5 => (format!("/api/v1/task/{task_id}/log"), "attachments"),
         };
-        let request = self.http.post(self.url(&path));
+        let request = self.http.client().post(self.url(&path));
         let request = match file {
             None => request.json(&json!({"message": message})),
             Some(file) => {
@@ -263,7 +254,8 @@ impl TheHive {
             Version::V4 => format!("/api/case/task/{task_id}"),
             Version::V5 => format!("/api/v1/task/{task_id}"),
         };
-        self.send("task update", self.http.patch(self.url(&path)).json(&json!({"status": "Completed"}))).map(drop)
+        self.send("task update", self.http.client().patch(self.url(&path)).json(&json!({"status": "Completed"})))
+            .map(drop)
     }
 
     /// TheHive 4: status `Resolved` + `resolutionStatus`; TheHive 5: the status is the resolution.
@@ -284,12 +276,12 @@ impl TheHive {
                 json!({"status": th5_status, "impactStatus": "NotApplicable", "summary": summary}),
             ),
         };
-        self.send("case update", self.http.patch(self.url(&path)).json(&body)).map(drop)
+        self.send("case update", self.http.client().patch(self.url(&path)).json(&body)).map(drop)
     }
 
     /// v0 `_search` with every result (`range=all`).
     fn search_v0(&self, path: &str, query: Value) -> Result<Vec<Value>, HiveError> {
-        let request = self.http.post(self.url(path)).query(&[("range", "all")]).json(&json!({"query": query}));
+        let request = self.http.client().post(self.url(path)).query(&[("range", "all")]).json(&json!({"query": query}));
         self.json(path, request)
     }
 
@@ -299,8 +291,12 @@ impl TheHive {
         for page in 0..MAX_PAGES {
             let mut query = steps.as_array().cloned().unwrap_or_default();
             query.push(json!({"_name": "page", "from": page * PAGE, "to": (page + 1) * PAGE}));
-            let request =
-                self.http.post(self.url("/api/v1/query")).query(&[("name", name)]).json(&json!({"query": query}));
+            let request = self
+                .http
+                .client()
+                .post(self.url("/api/v1/query"))
+                .query(&[("name", name)])
+                .json(&json!({"query": query}));
             let items: Vec<Value> = self.json(&format!("query {name}"), request)?;
             let short = items.len() < PAGE;
             all.extend(items);
@@ -332,7 +328,7 @@ impl TheHive {
             request = request.header("X-Organisation", org);
         }
         let response =
-            request.send().map_err(|e| HiveError::Unreachable { url: self.config.url.clone(), detail: chain(&e) })?;
+            request.send().map_err(|e| HiveError::Unreachable { url: self.config.url.clone(), detail: causes(&e) })?;
         let status = response.status().as_u16();
         if response.status().is_success() {
             return Ok(response);
@@ -366,18 +362,4 @@ fn short(text: &str) -> String {
         true => flat.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…",
         false => flat,
     }
-}
-
-/// The error and its causes on one line (the URLs here carry no credentials: refused in config).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
 }

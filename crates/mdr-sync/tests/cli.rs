@@ -199,3 +199,32 @@ fn sigkill_at_any_write_converges_with_nothing_duplicated_or_skipped() {
     }
     assert!(interrupted * 2 >= total_writes, "most kills must land mid-pass: {interrupted} of {total_writes}");
 }
+
+#[test]
+fn check_trusts_a_pinned_self_signed_thehive_certificate_and_refuses_another() {
+    let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+    let start_tls = || {
+        let mut options = TheHiveOptions::new(TheHiveVersion::V5);
+        options.tls = true;
+        options.tls_cert = mdr_sandbox::TlsCert::SelfSigned(names.clone());
+        TheHiveSandbox::start(options).unwrap()
+    };
+    let mdr = Sandbox::start(SandboxOptions::new(Seed::default_demo())).unwrap();
+    let (hive, other) = (start_tls(), start_tls());
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("thehive.pem");
+    std::fs::write(&pem, hive.ca_pem().unwrap()).unwrap();
+    let check = |url: &str| {
+        let config = setup(dir.path(), url, hive.api_key(), &mdr);
+        let yaml = std::fs::read_to_string(&config).unwrap();
+        let yaml = yaml.replace("thehive:\n", &format!("thehive:\n  ssl_cert: {}\n", pem.display()));
+        std::fs::write(&config, yaml).unwrap();
+        Command::new(BIN).args(["--config", config.to_str().unwrap(), "--check"]).output().unwrap()
+    };
+    let out = check(&hive.url());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = check(&other.url());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("TheHive"), "{stderr}");
+}
