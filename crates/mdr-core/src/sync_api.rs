@@ -45,18 +45,6 @@ pub struct SyncIncident {
     pub affected_hosts: Vec<String>,
 }
 
-/// A comment as the synchronisation reads it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SyncComment {
-    pub comment_id: String,
-    #[serde(default)]
-    pub author_name: String,
-    #[serde(default)]
-    pub text: String,
-    #[serde(default)]
-    pub creation_time: i64,
-}
-
 /// An attachment's metadata (the bytes come from [`MdrClient::download_attachment`]).
 #[derive(Debug, Clone, Deserialize)]
 pub struct SyncAttachment {
@@ -109,10 +97,6 @@ impl MdrClient {
         let mut all = self.pages("incidents/list", body, page_size, limit)?;
         all.truncate(limit);
         Ok(all)
-    }
-
-    pub fn all_comments(&self, incident_id: &str) -> Result<Vec<SyncComment>, MdrError> {
-        self.children("comments/list", incident_id)
     }
 
     pub fn all_attachments(&self, incident_id: &str) -> Result<Vec<SyncAttachment>, MdrError> {

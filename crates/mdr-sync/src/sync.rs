@@ -8,7 +8,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use mdr_core::sync_api::{ProposedResponse, SyncAttachment, SyncComment, SyncIncident};
+use mdr_core::client::Comment;
+use mdr_core::sync_api::{ProposedResponse, SyncAttachment, SyncIncident};
 use mdr_core::{MdrClient, MdrError};
 
 use crate::config::SyncConfig;
@@ -103,10 +104,10 @@ fn mirror(
 ) -> Result<(), ItemError> {
     let case = case_for(config, hive, incident, label)?;
     let mut tasks = hive.tasks(&case.id)?;
-    let comments = mdr.all_comments(&incident.incident_id)?;
+    let comments = mdr.list_comments(&incident.incident_id)?;
     let attachments = mdr.all_attachments(&incident.incident_id)?;
-    let comments: Vec<&SyncComment> =
-        comments.iter().filter(|c| mirrored_author(config, &c.author_name, &c.text)).collect();
+    let comments: Vec<&Comment> =
+        comments.iter().filter(|c| mirrored_author(config, c.author_name.as_deref().unwrap_or(""), &c.text)).collect();
     let attachments: Vec<&SyncAttachment> =
         attachments.iter().filter(|a| mirrored_author(config, &a.author_name, &a.caption)).collect();
     if !comments.is_empty() || !attachments.is_empty() {
@@ -195,10 +196,10 @@ pub fn decision_marker(response_id: &str) -> String {
 }
 
 /// `<author> wrote:` and every line quoted, as the utility and the responders write comments.
-pub fn comment_log(comment: &SyncComment) -> String {
+pub fn comment_log(comment: &Comment) -> String {
     format!(
         "{} wrote:\n{}\n\n{}",
-        author(&comment.author_name),
+        author(comment.author_name.as_deref().unwrap_or("")),
         quote(&comment.text),
         comment_marker(&comment.comment_id)
     )
@@ -221,18 +222,21 @@ fn mirror_children(
     mdr: &MdrClient,
     hive: &TheHive,
     task: &TaskRef,
-    comments: &[&SyncComment],
+    comments: &[&Comment],
     attachments: &[&SyncAttachment],
     label: &str,
 ) -> Result<(), ItemError> {
     let logs = hive.log_messages(&task.id)?;
     let logged = |marker: &str| logs.iter().any(|m| m.contains(marker));
-    let mut comments: Vec<&&SyncComment> =
-        comments.iter().filter(|c| !logged(&comment_marker(&c.comment_id))).collect();
+    let mut comments: Vec<&&Comment> = comments.iter().filter(|c| !logged(&comment_marker(&c.comment_id))).collect();
     comments.sort_by_key(|c| c.creation_time);
     for comment in comments {
         hive.add_log(&task.id, &comment_log(comment), None)?;
-        log(&format!("{label}: comment {} by {} added as a log", comment.comment_id, author(&comment.author_name)));
+        log(&format!(
+            "{label}: comment {} by {} added as a log",
+            comment.comment_id,
+            author(comment.author_name.as_deref().unwrap_or(""))
+        ));
     }
     for attachment in attachments.iter().filter(|a| !logged(&attachment_marker(&a.attachment_id))) {
         mirror_attachment(config, mdr, hive, task, attachment, label)?;
@@ -385,11 +389,11 @@ mod tests {
             status: "InProgress".to_owned(),
         };
         assert!(names_response(&task, "MDR_1") && !names_response(&task, "MDR_"));
-        let comment = SyncComment {
+        let comment = Comment {
             comment_id: "c1".to_owned(),
-            author_name: "SOC".to_owned(),
+            author_name: Some("SOC".to_owned()),
             text: "a\n\nb".to_owned(),
-            creation_time: 0,
+            creation_time: Some(0),
         };
         assert_eq!(comment_log(&comment), "SOC wrote:\n> a\n>\n> b\n\n[MDR comment c1]");
     }
