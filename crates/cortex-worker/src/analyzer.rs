@@ -1,4 +1,4 @@
-//! What a successful analyzer returns (cortex-protocol.md §2.4): `summary` taxonomies, `artifacts`,
+//! What a successful analyzer returns (docs/cortex-jobs.md#output): `summary` taxonomies, `artifacts`,
 //! `operations` and the `full` report, written as `{"success", "summary", "artifacts", "operations", "full"}`.
 
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! The operations TheHive 4/5 apply after a responder job (cortex-protocol.md §4).
+//! The operations TheHive 4/5 apply after a responder job (docs/cortex-jobs.md#operations).
 //!
 //! Only these ten types exist: TheHive 4 fails the whole job result on an unknown `type` or a wrongly typed
 //! field, so the enum makes other shapes unrepresentable.

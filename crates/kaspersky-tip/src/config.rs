@@ -162,7 +162,7 @@ fn section_item(kind: Kind) -> &'static str {
     }
 }
 
-/// The TIP section names known per type (reference §1.3); the first three are always requested.
+/// The TIP section names known per type (docs/tip-api.md#sections); the first three are always requested.
 pub fn known_sections(kind: Kind) -> &'static [&'static str] {
     match kind {
         Kind::Hash => &[

@@ -1,5 +1,5 @@
 //! A local, stateful, in-memory stand-in of the Kaspersky MDR REST API
-//! (as the project's reference notes on the MDR API describe it), for integration tests and the demo.
+//! (as docs/mdr-api.md describes it), for integration tests and the demo.
 //!
 //! It serves `POST /api/v1/{client_id}/{entity}/{action}` on 127.0.0.1 over HTTP or HTTPS
 //! (generated CA), mints and checks JWT-shaped tokens, keeps incidents/comments/attachments/

@@ -1,8 +1,8 @@
 //! Initial data: incidents (with embedded comments, attachments, responses) and assets.
 //!
 //! File shape: `{"incidents": [Incident...], "assets": [Asset...], "attachment_files":
-//! {"<attachment_id>": "<base64 bytes>"}}`; objects are kept verbatim (mdr-api.md §3.1, §6.1,
-//! §7.1), only the ids and embedded arrays are checked.
+//! {"<attachment_id>": "<base64 bytes>"}}`; objects are kept verbatim (their fields: docs/mdr-api.md,
+//! sections Incidents, Responses, Assets), only the ids and embedded arrays are checked.
 
 use std::collections::HashMap;
 use std::path::Path;

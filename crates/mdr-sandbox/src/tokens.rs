@@ -1,4 +1,4 @@
-//! JWT-shaped tokens (mdr-api.md §2): minted, remembered and checked by the sandbox.
+//! JWT-shaped tokens (docs/mdr-api.md#tokens): minted, remembered and checked by the sandbox.
 //!
 //! Clients read `exp` without verifying the signature, so the signature segment is just
 //! random bytes; validity is decided by looking the whole token up in the issued set.

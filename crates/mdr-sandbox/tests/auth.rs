@@ -1,4 +1,4 @@
-//! Tokens (mdr-api.md §2), routing and client-id handling over real HTTP.
+//! Tokens (docs/mdr-api.md#tokens), routing and client-id handling over real HTTP.
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -1,4 +1,4 @@
-//! `assets/*` (mdr-api.md §7).
+//! `assets/*` (docs/mdr-api.md#assets).
 
 use serde_json::Value;
 
@@ -9,7 +9,7 @@ use crate::store::{Object, str_of};
 
 const STATUSES: &[&str] = &["ABSENT", "CRITICAL", "OFFLINE", "OK", "WARNING"];
 
-/// One §7.2 filter condition.
+/// One `assets/list` / `assets/count` filter condition (docs/mdr-api.md#assets).
 enum Cond {
     OneOf(&'static str, Vec<String>),
     Bool(&'static str, bool),

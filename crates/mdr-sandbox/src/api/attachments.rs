@@ -1,4 +1,4 @@
-//! `attachments/*` (mdr-api.md §5): multipart upload, list, raw-bytes download.
+//! `attachments/*` (docs/mdr-api.md#attachments): multipart upload, list, raw-bytes download.
 
 use serde_json::{Value, json};
 

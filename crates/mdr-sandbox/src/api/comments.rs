@@ -1,4 +1,4 @@
-//! `comments/*` (mdr-api.md §4).
+//! `comments/*` (docs/mdr-api.md#comments).
 
 use serde_json::{Value, json};
 
@@ -7,7 +7,7 @@ use crate::ids::{new_id, now_ms};
 use crate::markdown;
 use crate::store::Object;
 
-/// `origin` of API-created children; the real value is unknown (§12).
+/// `origin` of API-created children; the real value is unknown (docs/mdr-api.md#open-questions).
 pub(super) const CLIENT_ORIGIN: &str = "Client";
 
 pub(super) fn list(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {

@@ -1,4 +1,4 @@
-//! `incidents/*` (mdr-api.md §3).
+//! `incidents/*` (docs/mdr-api.md#incidents).
 
 use serde_json::{Value, json};
 
@@ -11,10 +11,10 @@ use crate::store::{Object, str_of};
 
 const STATUSES: &[&str] = &["Open", "On hold", "Resolved", "Closed"];
 const PRIORITIES: &[&str] = &["HIGH", "NORMAL", "LOW"];
-/// `origin` given to incidents created through the API; the real value is unknown (§12).
+/// `origin` given to incidents created through the API; the real value is unknown (docs/mdr-api.md#open-questions).
 const CLIENT_ORIGIN: &str = "Client";
 
-/// The §3.2 filters.
+/// The `incidents/list` / `incidents/count` filters (docs/mdr-api.md#incidents).
 struct Filter {
     lists: Vec<(&'static str, Vec<String>)>,
     times: Vec<(&'static str, bool, i64)>,

@@ -1,4 +1,4 @@
-//! Endpoint handlers (mdr-api.md §3–§7) over the in-memory [`Store`].
+//! Endpoint handlers (docs/mdr-api.md) over the in-memory [`Store`].
 
 mod assets;
 mod attachments;
@@ -80,7 +80,7 @@ fn dispatch(endpoint: &str, body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
 
 pub(crate) use attachments::journal_body;
 
-/// Bodies are JSON objects whatever the Content-Type says (mdr-api.md §1).
+/// Bodies are JSON objects whatever the Content-Type says (docs/mdr-api.md#transport).
 fn json_body(raw: &[u8]) -> Result<Object, Fail> {
     match serde_json::from_slice(raw) {
         Ok(Value::Object(o)) => Ok(o),

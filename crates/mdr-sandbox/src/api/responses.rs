@@ -1,4 +1,4 @@
-//! `responses/list`, `response/update`, `responses/update` (mdr-api.md §6).
+//! `responses/list`, `response/update`, `responses/update` (docs/mdr-api.md#responses).
 
 use serde_json::{Value, json};
 
