@@ -1,4 +1,4 @@
-//! The HTTP side: one GET to TIP or OpenTIP, with the status codes mapped to actionable errors.
+//! The HTTP side: one lookup GET to TIP or OpenTIP (retried as a read), status codes mapped to actionable errors.
 
 use cortex_http::{Call, Failure, HttpClient, HttpConfig, SetupError, Untrusted, causes};
 use reqwest::StatusCode;
@@ -21,7 +21,7 @@ pub enum Answer {
     NotFound,
 }
 
-/// The URL requested (without credentials; the OpenTIP query is added by `RequestBuilder::query`).
+/// The URL requested, query included (credentials go in headers or the TLS handshake, never in the URL).
 pub fn lookup_url(settings: &Settings, observable: &Observable) -> String {
     let kind = observable.kind.as_str();
     match settings.backend {

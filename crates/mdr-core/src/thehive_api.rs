@@ -308,7 +308,7 @@ impl TheHiveClient {
             .map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: e.to_string() })
     }
 
-    /// Sends once with the API key and organisation; any non-2xx status is an error.
+    /// Sends with the API key and organisation, retried as `cortex-http` decides; any non-2xx status is an error.
     fn send(&self, what: &str, request: RequestBuilder) -> Result<Response, TheHiveError> {
         let mut request = request.bearer_auth(self.settings.api_key.expose());
         if let Some(org) = &self.settings.organisation {
