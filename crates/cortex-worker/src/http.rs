@@ -3,6 +3,8 @@
 //! Cortex adds `proxy_http`/`proxy_https` to `config` (and a nested `proxy.{http,https}` copy), writes a
 //! non-blank `config.cacerts` to `input/cacerts` and points `REQUESTS_CA_BUNDLE` at that file; Python
 //! `requests` honours all of this implicitly, so compiled responders must do it explicitly.
+//!
+//! The sources: docs/cortex-jobs.md#how-config-is-built (proxies) and #job-folder (`cacerts`).
 
 use std::ffi::OsString;
 use std::fmt;

@@ -10,6 +10,8 @@
 //! An analyzer binary calls [`run_analyzer`] instead: same input handling and error documents, but the
 //! action returns an [`AnalyzerReport`] and the success document is cortexutils' analyzer shape
 //! `{"success": true, "summary": {"taxonomies": […]}, "artifacts": […], "operations": […], "full": …}`.
+//!
+//! The protocol facts this crate relies on, with their public sources: docs/cortex-jobs.md.
 
 mod analyzer;
 mod cli;

@@ -7,6 +7,8 @@
 //! ([`report::build`]): zone, score, general info, detections, categories, WHOIS, related objects, portal link,
 //! quota, `KTIP` taxonomies, optional `AddTagToArtifact` operations and artifacts. Nothing is sent to the
 //! network before every check has passed.
+//!
+//! The services' routes, sections and status codes, with their sources: docs/tip-api.md.
 
 pub mod client;
 pub mod config;

@@ -6,6 +6,8 @@
 //! Transport, trust and retries are `cortex-http`'s: reads are retried on gateway errors and
 //! refused or lost connections; writes are resent only when the request provably never reached
 //! the server, so a comment is never posted twice.
+//!
+//! The API facts relied on, with their public sources and confidence: docs/mdr-api.md.
 
 use std::cell::RefCell;
 use std::path::Path;

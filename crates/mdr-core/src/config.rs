@@ -4,6 +4,8 @@
 //! non-blank), the MDR Integration Utility's `config.yml` named by `config_path`, a built-in
 //! default. Relative paths in `config.yml` are relative to the utility's folder (the parent of
 //! the folder holding `config.yml`), as the utility itself resolves them.
+//!
+//! The utility's `config.yml` and token folder: docs/mdr-api.md#utility-configuration.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

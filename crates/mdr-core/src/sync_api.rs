@@ -4,6 +4,8 @@
 //! No default page size is documented for any list call, so every list here names `page` and
 //! `page_size` and reads pages until a short or empty one, up to a bound: an answer that is still
 //! full past the bound is an error naming what to narrow, never a silent truncation.
+//!
+//! Paging as MDR documents it (or not): docs/mdr-api.md#lists-and-paging.
 
 use std::io::Read;
 

@@ -4,6 +4,8 @@
 //! custom fields as `{"<name>": {"<type>": value, "order": n}}`. TheHive 5 sends `customFieldValues`
 //! (`{name: value}`) and its v1 API writes `customFields` as a list of `{name, value}`; every shape
 //! is read by one function, [`custom_field`], so a responder keeps working across versions.
+//!
+//! Each shape and the evidence for it: docs/thehive.md#what-a-responder-receives.
 
 use serde_json::Value;
 

@@ -11,6 +11,8 @@
 //! job or from a `getLog` query. The version is the `thehive_version` item, else inferred from the
 //! job (TheHive 5 sends `extendedStatus` or `stage`), else read from `/api/v1/status` (TheHive 5),
 //! else `/api/status` (TheHive 4). Requests carry `X-Organisation` from the job's `parameters`.
+//!
+//! The routes per version and their sources: docs/thehive.md#api-routes.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};

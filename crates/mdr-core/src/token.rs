@@ -8,6 +8,8 @@
 //! before spending the token, and writes the new refresh token before the access token, each with
 //! write-to-temp + fsync + rename so a crash leaves either the old or the new file, never a torn one.
 //! The file names are those of the MDR Integration Utility, which may share the folder.
+//!
+//! Token lifetimes, rotation and the utility's own writes: docs/mdr-api.md#tokens.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

@@ -2,6 +2,8 @@
 //! it) and TheHive 5 (v1 API, as thehive4py 2.x calls it): find a case by its
 //! `mdr-incident-id` custom field, create cases, tasks and task logs (with a file), close a task,
 //! resolve a case. Lists are read in explicit pages (v1) or with `range=all` (v0).
+//!
+//! The routes per version and their sources: docs/thehive.md#api-routes.
 
 use std::cell::Cell;
 
