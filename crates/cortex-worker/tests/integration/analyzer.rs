@@ -1,10 +1,8 @@
 //! The analyzer flavour of the runner: same input handling and errors, cortexutils' analyzer document.
 
-mod common;
-
 use std::path::Path;
 
-use common::{job_folder, output_json, output_of};
+use crate::common::{job_folder, output_json, output_of};
 use cortex_worker::{AnalyzerReport, Artifact, Job, Operation, Taxonomy, TaxonomyLevel, run_analyzer_with_io};
 use serde_json::{Value, json};
 

@@ -1,8 +1,6 @@
 //! Byte-for-byte equality with documents produced by cortexutils 2.2.1 (tests/fixtures/cortexutils/).
 
-mod common;
-
-use common::{fixture_bytes, fixture_json, job_folder, output_of, run_job};
+use crate::common::{fixture_bytes, fixture_json, job_folder, output_of, run_job};
 use cortex_worker::{Job, Operation, Report};
 use serde_json::{Value, json};
 
@@ -92,5 +90,5 @@ fn stdin_mode_writes_the_same_bytes_to_stdout() {
     });
     assert_eq!(run.code, 0);
     assert_same_bytes(&run.stdout, "success_case.json");
-    assert!(common::names(empty.path()).is_empty(), "nothing is written into the folder in stdin mode");
+    assert!(crate::common::names(empty.path()).is_empty(), "nothing is written into the folder in stdin mode");
 }

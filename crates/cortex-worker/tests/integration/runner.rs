@@ -1,10 +1,8 @@
 //! The job lifecycle: where input is read, where the document goes, and how failures end.
 
-mod common;
-
 use std::path::Path;
 
-use common::{job_folder, names, output_json, output_of, run_job, run_job_tty};
+use crate::common::{job_folder, names, output_json, output_of, run_job, run_job_tty};
 use cortex_worker::{CaSource, Job, Report};
 use serde_json::{Value, json};
 

@@ -1,10 +1,8 @@
 //! Status mapping, TLP limits, validation and secrecy, run as Cortex runs the analyzer.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     BACKENDS, BASIC_PASSWORD, BASIC_USER, Backend, OPENTIP_KEY, Outcome, StandIn, TIP_TOKEN, config, input, run,
 };
 use serde_json::{Value, json};

@@ -1,10 +1,8 @@
 //! The shipped flavour files: well-formed, and a job configured from them works end to end.
 
-mod common;
-
 use std::path::Path;
 
-use common::{OPENTIP_KEY, StandIn, TIP_TOKEN, input, run};
+use crate::common::{OPENTIP_KEY, StandIn, TIP_TOKEN, input, run};
 use serde_json::{Map, Value, json};
 
 fn flavour(name: &str) -> Value {

@@ -1,8 +1,6 @@
 //! Every data type on both backends, run as Cortex runs the analyzer, against the stand-in.
 
-mod common;
-
-use common::{BACKENDS, Backend, OPENTIP_KEY, StandIn, TIP_TOKEN, config, input, run};
+use crate::common::{BACKENDS, Backend, OPENTIP_KEY, StandIn, TIP_TOKEN, config, input, run};
 use serde_json::{Value, json};
 
 const MD5: &str = "44d88612fea8a8f36de82e1278abb02f";

@@ -1,12 +1,12 @@
 //! HTTPS against the stand-in: its CA trusted through Cortex `cacerts`, and TIP's client certificate actually
 //! presented, and verified, in the TLS handshake.
 
-mod common;
-
 use std::path::Path;
 
+use crate::common::{
+    BASIC_PASSWORD, BASIC_USER, Backend, Outcome, StandIn, TIP_TOKEN, TestPki, config, input, run, run_in,
+};
 use base64::Engine;
-use common::{BASIC_PASSWORD, BASIC_USER, Backend, Outcome, StandIn, TIP_TOKEN, TestPki, config, input, run, run_in};
 use serde_json::{Value, json};
 
 const DOMAIN: &str = "bad.example.test";

@@ -4,8 +4,6 @@
 //! The seed can be changed with `RELIABILITY_FUZZ_SEED`, the number of cases with `RELIABILITY_FUZZ_CASES`.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use cortex_worker::{Job, Report};
 use mdr_core::actions::response_id;
 use mdr_core::thehive::{Case, Context, DataType, TaskLog};
@@ -201,7 +199,7 @@ fn seeds() -> Vec<Value> {
     ["th4/input_case_task_log.json", "th4/input_case_task.json", "th4/input_case.json", "th5/input_case_task_log.json"]
         .iter()
         .map(|name| {
-            let mut input = support::fixture(name);
+            let mut input = crate::support::fixture(name);
             input["config"]["api_key"] = "hunter2".into();
             input["config"]["proxy_https"] = "http://user:hunter2@proxy:3128".into();
             input

@@ -1,10 +1,8 @@
 //! MDR_CloseIncident run as Cortex runs it against the MDR stand-in.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::{Job, fixture, sandbox};
 use serde_json::{Value, json};
-use support::{Job, fixture, sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdr-close-incident");
 const INCIDENT: &str = "-NzExampleIncident01";

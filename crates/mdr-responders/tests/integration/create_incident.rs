@@ -1,10 +1,8 @@
 //! MDR_CreateIncident run as Cortex runs it against the MDR stand-in.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::{Job, fixture, sandbox};
 use serde_json::{Value, json};
-use support::{Job, fixture, sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdr-create-incident");
 const HOST_01: &str = "HOST-01:0xA1B2C3D4E5F60718293A4B5C6D7E8F90";

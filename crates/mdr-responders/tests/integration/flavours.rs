@@ -2,12 +2,10 @@
 //! binary this crate builds.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use serde_json::Value;
 
 fn flavours() -> Vec<(String, Value)> {
-    let dir = support::workspace_root().join("responders/KasperskyMDR");
+    let dir = crate::support::workspace_root().join("responders/KasperskyMDR");
     let mut found: Vec<(String, Value)> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

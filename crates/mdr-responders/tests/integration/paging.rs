@@ -2,11 +2,9 @@
 //! page size), so a responder that read one answer only would post twice or miss a response.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::{Job, fixture};
 use mdr_sandbox::{Sandbox, SandboxOptions, Seed};
 use serde_json::{Value, json};
-use support::{Job, fixture};
 
 const SEND: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
 const DECIDE: &str = env!("CARGO_BIN_EXE_mdr-response-decision");
@@ -15,7 +13,7 @@ const PENDING: &str = "MDR_00000000-1111-2222-3333-444444444444";
 
 /// The demo seed with `extra` objects put before the existing ones in the incident's `list`.
 fn sandbox_with(list: &str, extra: Vec<Value>) -> Sandbox {
-    let path = support::workspace_root().join("tests/fixtures/sandbox/seed.json");
+    let path = crate::support::workspace_root().join("tests/fixtures/sandbox/seed.json");
     let mut seed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let incident = seed["incidents"].as_array_mut().unwrap().iter_mut().find(|i| i["incident_id"] == INCIDENT).unwrap();
     let existing = incident[list].as_array().cloned().unwrap_or_default();
@@ -54,7 +52,7 @@ fn a_pending_response_listed_after_25_others_is_confirmed() {
 fn the_create_incident_recovery_search_reads_every_page() {
     const CREATE: &str = env!("CARGO_BIN_EXE_mdr-create-incident");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let path = support::workspace_root().join("tests/fixtures/sandbox/seed.json");
+    let path = crate::support::workspace_root().join("tests/fixtures/sandbox/seed.json");
     let mut seed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     // 150 incidents created just before ours: with pages of 100, ours is on page 2.
     let incidents = seed["incidents"].as_array_mut().unwrap();

@@ -1,13 +1,11 @@
 //! Many jobs at once on one token folder with an expired access token: one refresh, nothing lost.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{Job, Run, fixture, sandbox};
 use mdr_sandbox::{Fault, Sandbox};
 use serde_json::Value;
-use support::{Job, Run, fixture, sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
 const JOBS: usize = 32;

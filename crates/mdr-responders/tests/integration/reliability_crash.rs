@@ -2,16 +2,14 @@
 //! each is either the old complete file, the new complete file, or (output only) absent.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::{Job, cortex_command, fixture, sandbox};
 use mdr_core::token::jwt_expiry;
 use mdr_sandbox::{Fault, Sandbox};
 use serde_json::Value;
-use support::{Job, cortex_command, fixture, sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
 

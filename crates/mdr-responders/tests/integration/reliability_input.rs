@@ -3,16 +3,14 @@
 //! of its TheHive object and configuration (in process, through the same runner).
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::support::{Job, cortex_command, fixture, sandbox};
 use cortex_worker::Report;
 use mdr_core::actions::{self, ActionError};
 use mdr_sandbox::Sandbox;
 use serde_json::{Value, json};
-use support::{Job, cortex_command, fixture, sandbox};
 
 struct Responder {
     binary: &'static str,

@@ -4,13 +4,11 @@
 //! is reported as unreachable, not as a certificate problem.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::collections::HashMap;
 
+use crate::support::{Job, fixture, sandbox};
 use mdr_sandbox::{Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion, TlsCert};
 use serde_json::Value;
-use support::{Job, fixture, sandbox};
 
 const CLOSE: &str = env!("CARGO_BIN_EXE_mdr-close-incident");
 const SEND: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");

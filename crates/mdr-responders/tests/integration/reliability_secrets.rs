@@ -2,13 +2,11 @@
 //! passwords in URLs), then every error path: none appears in the document, stdout or stderr.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Job, Run, fixture, sandbox};
 use mdr_sandbox::{Fault, Sandbox, TokenPair};
 use serde_json::json;
-use support::{Job, Run, fixture, sandbox};
 
 const SEND: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
 const CLOSE: &str = env!("CARGO_BIN_EXE_mdr-close-incident");

@@ -2,10 +2,8 @@
 //! reported with the setting (and file) to fix, before any request is sent.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::{Job, Run, cortex_command, fixture, sandbox};
 use serde_json::Value;
-use support::{Job, Run, cortex_command, fixture, sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdr-close-incident");
 

@@ -4,8 +4,6 @@
 //! killed, every job succeeds and the folder ends with a refresh token MDR accepts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,8 +11,8 @@ use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
+use crate::support::{Job, fixture, sandbox};
 use mdr_sandbox::{Sandbox, TokenPair};
-use support::{Job, fixture, sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
 const JOBS: usize = 32;
@@ -29,7 +27,7 @@ fn utility_bin() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let status = Command::new(cargo)
             .args(["build", "--quiet", "-p", "mdr-sandbox", "--bin", "utility-token-updater"])
-            .current_dir(support::workspace_root())
+            .current_dir(crate::support::workspace_root())
             .status()
             .unwrap();
         assert!(status.success(), "building utility-token-updater failed");

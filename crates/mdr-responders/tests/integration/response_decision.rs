@@ -1,10 +1,8 @@
 //! MDR_ApproveResponse / MDR_DeclineResponse run as Cortex runs them against the MDR stand-in.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::{Job, fixture, sandbox};
 use serde_json::{Value, json};
-use support::{Job, fixture, sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdr-response-decision");
 const PENDING: &str = "MDR_00000000-1111-2222-3333-444444444444";

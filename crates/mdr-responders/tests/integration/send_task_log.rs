@@ -1,10 +1,8 @@
 //! MDR_SendTaskLog run as Cortex runs it, against the MDR stand-in over HTTP and TLS.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::{Job, fixture, sandbox};
 use serde_json::{Value, json};
-use support::{Job, fixture, sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
 const INCIDENT: &str = "-NzExampleIncident01";
@@ -64,8 +62,11 @@ fn cortex_cacerts_and_requests_ca_bundle_are_trusted() {
     job.input["config"]["ssl_cert"] = Value::Null;
     let dir = job.write();
     std::fs::write(dir.join("input/cacerts"), mdr.ca_pem().unwrap()).unwrap();
-    let output =
-        support::cortex_command(BIN).arg(&dir).env("REQUESTS_CA_BUNDLE", dir.join("input/cacerts")).output().unwrap();
+    let output = crate::support::cortex_command(BIN)
+        .arg(&dir)
+        .env("REQUESTS_CA_BUNDLE", dir.join("input/cacerts"))
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
 
     // Inline `cacerts` text in the config (stdin mode has no input folder).
@@ -224,7 +225,7 @@ fn invalid_input_json_is_an_error_document() {
     let (job, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
     let dir = job.write();
     std::fs::write(dir.join("input/input.json"), b"{\"data\": {").unwrap();
-    let output = support::cortex_command(BIN).arg(&dir).output().unwrap();
+    let output = crate::support::cortex_command(BIN).arg(&dir).output().unwrap();
     let doc: Value = serde_json::from_slice(&std::fs::read(dir.join("output/output.json")).unwrap()).unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(doc["success"], false);
@@ -254,9 +255,9 @@ fn a_log_on_the_wrong_object_type_is_refused() {
 
 #[test]
 fn help_and_version_work() {
-    let output = support::cortex_command(BIN).arg("--version").output().unwrap();
+    let output = crate::support::cortex_command(BIN).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("MDR_SendTaskLog 2."), "{output:?}");
-    let output = support::cortex_command(BIN).arg("--help").output().unwrap();
+    let output = crate::support::cortex_command(BIN).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains("JOB_FOLDER"));
 }
 
@@ -270,7 +271,7 @@ fn cortex_proxies_are_used_and_no_proxy_exempts_hosts() {
     assert!(message.starts_with("Cannot reach the MDR API"), "{message}");
     assert!(mdr.journal().is_empty(), "the request went through the proxy, not straight to MDR");
     let dir = job.write();
-    let output = support::cortex_command(BIN).arg(&dir).env("NO_PROXY", "127.0.0.1").output().unwrap();
+    let output = crate::support::cortex_command(BIN).arg(&dir).env("NO_PROXY", "127.0.0.1").output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(comment_posts(&mdr).len(), 1);
 }

@@ -2,16 +2,14 @@
 //! MDR_ApproveResponse run as Cortex runs it on the Response task the sync created.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::sync::atomic::AtomicBool;
 
+use crate::support::{Job, fixture, sandbox};
 use mdr_sandbox::{Fault, Sandbox, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 use mdr_sync::config::SyncConfig;
 use mdr_sync::sync::{Summary, pass};
 use mdr_sync::thehive::TheHive;
 use serde_json::{Value, json};
-use support::{Job, fixture, sandbox};
 
 const DECISION: &str = env!("CARGO_BIN_EXE_mdr-response-decision");
 const NEW_INCIDENT: &str = "-NzExampleIncident01";

@@ -2,13 +2,11 @@
 //! observables — run as Cortex runs the responders, against the MDR and TheHive stand-ins.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::collections::HashMap;
 
+use crate::support::{Job, fixture, sandbox};
 use mdr_sandbox::{Fault, Sandbox, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 use serde_json::{Value, json};
-use support::{Job, fixture, sandbox};
 
 const SEND: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
 const CLOSE: &str = env!("CARGO_BIN_EXE_mdr-close-incident");

@@ -2,15 +2,13 @@
 //! secrets, rotation on demand under the responders' lock, and refusals that leave the folder alone.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::support::{Job, fixture, sandbox};
 use mdr_sandbox::Sandbox;
-use support::{Job, fixture, sandbox};
 
 const TOOL: &str = env!("CARGO_BIN_EXE_mdr-token");
 const SEND_TASK_LOG: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
@@ -49,7 +47,7 @@ fn tool(args: &[&str], stdin: Option<&str>) -> Tool {
     let mut command = Command::new(TOOL);
     command.args(args).env_remove("REQUESTS_CA_BUNDLE").stdin(std::process::Stdio::null());
     let (output, timed_out) =
-        support::run_process(command, stdin.map(|s| s.as_bytes().to_vec()), support::job_timeout());
+        crate::support::run_process(command, stdin.map(|s| s.as_bytes().to_vec()), crate::support::job_timeout());
     assert!(!timed_out, "mdr-token hung");
     Tool { output }
 }

@@ -1,11 +1,9 @@
 //! Tokens (mdr-api.md §2), routing and client-id handling over real HTTP.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
+use crate::common::{Api, split, start};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Api, split, start};
 use mdr_sandbox::{BearerState, Sandbox, SandboxOptions, Seed};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};

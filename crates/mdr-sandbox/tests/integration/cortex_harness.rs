@@ -2,14 +2,12 @@
 //! and definitions as Cortex and TheHive do, so the other tests can rely on it.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Job, Runner, definition_problems, fixture, report_problems, sandbox, workspace_root};
+use crate::support::{Job, Runner, definition_problems, fixture, report_problems, sandbox, workspace_root};
 
 /// A shell script standing in for a responder binary.
 fn script(dir: &Path, body: &str) -> PathBuf {
@@ -133,7 +131,7 @@ fn cortex_assembles_the_config_from_the_flavour() {
     let flavour: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut input =
         json!({"config": {"client_id": "c", "service": "decline_response", "proxy_https": "http://p:3128"}});
-    support::apply_flavour_config(&mut input, &flavour);
+    crate::support::apply_flavour_config(&mut input, &flavour);
     let config = &input["config"];
     assert_eq!(config["service"], "confirm_response", "the flavour's config wins over the organisation's");
     assert_eq!(config["client_id"], "c");

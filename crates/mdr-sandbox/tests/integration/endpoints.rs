@@ -1,9 +1,7 @@
 //! Incidents, comments, responses, assets and attachments over real HTTP.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{Api, CLOSED, CONFIRMED_RESPONSE, HOST1_ID, INCIDENT, INCIDENT2, PENDING_RESPONSE, split};
+use crate::common::{Api, CLOSED, CONFIRMED_RESPONSE, HOST1_ID, INCIDENT, INCIDENT2, PENDING_RESPONSE, split};
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::{Value, json};
 

@@ -1,14 +1,12 @@
 //! Faults, TLS, chunked bodies and keep-alive, and the binary.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Api, INCIDENT, split};
+use crate::common::{Api, INCIDENT, split};
 use mdr_sandbox::{Fault, Sandbox, SandboxOptions, Seed};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};

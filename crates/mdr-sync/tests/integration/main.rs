@@ -1,0 +1,3 @@
+//! Every integration suite of mdr-sync in one test binary.
+
+mod cli;
