@@ -1,122 +1,42 @@
-//! Runs responder binaries the way Cortex's process runner does, against the MDR stand-in, and
-//! reads their output the way Cortex does.
+//! Runs a Cortex worker (responder or analyzer) the way Cortex's process runner does, and judges
+//! what it leaves the way Cortex and TheHive do: the harness of the integration tests and of the
+//! demo.
 //!
 //! Like Cortex 4.1's `ProcessJobRunnerSrv`: the job folder holds `input/input.json` (compact) and
 //! an empty `output/`, plus `input/cacerts` when the configuration's `cacerts` is non-blank; argv =
-//! [binary, job folder], no shell, stdin closed, working directory = the responders folder,
-//! `REQUESTS_CA_BUNDLE=<job>/input/cacerts` only when that file exists, and a timeout after which
-//! the process gets SIGTERM (then SIGKILL). Like `JobRunnerSrv.extractReport`, a report is
-//! accepted only with a boolean `success`, an object `full` and `operations` made of objects TheHive
-//! knows ([`Run::assert_success`]); a missing output file becomes Cortex's own error document
-//! ([`Run::cortex_report`]). [`definition_problems`] checks a flavour file or catalogue entry the
-//! way `WorkerDefinition` reads it.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+//! [binary, job folder], no shell, stdin closed, the working directory the workers' folder,
+//! `REQUESTS_CA_BUNDLE=<job>/input/cacerts` only when that file exists, and a time limit after
+//! which the process gets SIGTERM (then SIGKILL). Like `JobRunnerSrv.extractReport`, a report is
+//! accepted only with a boolean `success`, an object `full` and, for a responder, `operations`
+//! made of objects TheHive knows ([`Run::accepted`]); a missing output file becomes Cortex's own
+//! error document ([`Run::cortex_report`]). [`definition_problems`] checks a flavour file or
+//! catalogue entry the way `WorkerDefinition` reads it.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read, Write};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mdr_sandbox::{Sandbox, SandboxOptions, Seed, TokenPair};
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// What kind of worker a report comes from: Cortex reads the same document, TheHive uses
+/// different parts of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worker {
+    Responder,
+    Analyzer,
 }
 
-/// A TheHive sample input from `tests/fixtures/jobs/`, e.g. `th4/input_case_task_log.json`.
-pub fn fixture(name: &str) -> Value {
-    let path = workspace_root().join("tests/fixtures/jobs").join(name);
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture JSON")
-}
-
-/// A sandbox with the demo seed, plain HTTP or TLS.
-pub fn sandbox(tls: bool) -> Sandbox {
-    let mut options = SandboxOptions::new(Seed::default_demo());
-    options.tls = tls;
-    Sandbox::start(options).expect("sandbox starts")
-}
-
-/// Everything one job needs on disk: the job folder, a token folder and the sandbox's CA file.
-pub struct Job {
-    pub root: tempfile::TempDir,
-    pub input: Value,
-}
-
-impl Job {
-    /// A job on `input` with its config pointed at `sandbox` and a fresh valid token pair.
-    pub fn new(mut input: Value, sandbox: &Sandbox) -> (Job, TokenPair) {
-        let root = tempfile::tempdir().unwrap();
-        let tokens = root.path().join("tokens");
-        std::fs::create_dir(&tokens).unwrap();
-        let pair = sandbox.write_token_dir(&tokens, 3600).unwrap();
-        let config = &mut input["config"];
-        config["api_url"] = sandbox.api_url().into();
-        config["client_id"] = sandbox.client_id().into();
-        config["token_dir"] = tokens.to_str().unwrap().into();
-        if let Some(pem) = sandbox.ca_pem() {
-            let ca = root.path().join("mdr-ca.pem");
-            std::fs::write(&ca, pem).unwrap();
-            config["ssl_cert"] = ca.to_str().unwrap().into();
-        }
-        (Job { root, input }, pair)
+/// Writes a job folder as Cortex does: `input/input.json` (compact), `input/cacerts` when the
+/// configuration's `cacerts` is non-blank, and an empty `output/`.
+pub fn write_job(dir: &Path, input: &Value) -> io::Result<()> {
+    std::fs::create_dir_all(dir.join("input"))?;
+    std::fs::create_dir_all(dir.join("output"))?;
+    std::fs::write(dir.join("input/input.json"), serde_json::to_vec(input)?)?;
+    if let Some(pem) = input["config"]["cacerts"].as_str().filter(|pem| !pem.trim().is_empty()) {
+        std::fs::write(dir.join("input/cacerts"), pem)?;
     }
-
-    pub fn dir(&self) -> PathBuf {
-        self.root.path().join("job")
-    }
-
-    pub fn token_dir(&self) -> PathBuf {
-        self.root.path().join("tokens")
-    }
-
-    pub fn token_file(&self, name: &str) -> String {
-        std::fs::read_to_string(self.token_dir().join(name)).unwrap()
-    }
-
-    /// Writes `job/input/input.json` (compact, as Cortex does), `job/input/cacerts` when the
-    /// configuration's `cacerts` is non-blank (as Cortex does), and an empty `job/output/`.
-    pub fn write(&self) -> PathBuf {
-        self.write_to("job")
-    }
-
-    fn write_to(&self, folder: &str) -> PathBuf {
-        let dir = self.root.path().join(folder);
-        std::fs::create_dir_all(dir.join("input")).unwrap();
-        std::fs::create_dir_all(dir.join("output")).unwrap();
-        std::fs::write(dir.join("input/input.json"), serde_json::to_vec(&self.input).unwrap()).unwrap();
-        if let Some(pem) = self.input["config"]["cacerts"].as_str().filter(|pem| !pem.trim().is_empty()) {
-            std::fs::write(dir.join("input/cacerts"), pem).unwrap();
-        }
-        dir
-    }
-
-    /// Runs `binary` on this job as Cortex does and returns the process output and the document.
-    pub fn run(&self, binary: &str) -> Run {
-        self.run_in(binary, "job")
-    }
-
-    /// Like [`Job::run`] in a job folder of its own, for jobs running at the same time.
-    pub fn run_in(&self, binary: &str, folder: &str) -> Run {
-        self.run_with_timeout(binary, folder, job_timeout())
-    }
-
-    /// [`Job::run_in`] with an explicit timeout.
-    pub fn run_with_timeout(&self, binary: &str, folder: &str, timeout: Duration) -> Run {
-        let dir = self.write_to(folder);
-        let (output, timed_out) = run_process(cortex_job_command(binary, &dir), None, timeout);
-        let raw = std::fs::read(dir.join("output/output.json")).unwrap_or_default();
-        Run::new(output, raw, timed_out)
-    }
-
-    /// Manual-test mode: no job folder, JSON on stdin, document on stdout.
-    pub fn run_stdin(&self, binary: &str) -> Run {
-        let mut command = cortex_command(binary);
-        command.arg(self.root.path().join("no-such-job"));
-        let (output, timed_out) = run_process(command, Some(serde_json::to_vec(&self.input).unwrap()), job_timeout());
-        let raw = output.stdout.clone();
-        Run::new(output, raw, timed_out)
-    }
+    Ok(())
 }
 
 /// How long a job may run before the harness stops it: `CORTEX_JOB_TIMEOUT_SECS`, else 120 s
@@ -126,77 +46,11 @@ pub fn job_timeout() -> Duration {
     Duration::from_secs(secs)
 }
 
-/// [`cortex_command`] for one job folder: argv = [binary, job folder], and
-/// `REQUESTS_CA_BUNDLE=<job>/input/cacerts` when (and only when) that file exists.
-pub fn cortex_job_command(binary: &str, job_dir: &Path) -> Command {
-    let mut command = cortex_command(binary);
-    command.arg(job_dir);
-    let cacerts = job_dir.join("input/cacerts");
-    if cacerts.is_file() {
-        command.env("REQUESTS_CA_BUNDLE", cacerts);
-    }
-    command
-}
-
-/// Runs `command` to its end or to `timeout`, then SIGTERM (Cortex's `destroy()`), and SIGKILL
-/// 5 s later. stdout and stderr are drained meanwhile so that a chatty process cannot block.
-/// Returns the output and whether the timeout struck. The process leads a process group of its
-/// own, and the signals go to the whole group, so that nothing it started keeps the pipes open.
-pub fn run_process(mut command: Command, stdin: Option<Vec<u8>>, timeout: Duration) -> (Output, bool) {
-    use std::os::unix::process::CommandExt;
-    if stdin.is_some() {
-        command.stdin(Stdio::piped());
-    }
-    command.process_group(0);
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    if let Some(bytes) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        // A process that exits without reading its input closes the pipe: not a harness error.
-        let _ = pipe.write_all(&bytes);
-    }
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let (status, timed_out) = wait_or_stop(&mut child, timeout);
-    let output = Output { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() };
-    (output, timed_out)
-}
-
-fn wait_or_stop(child: &mut Child, timeout: Duration) -> (ExitStatus, bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return (status, false);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let group = format!("-{}", child.id());
-    let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-    let grace = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < grace {
-        if let Some(status) = child.try_wait().unwrap() {
-            return (status, true);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-    let _ = child.kill();
-    (child.wait().unwrap(), true)
-}
-
-/// The process runner's environment: cwd = the responders folder, stdin closed, no proxy
-/// variables leaking in from the developer's shell.
-pub fn cortex_command(binary: &str) -> Command {
+/// The process runner's environment: the workers' folder `cwd` as working directory, stdin
+/// closed, no proxy or CA variables leaking in from the caller's shell.
+pub fn worker_command(binary: &Path, cwd: &Path) -> Command {
     let mut command = Command::new(binary);
-    command.current_dir(workspace_root().join("responders")).stdin(Stdio::null());
+    command.current_dir(cwd).stdin(Stdio::null());
     for var in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -213,6 +67,185 @@ pub fn cortex_command(binary: &str) -> Command {
     command
 }
 
+/// [`worker_command`] for one job folder: argv = [binary, job folder], and
+/// `REQUESTS_CA_BUNDLE=<job>/input/cacerts` when (and only when) that file exists.
+pub fn job_command(binary: &Path, job_dir: &Path, cwd: &Path) -> Command {
+    let mut command = worker_command(binary, cwd);
+    command.arg(job_dir);
+    let cacerts = job_dir.join("input/cacerts");
+    if cacerts.is_file() {
+        command.env("REQUESTS_CA_BUNDLE", cacerts);
+    }
+    command
+}
+
+/// Runs `binary` on the job folder `job_dir` (already written, see [`write_job`]) as Cortex does,
+/// with `cwd` as working directory, and reads `output/output.json`.
+pub fn run_job(binary: &Path, job_dir: &Path, cwd: &Path, timeout: Duration) -> io::Result<Run> {
+    run_command(job_command(binary, job_dir, cwd), job_dir, timeout)
+}
+
+/// Runs a prepared `command` (see [`job_command`]) on `job_dir` and reads `output/output.json`.
+pub fn run_command(command: Command, job_dir: &Path, timeout: Duration) -> io::Result<Run> {
+    let (output, timed_out) = run_process(command, None, timeout)?;
+    let raw = match std::fs::read(job_dir.join("output/output.json")) {
+        Ok(raw) => raw,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(Run::new(output, raw, timed_out))
+}
+
+/// Runs `command` to its end or to `timeout`, then SIGTERM (Cortex's `destroy()`), and SIGKILL
+/// 5 s later. stdout and stderr are drained meanwhile so that a chatty process cannot block.
+/// Returns the output and whether the timeout struck. The process leads a process group of its
+/// own, and the signals go to the whole group, so that nothing it started keeps the pipes open.
+pub fn run_process(mut command: Command, stdin: Option<Vec<u8>>, timeout: Duration) -> io::Result<(Output, bool)> {
+    use std::os::unix::process::CommandExt;
+    if stdin.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    command.process_group(0);
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // A process that exits without reading its input closes the pipe: not a harness error.
+        let _ = pipe.write_all(&bytes);
+    }
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let (status, timed_out) = wait_or_stop(&mut child, timeout)?;
+    let joined = |handle: std::thread::JoinHandle<Vec<u8>>| handle.join().unwrap_or_default();
+    Ok((Output { status, stdout: joined(stdout), stderr: joined(stderr) }, timed_out))
+}
+
+fn drain(pipe: Option<Box<dyn Read + Send>>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+fn wait_or_stop(child: &mut Child, timeout: Duration) -> io::Result<(ExitStatus, bool)> {
+    if let Some(status) = wait_until(child, Instant::now() + timeout)? {
+        return Ok((status, false));
+    }
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+    if let Some(status) = wait_until(child, Instant::now() + Duration::from_secs(5))? {
+        return Ok((status, true));
+    }
+    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    let _ = child.kill();
+    Ok((child.wait()?, true))
+}
+
+fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(None)
+}
+
+/// What one run left: the process output and the output document.
+#[derive(Debug)]
+pub struct Run {
+    pub output: Output,
+    /// The output document's bytes (stdout in manual-test mode); empty when there is none.
+    pub raw: Vec<u8>,
+    /// The output document, or null when there is none or it is not JSON.
+    pub doc: Value,
+    /// The harness stopped the process at the time limit.
+    pub timed_out: bool,
+}
+
+impl Run {
+    pub fn new(output: Output, raw: Vec<u8>, timed_out: bool) -> Run {
+        let doc = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Run { output, raw, doc, timed_out }
+    }
+
+    /// What Cortex would record: the output document when there is one, else its own
+    /// `{"success": false, "errorMessage": <stdout and stderr, concatenated>}`.
+    pub fn cortex_report(&self) -> Value {
+        if self.raw.iter().all(u8::is_ascii_whitespace) {
+            let logs = format!(
+                "{}{}",
+                String::from_utf8_lossy(&self.output.stdout),
+                String::from_utf8_lossy(&self.output.stderr)
+            );
+            return json!({"success": false, "errorMessage": logs});
+        }
+        self.doc.clone()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Everything the process let out: the document, stdout and stderr.
+    pub fn all_text(&self) -> String {
+        format!(
+            "{}{}{}",
+            String::from_utf8_lossy(&self.raw),
+            String::from_utf8_lossy(&self.output.stdout),
+            self.stderr()
+        )
+    }
+
+    /// `full` of a success document Cortex and TheHive accept, written within the time limit, with
+    /// exit code 0 (see [`report_problems`]); else why not.
+    pub fn accepted(&self, worker: Worker) -> Result<&Value, String> {
+        self.finished()?;
+        if self.doc["success"] != Value::Bool(true) {
+            return Err(format!("not a success: {}\nstderr: {}", self.doc, self.stderr()));
+        }
+        let problems = report_problems(&self.doc, worker);
+        if !problems.is_empty() {
+            return Err(format!("Cortex/TheHive would not accept this report: {problems:?}\n{}", self.doc));
+        }
+        self.exited_with(0)?;
+        Ok(&self.doc["full"])
+    }
+
+    /// The `errorMessage` of an error document as cortexutils writes it (with the redacted
+    /// `input`), written within the time limit, with exit code 1; else why not.
+    pub fn refused(&self) -> Result<&str, String> {
+        self.finished()?;
+        if self.doc["success"] != Value::Bool(false) || self.doc.get("input").is_none() {
+            return Err(format!("not an error document: {}\nstderr: {}", self.doc, self.stderr()));
+        }
+        self.exited_with(1)?;
+        self.doc["errorMessage"].as_str().ok_or_else(|| format!("no string errorMessage: {}", self.doc))
+    }
+
+    fn finished(&self) -> Result<(), String> {
+        if self.timed_out {
+            return Err(format!("stopped at the time limit; stderr: {}", self.stderr()));
+        }
+        if self.doc.is_null() {
+            return Err(format!("no output/output.json (or not JSON); stderr: {}", self.stderr()));
+        }
+        Ok(())
+    }
+
+    fn exited_with(&self, code: i32) -> Result<(), String> {
+        match self.code() {
+            Some(actual) if actual == code => Ok(()),
+            other => Err(format!("exit code {other:?}, not {code}; stderr: {}", self.stderr())),
+        }
+    }
+}
+
 /// Makes `input.config` what Cortex 4.1 assembles for a job of `flavour` (`WorkerSrv`,
 /// `JobRunnerSrv`): the flavour's `config`, then every configuration item (the value already in
 /// `input.config`, else its `defaultValue`, else null), then the global items (`proxy_http`,
@@ -222,16 +255,24 @@ pub fn apply_flavour_config(input: &mut Value, flavour: &Value) {
     let given = input["config"].as_object().cloned().unwrap_or_default();
     let mut config = flavour["config"].as_object().cloned().unwrap_or_default();
     for item in flavour["configurationItems"].as_array().into_iter().flatten() {
-        let name = item["name"].as_str().unwrap();
+        let Some(name) = item["name"].as_str() else { continue };
         let value = given.get(name).cloned().or_else(|| item.get("defaultValue").cloned()).unwrap_or(Value::Null);
         config.insert(name.to_owned(), value);
     }
-    let globals = serde_json::json!({"proxy_http": null, "proxy_https": null, "cacerts": null, "jobTimeout": 30,
-                                      "check_tlp": true, "max_tlp": 2, "check_pap": true, "max_pap": 2});
-    for (name, default) in globals.as_object().unwrap() {
-        config.insert(name.clone(), given.get(name).cloned().unwrap_or_else(|| default.clone()));
+    let globals = [
+        ("proxy_http", Value::Null),
+        ("proxy_https", Value::Null),
+        ("cacerts", Value::Null),
+        ("jobTimeout", json!(30)),
+        ("check_tlp", json!(true)),
+        ("max_tlp", json!(2)),
+        ("check_pap", json!(true)),
+        ("max_pap", json!(2)),
+    ];
+    for (name, default) in globals {
+        config.insert(name.to_owned(), given.get(name).cloned().unwrap_or(default));
     }
-    let mut proxy = serde_json::Map::new();
+    let mut proxy = Map::new();
     for (item, key) in [("proxy_http", "http"), ("proxy_https", "https")] {
         if let Some(url) = config[item].as_str() {
             proxy.insert(key.to_owned(), url.into());
@@ -258,9 +299,13 @@ pub const THEHIVE_OPERATIONS: [&str; 10] = [
     "CloseTask",
 ];
 
+/// The taxonomy levels TheHive shows for an analyzer's summary.
+const TAXONOMY_LEVELS: [&str; 4] = ["info", "safe", "suspicious", "malicious"];
+
 /// Why Cortex (`JobRunnerSrv.extractReport`) or TheHive would not take `doc` as a successful
-/// responder report; empty when it would.
-pub fn report_problems(doc: &Value) -> Vec<String> {
+/// report of a `worker`; empty when it would. Stricter than TheHive in one way: a responder report
+/// must list its `operations` (cortexutils always writes them).
+pub fn report_problems(doc: &Value, worker: Worker) -> Vec<String> {
     let mut problems = Vec::new();
     if doc["success"] != Value::Bool(true) {
         problems.push(format!("`success` is {}, not the boolean true", doc["success"]));
@@ -274,14 +319,51 @@ pub fn report_problems(doc: &Value) -> Vec<String> {
     if doc.get("artifacts").is_some_and(|v| !v.as_array().is_some_and(|a| a.iter().all(Value::is_object))) {
         problems.push("`artifacts` is not an array of objects".to_owned());
     }
-    match doc.get("operations").and_then(Value::as_array) {
-        None => problems.push("`operations` is not an array".to_owned()),
-        Some(operations) => {
+    match (doc.get("operations").and_then(Value::as_array), worker) {
+        (None, Worker::Analyzer) if doc.get("operations").is_none() => {}
+        (None, _) => problems.push("`operations` is not an array".to_owned()),
+        (Some(operations), _) => {
             for (i, op) in operations.iter().enumerate() {
                 if let Err(problem) = operation_problem(op) {
                     problems.push(format!("operations[{i}]: {problem} (Cortex/TheHive would drop them all)"));
                 }
             }
+        }
+    }
+    if worker == Worker::Analyzer {
+        problems.extend(analyzer_problems(doc));
+    }
+    problems
+}
+
+/// An analyzer's summary taxonomies and artifacts, as TheHive reads them.
+fn analyzer_problems(doc: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let taxonomies = doc["summary"].get("taxonomies").map(Value::as_array);
+    match taxonomies {
+        None => {}
+        Some(None) => problems.push("`summary.taxonomies` is not an array".to_owned()),
+        Some(Some(list)) => {
+            for (i, taxonomy) in list.iter().enumerate() {
+                let text = |key: &str| taxonomy[key].as_str().is_some_and(|s| !s.is_empty());
+                let level = taxonomy["level"].as_str().unwrap_or_default();
+                if !TAXONOMY_LEVELS.contains(&level) {
+                    problems
+                        .push(format!("summary.taxonomies[{i}]: level {level:?} is not one of {TAXONOMY_LEVELS:?}"));
+                }
+                if !text("namespace") || !text("predicate") {
+                    problems.push(format!("summary.taxonomies[{i}]: `namespace` and `predicate` must be strings"));
+                }
+                if !(taxonomy["value"].is_string() || taxonomy["value"].is_number() || taxonomy["value"].is_boolean()) {
+                    problems.push(format!("summary.taxonomies[{i}]: `value` must be a string, number or boolean"));
+                }
+            }
+        }
+    }
+    for (i, artifact) in doc["artifacts"].as_array().into_iter().flatten().enumerate() {
+        if !artifact["dataType"].is_string() || !(artifact["data"].is_string() || artifact.get("attachment").is_some())
+        {
+            problems.push(format!("artifacts[{i}]: needs a string `dataType` and `data`"));
         }
     }
     problems
@@ -331,7 +413,6 @@ fn operation_problem(op: &Value) -> Result<(), String> {
         other => Err(format!("unknown operation type {other:?}; TheHive knows {THEHIVE_OPERATIONS:?}")),
     }
 }
-
 /// Where a definition comes from: a flavour file of a local folder (run by the process runner,
 /// needs `command`) or a catalogue entry (run by the Docker runner, needs `dockerImage`; Cortex
 /// drops catalogue entries that keep a `command`).
@@ -438,80 +519,4 @@ fn configuration_item_problem(item: &Value) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-pub struct Run {
-    pub output: Output,
-    /// The output document's bytes (stdout in manual-test mode); empty when there is none.
-    pub raw: Vec<u8>,
-    /// The output document, or null when there is none or it is not JSON.
-    pub doc: Value,
-    /// The harness stopped the process at the timeout.
-    pub timed_out: bool,
-}
-
-impl Run {
-    fn new(output: Output, raw: Vec<u8>, timed_out: bool) -> Run {
-        let doc = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Run { output, raw, doc, timed_out }
-    }
-
-    /// What Cortex would record: the output document when there is one, else its own
-    /// `{"success": false, "errorMessage": <stdout and stderr, concatenated>}`.
-    pub fn cortex_report(&self) -> Value {
-        if self.raw.iter().all(u8::is_ascii_whitespace) {
-            let logs = format!(
-                "{}{}",
-                String::from_utf8_lossy(&self.output.stdout),
-                String::from_utf8_lossy(&self.output.stderr)
-            );
-            return serde_json::json!({"success": false, "errorMessage": logs});
-        }
-        self.doc.clone()
-    }
-
-    pub fn code(&self) -> Option<i32> {
-        self.output.status.code()
-    }
-
-    pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-
-    /// Asserts a success document Cortex and TheHive accept, within the timeout, with exit code 0:
-    /// see [`report_problems`].
-    pub fn assert_success(&self) -> &Value {
-        assert!(!self.timed_out, "stopped at the timeout; stderr: {}", self.stderr());
-        assert_eq!(self.doc["success"], Value::Bool(true), "not a success: {}\nstderr: {}", self.doc, self.stderr());
-        let problems = report_problems(&self.doc);
-        assert!(problems.is_empty(), "Cortex/TheHive would not accept this report: {problems:?}\n{}", self.doc);
-        assert_eq!(self.code(), Some(0), "stderr: {}", self.stderr());
-        &self.doc["full"]
-    }
-
-    /// Asserts an error document with exit code 1 and returns its message.
-    pub fn assert_error(&self) -> String {
-        assert!(!self.timed_out, "stopped at the timeout; stderr: {}", self.stderr());
-        assert_eq!(self.doc["success"], Value::Bool(false), "not an error: {}", self.doc);
-        assert!(self.doc.get("input").is_some(), "{}", self.doc);
-        assert_eq!(self.code(), Some(1), "stderr: {}", self.stderr());
-        self.doc["errorMessage"].as_str().expect("errorMessage").to_owned()
-    }
-
-    /// Everything the process let out: the document, stdout and stderr.
-    pub fn all_text(&self) -> String {
-        format!(
-            "{}{}{}",
-            String::from_utf8_lossy(&self.raw),
-            String::from_utf8_lossy(&self.output.stdout),
-            self.stderr()
-        )
-    }
-
-    pub fn assert_no_secret(&self, secrets: &[&str]) {
-        let text = self.all_text();
-        for secret in secrets {
-            assert!(!text.contains(secret), "a secret leaked into the output: {text}");
-        }
-    }
 }

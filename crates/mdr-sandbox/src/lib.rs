@@ -19,6 +19,7 @@
 //! `session/confirm` or bearer (403) → body validation (400) → ids (404) → state (409).
 
 mod api;
+pub mod cortex;
 mod http;
 mod ids;
 mod journal;

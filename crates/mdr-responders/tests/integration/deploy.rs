@@ -8,7 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{Job, Runner, definition_problems, fixture, sandbox, workspace_root};
+use mdr_sandbox::cortex::{self, Runner, Worker, definition_problems};
+
+use crate::support::{Job, fixture, sandbox, workspace_root};
 use serde_json::{Value, json};
 
 /// Every flavour file of `kind` (`responders` or `analyzers`), sorted by path, as Cortex-Analyzers'
@@ -153,19 +155,11 @@ fn install_yields_a_folder_cortex_can_scan_and_run() {
         let name = definition["name"].as_str().unwrap();
         let mdr = sandbox(true);
         let (mut job, _) = Job::new(sample_job(name), &mdr);
-        crate::support::apply_flavour_config(&mut job.input, definition);
+        cortex::apply_flavour_config(&mut job.input, definition);
         let dir = job.write();
-        let mut process = crate::support::cortex_job_command(command.to_str().unwrap(), &dir);
-        process.current_dir(&responders);
-        let (output, timed_out) = crate::support::run_process(process, None, crate::support::job_timeout());
-        assert!(!timed_out, "{name} hung");
-        let raw = std::fs::read(dir.join("output/output.json")).unwrap_or_default();
-        let doc: Value = serde_json::from_slice(&raw).unwrap_or_else(|_| {
-            panic!("{name}: no output document; stderr: {}", String::from_utf8_lossy(&output.stderr))
-        });
-        let problems = crate::support::report_problems(&doc);
-        assert!(problems.is_empty(), "{name}: {problems:?}\n{doc}");
-        assert_eq!(output.status.code(), Some(0), "{name}");
+        let run = cortex::run_job(command, &dir, &responders, cortex::job_timeout()).unwrap();
+        run.accepted(Worker::Responder).unwrap_or_else(|problem| panic!("{name}: {problem}"));
+        let output = &run.output;
         assert!(output.stdout.is_empty(), "{name}: job-folder mode prints nothing");
     }
 }

@@ -2,7 +2,7 @@
 //! reported with the setting (and file) to fix, before any request is sent.
 #![allow(clippy::unwrap_used)]
 
-use crate::support::{Job, Run, cortex_command, fixture, sandbox};
+use crate::support::{Job, Run, cortex_command, fixture, job_timeout, sandbox};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdr-close-incident");
@@ -15,17 +15,15 @@ fn tls_job(mdr: &mdr_sandbox::Sandbox) -> Job {
 
 fn run_with_env(job: &Job, folder: &str, env: Option<&std::path::Path>) -> Run {
     let dir = job.root.path().join(folder);
-    std::fs::create_dir_all(dir.join("input")).unwrap();
     std::fs::create_dir_all(dir.join("output")).unwrap();
+    std::fs::create_dir_all(dir.join("input")).unwrap();
     std::fs::write(dir.join("input/input.json"), serde_json::to_vec(&job.input).unwrap()).unwrap();
     let mut command = cortex_command(BIN);
     if let Some(bundle) = env {
         command.env("REQUESTS_CA_BUNDLE", bundle);
     }
-    let output = command.arg(&dir).output().unwrap();
-    let raw = std::fs::read(dir.join("output/output.json")).unwrap_or_default();
-    let doc = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-    Run { output, raw, doc, timed_out: false }
+    command.arg(&dir);
+    Run(mdr_sandbox::cortex::run_command(command, &dir, job_timeout()).unwrap())
 }
 
 #[test]

@@ -47,7 +47,8 @@ fn tool(args: &[&str], stdin: Option<&str>) -> Tool {
     let mut command = Command::new(TOOL);
     command.args(args).env_remove("REQUESTS_CA_BUNDLE").stdin(std::process::Stdio::null());
     let (output, timed_out) =
-        crate::support::run_process(command, stdin.map(|s| s.as_bytes().to_vec()), crate::support::job_timeout());
+        crate::support::run_process(command, stdin.map(|s| s.as_bytes().to_vec()), crate::support::job_timeout())
+            .unwrap();
     assert!(!timed_out, "mdr-token hung");
     Tool { output }
 }

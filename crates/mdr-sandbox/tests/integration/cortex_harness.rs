@@ -6,11 +6,37 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use mdr_sandbox::cortex::{self, Run, Runner, Worker, definition_problems, report_problems};
 use serde_json::{Value, json};
-use crate::support::{Job, Runner, definition_problems, fixture, report_problems, sandbox, workspace_root};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A TheHive sample job input, in a job folder of its own below `root`.
+fn sample_job(root: &Path, folder: &str, input: &Value) -> PathBuf {
+    let dir = root.join(folder);
+    cortex::write_job(&dir, input).unwrap();
+    dir
+}
+
+fn sample_input() -> Value {
+    let path = workspace_root().join("tests/fixtures/jobs/th4/input_case_task_log.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Runs `program` on the job folder as the process runner does, from the responders folder.
+fn run(program: &Path, job: &Path, timeout: Duration) -> Run {
+    cortex::run_job(program, job, &workspace_root().join("responders"), timeout).unwrap()
+}
+
+fn accepted(run: &Run) -> Value {
+    run.accepted(Worker::Responder).unwrap_or_else(|problem| panic!("{problem}")).clone()
+}
 
 /// A shell script standing in for a responder binary.
 fn script(dir: &Path, body: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("fake-responder");
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -24,42 +50,67 @@ printf '{"success": true, "full": {"argc": "%s", "arg": "%s", "cwd": "%s", "bund
 
 #[test]
 fn programs_run_as_the_process_runner_runs_them() {
-    let mdr = sandbox(false);
-    let (job, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
-    let bin = tempfile::tempdir().unwrap();
-    let probe = script(bin.path(), PROBE);
-    let full = job.run(probe.to_str().unwrap()).assert_success().clone();
+    let root = tempfile::tempdir().unwrap();
+    let probe = script(root.path(), PROBE);
+    let mut input = sample_input();
+    let job = sample_job(root.path(), "job", &input);
+    let full = accepted(&run(&probe, &job, cortex::job_timeout()));
     assert_eq!(full["argc"], "1");
-    assert_eq!(full["arg"], job.dir().to_str().unwrap());
+    assert_eq!(full["arg"], job.to_str().unwrap());
     assert_eq!(Path::new(full["cwd"].as_str().unwrap()), workspace_root().join("responders").canonicalize().unwrap());
     assert_eq!(full["bundle"], "unset", "no REQUESTS_CA_BUNDLE without input/cacerts");
     assert_eq!(full["stdin"], "", "stdin is closed");
+    let written: Value = serde_json::from_slice(&std::fs::read(job.join("input/input.json")).unwrap()).unwrap();
+    assert_eq!(written, input, "input/input.json holds the job input");
 
     // Cortex writes a non-blank `cacerts` to input/cacerts and points REQUESTS_CA_BUNDLE at it.
-    let mut job = job;
-    job.input["config"]["cacerts"] = "-----BEGIN CERTIFICATE-----\n".into();
-    let full = job.run(probe.to_str().unwrap()).assert_success().clone();
-    let cacerts = job.dir().join("input/cacerts");
+    input["config"]["cacerts"] = "-----BEGIN CERTIFICATE-----\n".into();
+    let job = sample_job(root.path(), "cacerts", &input);
+    let full = accepted(&run(&probe, &job, cortex::job_timeout()));
+    let cacerts = job.join("input/cacerts");
     assert_eq!(full["bundle"], cacerts.to_str().unwrap());
     assert_eq!(std::fs::read_to_string(cacerts).unwrap(), "-----BEGIN CERTIFICATE-----\n");
-    job.input["config"]["cacerts"] = "  ".into();
-    let full = job.run_in(probe.to_str().unwrap(), "blank-cacerts").assert_success().clone();
+    input["config"]["cacerts"] = "  ".into();
+    let job = sample_job(root.path(), "blank-cacerts", &input);
+    let full = accepted(&run(&probe, &job, cortex::job_timeout()));
     assert_eq!(full["bundle"], "unset", "blank cacerts: no file");
 }
 
 #[test]
 fn a_hung_program_is_terminated_at_the_timeout_and_cortex_reports_its_output() {
-    let mdr = sandbox(false);
-    let (job, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
-    let bin = tempfile::tempdir().unwrap();
-    let hung = script(bin.path(), "trap 'echo got SIGTERM >&2; exit 143' TERM\necho working\nsleep 30 &\nwait");
+    let root = tempfile::tempdir().unwrap();
+    let hung = script(root.path(), "trap 'echo got SIGTERM >&2; exit 143' TERM\necho working\nsleep 30 &\nwait");
+    let job = sample_job(root.path(), "job", &sample_input());
     let started = Instant::now();
-    let run = job.run_with_timeout(hung.to_str().unwrap(), "job", Duration::from_millis(500));
+    let run = run(&hung, &job, Duration::from_millis(500));
     assert!(run.timed_out);
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(run.doc, Value::Null, "no output document");
+    assert!(run.accepted(Worker::Responder).unwrap_err().contains("time limit"));
     // Cortex: no output.json → its own error document made of stdout then stderr.
     assert_eq!(run.cortex_report(), json!({"success": false, "errorMessage": "working\ngot SIGTERM\n"}));
+}
+
+#[test]
+fn a_run_is_accepted_only_as_cortex_would_accept_it() {
+    let root = tempfile::tempdir().unwrap();
+    let job = |name: &str| sample_job(root.path(), name, &sample_input());
+    let ok = r#"{"success": true, "full": {}, "operations": []}"#;
+    let error = r#"{"success": false, "input": {}, "errorMessage": "no"}"#;
+    let cases = [
+        ("no-output", "exit 0".to_owned(), "no output/output.json"),
+        ("exit-1", format!("echo '{ok}' > \"$1/output/output.json\"; exit 1"), "exit code Some(1), not 0"),
+        ("not-json", "echo '{' > \"$1/output/output.json\"".to_owned(), "no output/output.json (or not JSON)"),
+    ];
+    for (name, body, problem) in cases {
+        let program = script(&root.path().join(name), &body);
+        let found = run(&program, &job(name), cortex::job_timeout()).accepted(Worker::Responder).unwrap_err();
+        assert!(found.starts_with(problem), "{name}: {found}");
+    }
+    let program = script(&root.path().join("error"), &format!("echo '{error}' > \"$1/output/output.json\"; exit 1"));
+    assert_eq!(run(&program, &job("error"), cortex::job_timeout()).refused(), Ok("no"));
+    let program = script(&root.path().join("error-0"), &format!("echo '{error}' > \"$1/output/output.json\""));
+    assert!(run(&program, &job("error-0"), cortex::job_timeout()).refused().is_err(), "an error exits 1");
 }
 
 #[test]
@@ -72,7 +123,7 @@ fn reports_are_judged_as_cortex_and_thehive_judge_them() {
         {"type": "CreateTask", "title": "t", "description": "d"},
         {"type": "AddArtifactToCase", "data": "1.2.3.4", "dataType": "ip", "message": "m", "tlp": 2, "tags": ["a"]}
     ]});
-    assert_eq!(report_problems(&ok), Vec::<String>::new());
+    assert_eq!(report_problems(&ok, Worker::Responder), Vec::<String>::new());
     let bad = [
         json!({"success": "true", "full": {}, "operations": []}),
         json!({"success": true, "full": [], "operations": []}),
@@ -86,7 +137,7 @@ fn reports_are_judged_as_cortex_and_thehive_judge_them() {
         json!({"success": true, "full": {}, "summary": [], "operations": []}),
     ];
     for doc in bad {
-        assert!(!report_problems(&doc).is_empty(), "accepted: {doc}");
+        assert!(!report_problems(&doc, Worker::Responder).is_empty(), "accepted: {doc}");
     }
 }
 
@@ -131,7 +182,7 @@ fn cortex_assembles_the_config_from_the_flavour() {
     let flavour: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut input =
         json!({"config": {"client_id": "c", "service": "decline_response", "proxy_https": "http://p:3128"}});
-    crate::support::apply_flavour_config(&mut input, &flavour);
+    cortex::apply_flavour_config(&mut input, &flavour);
     let config = &input["config"];
     assert_eq!(config["service"], "confirm_response", "the flavour's config wins over the organisation's");
     assert_eq!(config["client_id"], "c");

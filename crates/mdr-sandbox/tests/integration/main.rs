@@ -4,5 +4,6 @@
 mod common;
 
 mod auth;
+mod cortex_harness;
 mod endpoints;
 mod transport;
