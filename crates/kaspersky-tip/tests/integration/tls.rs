@@ -41,7 +41,7 @@ fn client_certificate_is_presented_in_the_handshake_with_basic_auth() {
     let basic =
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{BASIC_USER}:{BASIC_PASSWORD}")));
 
-    // CA given inline in the config (stdin-style runners), then as the file Cortex writes to input/cacerts.
+    // CA given in the config (Cortex also writes it to input/cacerts), then only as that file.
     let inline = run(&input("domain", DOMAIN, 2, certificate_config(&standin, &pki, &pem_path)));
     assert_eq!(inline.code, 0, "{}", inline.raw);
     assert_eq!(inline.full()["zone"], "Yellow");

@@ -5,9 +5,9 @@
 pub mod standin;
 pub mod tls;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
 
+use mdr_sandbox::cortex::{self, Worker};
 use serde_json::{Value, json};
 
 pub use standin::{BASIC_PASSWORD, BASIC_USER, OPENTIP_KEY, StandIn, TIP_TOKEN};
@@ -84,34 +84,38 @@ impl Outcome {
     }
 }
 
-/// Runs the real binary on a fresh job folder (argv = [binary, dir], stdin null) and reads output.json.
+/// Runs the real binary on a fresh job folder as Cortex does (see [`run_in`]).
 pub fn run(input: &Value) -> Outcome {
     let dir = tempfile::tempdir().expect("temp dir");
     run_in(dir.path(), input)
 }
 
+/// The folder Cortex's process runner starts analyzers in.
+fn analyzers_folder() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../analyzers")
+}
+
+/// Writes the job folder `dir` and runs the real binary on it through mdr-sandbox's Cortex harness
+/// (argv = [binary, dir], stdin closed, `REQUESTS_CA_BUNDLE` for `input/cacerts`, the harness's
+/// time limit), then asserts what Cortex requires to take the run: a document within the time limit,
+/// exit 0 with a report Cortex and TheHive accept, or exit 1 with cortexutils' error document.
 pub fn run_in(dir: &Path, input: &Value) -> Outcome {
-    std::fs::create_dir_all(dir.join("input")).expect("input dir");
-    std::fs::create_dir_all(dir.join("output")).expect("output dir");
-    std::fs::write(dir.join("input/input.json"), serde_json::to_vec(input).expect("JSON")).expect("write input");
-    let out = Command::new(env!("CARGO_BIN_EXE_kaspersky-tip"))
-        .arg(dir)
-        .stdin(Stdio::null())
-        .env_remove("REQUESTS_CA_BUNDLE")
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .output()
-        .expect("the analyzer runs");
-    let raw = std::fs::read_to_string(dir.join("output/output.json")).expect("output.json written");
+    cortex::write_job(dir, input).expect("job folder");
+    let binary = Path::new(env!("CARGO_BIN_EXE_kaspersky-tip"));
+    let run = cortex::run_job(binary, dir, &analyzers_folder(), cortex::job_timeout()).expect("the analyzer runs");
+    let judged = if run.doc["success"] == json!(true) {
+        run.accepted(Worker::Analyzer).map(drop)
+    } else {
+        run.refused().map(drop)
+    };
+    if let Err(problem) = judged {
+        panic!("Cortex would not take this run: {problem}");
+    }
     Outcome {
-        code: out.status.code().expect("exit code"),
-        output: serde_json::from_str(&raw).expect("output.json is JSON"),
-        raw,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: run.code().expect("exit code"),
+        output: run.doc.clone(),
+        raw: String::from_utf8_lossy(&run.raw).into_owned(),
+        stdout: String::from_utf8_lossy(&run.output.stdout).into_owned(),
+        stderr: run.stderr(),
     }
 }

@@ -1,18 +1,16 @@
 //! A loopback stand-in for Kaspersky TIP and OpenTIP: canned bodies from `tests/fixtures/tip/`, auth checks,
 //! request recording, and per-object status overrides. Plain HTTP by default, HTTPS (optionally requiring a
-//! client certificate) with [`StandIn::start_tls`]; one thread per connection.
+//! client certificate) with [`StandIn::start_tls`]; served by mdr-sandbox's listener.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use base64::Engine;
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use mdr_sandbox::{Handler, Listener, Request, Response};
+use rustls::ServerConfig;
 use serde_json::{Map, Value};
 
 use super::tls::TestPki;
@@ -67,10 +65,39 @@ struct State {
     handshake_errors: Vec<String>,
 }
 
+/// The TIP and OpenTIP routes over mdr-sandbox's listener.
+struct Tip {
+    state: Mutex<State>,
+    objects: Value,
+}
+
+impl Handler for Tip {
+    fn handle(&self, request: &Request) -> Option<Response> {
+        let headers = request.headers.iter().map(|(name, value)| (name.to_ascii_lowercase(), value.clone())).collect();
+        let (status, extra, body, delay) = respond(
+            &request.method,
+            &request.path,
+            headers,
+            request.peer_certificate.clone(),
+            &self.state,
+            &self.objects,
+        );
+        thread::sleep(delay);
+        let mut response = Response::raw(status, "application/json", body.into_bytes());
+        for (name, value) in extra {
+            response = response.with_header(&name, &value);
+        }
+        Some(response)
+    }
+
+    fn handshake_failed(&self, reason: &str) {
+        self.state.lock().expect("state").handshake_errors.push(reason.to_owned());
+    }
+}
+
 pub struct StandIn {
-    address: SocketAddr,
-    state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
+    tip: Arc<Tip>,
+    listener: Listener,
     tls: bool,
 }
 
@@ -90,44 +117,25 @@ impl StandIn {
     }
 
     fn launch(tls: Option<Arc<ServerConfig>>) -> StandIn {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let address = listener.local_addr().expect("address");
-        let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
         let objects: Value =
             serde_json::from_slice(&std::fs::read(fixtures().join("objects.json")).expect("objects.json"))
                 .expect("objects.json is JSON");
-        let objects = Arc::new(objects);
-        let (thread_state, thread_stop, secure) = (state.clone(), stop.clone(), tls.is_some());
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                if thread_stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let (state, objects, tls) = (thread_state.clone(), objects.clone(), tls.clone());
-                thread::spawn(move || {
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                    let _ = match tls {
-                        None => serve(stream, None, &state, &objects),
-                        Some(config) => serve_tls(stream, config, &state, &objects),
-                    };
-                });
-            }
-        });
-        StandIn { address, state, stop, tls: secure }
+        let tip = Arc::new(Tip { state: Mutex::new(State::default()), objects });
+        let secure = tls.is_some();
+        let listener = Listener::start("tip-stand-in", 0, tls, Arc::clone(&tip) as Arc<dyn Handler>).expect("listen");
+        StandIn { tip, listener, tls: secure }
     }
 
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.address)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.listener.addr())
     }
 
     pub fn handshake_errors(&self) -> Vec<String> {
-        self.state.lock().expect("state").handshake_errors.clone()
+        self.tip.state.lock().expect("state").handshake_errors.clone()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state.lock().expect("state").requests.clone()
+        self.tip.state.lock().expect("state").requests.clone()
     }
 
     /// Answers `status` (with headers and body) for this object, on both services.
@@ -142,101 +150,13 @@ impl StandIn {
             body: body.to_owned(),
             delay,
         };
-        self.state.lock().expect("state").forced.insert(object.to_owned(), forced);
+        self.tip.state.lock().expect("state").forced.insert(object.to_owned(), forced);
     }
 }
 
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.address);
-    }
-}
+type Answer = (u16, Vec<(String, String)>, String, Duration);
 
-/// Completes the handshake (recording the client certificate, or why it failed), then serves the request.
-fn serve_tls(
-    mut tcp: TcpStream,
-    config: Arc<ServerConfig>,
-    state: &Mutex<State>,
-    objects: &Value,
-) -> std::io::Result<()> {
-    let mut tls = ServerConnection::new(config).map_err(std::io::Error::other)?;
-    while tls.is_handshaking() {
-        if let Err(error) = tls.complete_io(&mut tcp) {
-            state.lock().expect("state").handshake_errors.push(error.to_string());
-            // complete_io has sent the alert; let the client read it before the socket closes (closing with its
-            // request unread would reset the connection and lose the alert).
-            tcp.shutdown(std::net::Shutdown::Write)?;
-            tcp.set_read_timeout(Some(Duration::from_secs(2)))?;
-            let _ = std::io::copy(&mut tcp, &mut std::io::sink());
-            return Err(error);
-        }
-    }
-    let client_cert = tls.peer_certificates().and_then(|chain| chain.first()).map(|cert| cert.to_vec());
-    let mut stream = StreamOwned::new(tls, tcp);
-    serve(&mut stream, client_cert, state, objects)?;
-    stream.conn.send_close_notify();
-    stream.flush()
-}
-
-fn serve<S: Read + Write>(
-    stream: S,
-    client_cert: Option<Vec<u8>>,
-    state: &Mutex<State>,
-    objects: &Value,
-) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or_default().to_owned(), parts.next().unwrap_or_default().to_owned());
-    let mut headers = Vec::new();
-    let mut content_length = 0usize;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
-            if name == "content-length" {
-                content_length = value.parse().unwrap_or(0);
-            }
-            headers.push((name, value));
-        }
-    }
-    let mut body = vec![0; content_length];
-    reader.read_exact(&mut body)?;
-    let (status, extra, body, delay) = respond(&method, &target, headers, client_cert, state, objects);
-    thread::sleep(delay);
-    // Connection: close, so nothing buffered past the request is lost.
-    let mut out = reader.into_inner();
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        414 => "URI Too Long",
-        429 => "Too Many Requests",
-        _ => "Status",
-    };
-    let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in extra {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    out.write_all(head.as_bytes())?;
-    out.write_all(body.as_bytes())?;
-    out.flush()
-}
-
-type Response = (u16, Vec<(String, String)>, String, Duration);
-
-fn plain(status: u16, body: &str) -> Response {
+fn plain(status: u16, body: &str) -> Answer {
     (status, Vec::new(), body.to_owned(), Duration::ZERO)
 }
 
@@ -247,7 +167,7 @@ fn respond(
     client_cert: Option<Vec<u8>>,
     state: &Mutex<State>,
     objects: &Value,
-) -> Response {
+) -> Answer {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let query: Vec<(String, String)> = query
         .split('&')
