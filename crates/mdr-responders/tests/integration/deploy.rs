@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mdr_sandbox::cortex::{self, Runner, Worker, definition_problems};
+use serde_json::{Value, json};
 
 use crate::support::{Job, fixture, sandbox, workspace_root};
-use serde_json::{Value, json};
 
 /// Every flavour file of `kind` (`responders` or `analyzers`), sorted by path, as Cortex-Analyzers'
 /// catalogue job lists them.
@@ -473,6 +473,25 @@ fn copy_into(source: &Path, dest: &Path) {
     }
 }
 
+/// The program interpreter (`PT_INTERP`) of a 64-bit little-endian ELF file: the loader the
+/// image must contain for the binary to start; `None` for a static or non-ELF file.
+fn elf_interpreter(path: &Path) -> Option<String> {
+    let elf = std::fs::read(path).ok()?;
+    let number = |at: usize, len: usize| -> Option<usize> {
+        let bytes = elf.get(at..at + len)?;
+        Some(bytes.iter().rev().fold(0usize, |n, &b| (n << 8) | usize::from(b)))
+    };
+    if elf.get(..6)? != b"\x7fELF\x02\x01" {
+        return None;
+    }
+    let (table, entry_size, entries) = (number(0x20, 8)?, number(0x36, 2)?, number(0x38, 2)?);
+    (0..entries).map(|i| table + i * entry_size).find(|&header| number(header, 4) == Some(3)).and_then(|header| {
+        let (offset, size) = (number(header + 8, 8)?, number(header + 32, 8)?);
+        let text = elf.get(offset..offset + size)?;
+        Some(String::from_utf8_lossy(text).trim_end_matches('\0').to_owned())
+    })
+}
+
 #[test]
 fn each_image_runs_the_archive_binary_as_the_cortex_docker_runner_expects() {
     let images = ImageBuilds::plan();
@@ -483,9 +502,6 @@ fn each_image_runs_the_archive_binary_as_the_cortex_docker_runner_expects() {
         let kind = ["responders", "analyzers"].into_iter().find(|k| workspace_root().join(k).join(folder).is_dir());
         let kind = kind.unwrap();
         let image = Image::build(&build.context, &build.args);
-        // A runtime base with glibc (2.36, above the binaries' 2.17 baseline), libgcc for unwinding
-        // and CA certificates.
-        assert_eq!(image.from, "gcr.io/distroless/cc-debian12", "{command}");
         // Cortex starts the container with no arguments: an exec-form ENTRYPOINT, no CMD whose
         // words would become arguments; root like the Cortex-Analyzers images, so the binary can
         // write into the job folder (owned by the Cortex user) mounted at /job.
@@ -499,6 +515,16 @@ fn each_image_runs_the_archive_binary_as_the_cortex_docker_runner_expects() {
         let shipped_binary = images.installed.path().join(kind).join(command);
         assert_eq!(std::fs::read(&entrypoint).unwrap(), std::fs::read(&shipped_binary).unwrap(), "{command}");
         assert_eq!(mode(&entrypoint) & 0o111, 0o111, "{command}: entrypoint not executable");
+        // The binary is linked against glibc: the base must bring a glibc loader (not an empty or
+        // musl image), which is what the entrypoint's ELF interpreter asks for.
+        let loader = elf_interpreter(&entrypoint).unwrap_or_else(|| panic!("{command}: not a dynamic ELF binary"));
+        assert!(loader.contains("ld-linux"), "{command}: interpreter {loader}");
+        let base = image.from.rsplit('/').next().unwrap_or_default();
+        assert!(
+            !["scratch", "alpine", "busybox"].iter().any(|musl_or_empty| base.starts_with(musl_or_empty)),
+            "{command}: FROM {} has no glibc loader {loader}",
+            image.from
+        );
         let version = Command::new(&entrypoint).arg("--version").output().unwrap();
         assert!(version.status.success(), "{command}");
         assert!(String::from_utf8_lossy(&version.stdout).trim_end().ends_with(env!("CARGO_PKG_VERSION")));
