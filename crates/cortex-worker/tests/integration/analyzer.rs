@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
-use crate::common::{job_folder, output_json, output_of};
 use cortex_worker::{AnalyzerReport, Artifact, Job, Operation, Taxonomy, TaxonomyLevel, run_analyzer_with_io};
 use serde_json::{Value, json};
+
+use crate::common::{job_folder, output_json, output_of};
 
 fn run(dir: &Path, action: impl FnOnce(&Job) -> Result<AnalyzerReport, String>) -> (i32, String) {
     let mut stdout = Vec::new();

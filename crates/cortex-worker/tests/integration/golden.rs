@@ -1,8 +1,9 @@
 //! Byte-for-byte equality with documents produced by cortexutils 2.2.1 (tests/fixtures/cortexutils/).
 
-use crate::common::{fixture_bytes, fixture_json, job_folder, output_of, run_job};
 use cortex_worker::{Job, Operation, Report};
 use serde_json::{Value, json};
+
+use crate::common::{fixture_bytes, fixture_json, job_folder, output_of, run_job};
 
 const INCIDENT_ID: &str = "data.case_task.case.customFields.mdr-incident-id.string";
 

@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
-use crate::common::{job_folder, names, output_json, output_of, run_job, run_job_tty};
 use cortex_worker::{CaSource, Job, Report};
 use serde_json::{Value, json};
+
+use crate::common::{job_folder, names, output_json, output_of, run_job, run_job_tty};
 
 fn minimal_input() -> Value {
     json!({"dataType": "thehive:case", "tlp": 2, "pap": 2, "data": {"title": "é"}, "config": {"service": "x"}})

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use serde_json::{Value, json};
+
 use crate::common::{
     BACKENDS, BASIC_PASSWORD, BASIC_USER, Backend, OPENTIP_KEY, Outcome, StandIn, TIP_TOKEN, config, input, run,
 };
-use serde_json::{Value, json};
 
 const IP: &str = "198.51.100.7";
 

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use crate::common::{OPENTIP_KEY, StandIn, TIP_TOKEN, input, run};
 use serde_json::{Map, Value, json};
+
+use crate::common::{OPENTIP_KEY, StandIn, TIP_TOKEN, input, run};
 
 fn flavour(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../analyzers/KasperskyTIP").join(format!("{name}.json"));

@@ -1,7 +1,8 @@
 //! Every data type on both backends, run as Cortex runs the analyzer, against the stand-in.
 
-use crate::common::{BACKENDS, Backend, OPENTIP_KEY, StandIn, TIP_TOKEN, config, input, run};
 use serde_json::{Value, json};
+
+use crate::common::{BACKENDS, Backend, OPENTIP_KEY, StandIn, TIP_TOKEN, config, input, run};
 
 const MD5: &str = "44d88612fea8a8f36de82e1278abb02f";
 const SHA1: &str = "3395856ce81f2b7382dee72602f798b642f14140";

@@ -3,11 +3,12 @@
 
 use std::path::Path;
 
+use base64::Engine;
+use serde_json::{Value, json};
+
 use crate::common::{
     BASIC_PASSWORD, BASIC_USER, Backend, Outcome, StandIn, TIP_TOKEN, TestPki, config, input, run, run_in,
 };
-use base64::Engine;
-use serde_json::{Value, json};
 
 const DOMAIN: &str = "bad.example.test";
 

@@ -6,12 +6,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::sandbox;
 use cortex_worker::Job as CortexJob;
 use mdr_core::client::{Decision, MdrClient, MdrError, NewIncident, Resolution, Upload};
 use mdr_core::config::MdrSettings;
 use mdr_sandbox::{Fault, Sandbox};
 use serde_json::json;
+
+use crate::support::sandbox;
 
 const INCIDENT: &str = "-NzExampleIncident01";
 const RESPONSE: &str = "MDR_00000000-1111-2222-3333-444444444444";

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::support::{CLOSE, CREATE, DECIDE, SEND};
+
 fn flavours() -> Vec<(String, Value)> {
     let dir = crate::support::workspace_root().join("responders/KasperskyMDR");
     let mut found: Vec<(String, Value)> = std::fs::read_dir(dir)
@@ -22,10 +24,10 @@ fn flavours() -> Vec<(String, Value)> {
 }
 
 const BINARIES: &[(&str, &str)] = &[
-    ("mdr-send-task-log", env!("CARGO_BIN_EXE_mdr-send-task-log")),
-    ("mdr-close-incident", env!("CARGO_BIN_EXE_mdr-close-incident")),
-    ("mdr-response-decision", env!("CARGO_BIN_EXE_mdr-response-decision")),
-    ("mdr-create-incident", env!("CARGO_BIN_EXE_mdr-create-incident")),
+    ("mdr-send-task-log", SEND),
+    ("mdr-close-incident", CLOSE),
+    ("mdr-response-decision", DECIDE),
+    ("mdr-create-incident", CREATE),
 ];
 
 #[test]

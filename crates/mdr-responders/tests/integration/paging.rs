@@ -2,12 +2,11 @@
 //! page size), so a responder that read one answer only would post twice or miss a response.
 #![allow(clippy::unwrap_used)]
 
-use crate::support::{Job, fixture};
 use mdr_sandbox::{Sandbox, SandboxOptions, Seed};
 use serde_json::{Value, json};
 
-const SEND: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
-const DECIDE: &str = env!("CARGO_BIN_EXE_mdr-response-decision");
+use crate::support::{CREATE, DECIDE, Job, SEND};
+
 const INCIDENT: &str = "-NzExampleIncident01";
 const PENDING: &str = "MDR_00000000-1111-2222-3333-444444444444";
 
@@ -27,7 +26,7 @@ fn with_60_comments_two_clicks_on_one_log_post_one_comment() {
         .map(|n| json!({"comment_id": format!("C{n:03}"), "author_name": "SOC", "text": format!("note {n}"), "creation_time": n}))
         .collect();
     let mdr = sandbox_with("comments", comments);
-    let (job, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
+    let job = Job::on("th4/input_case_task_log.json", &mdr);
     assert_eq!(job.run(SEND).assert_success()["already_sent"], false);
     assert_eq!(job.run(SEND).assert_success()["already_sent"], true);
     assert_eq!(mdr.calls("comments/create").len(), 1);
@@ -41,7 +40,7 @@ fn a_pending_response_listed_after_25_others_is_confirmed() {
         .map(|n| json!({"response_id": format!("MDR_other-{n:02}"), "type": "RUN_SCRIPT", "status": "Confirmed"}))
         .collect();
     let mdr = sandbox_with("responses", others);
-    let (mut job, _) = Job::new(fixture("th4/input_case_task.json"), &mdr);
+    let mut job = Job::on("th4/input_case_task.json", &mdr);
     job.input["config"]["service"] = "confirm_response".into();
     let full = job.run(DECIDE).assert_success().clone();
     assert_eq!(full["message"], format!("MDR response {PENDING} confirmed"));
@@ -50,7 +49,6 @@ fn a_pending_response_listed_after_25_others_is_confirmed() {
 
 #[test]
 fn the_create_incident_recovery_search_reads_every_page() {
-    const CREATE: &str = env!("CARGO_BIN_EXE_mdr-create-incident");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let path = crate::support::workspace_root().join("tests/fixtures/sandbox/seed.json");
     let mut seed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -61,7 +59,7 @@ fn the_create_incident_recovery_search_reads_every_page() {
             "summary": "busy day", "status": "Open", "creation_time": now - 1000 + n, "update_time": now}));
     }
     let mdr = Sandbox::start(SandboxOptions::new(Seed::from_json(seed).unwrap())).unwrap();
-    let (mut job, _) = Job::new(fixture("th4/input_case.json"), &mdr);
+    let mut job = Job::on("th4/input_case.json", &mdr);
     let case = &mut job.input["data"];
     case["_id"] = "~4099".into();
     case["status"] = "Open".into();

@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Job, Run, fixture, sandbox};
 use mdr_sandbox::{Fault, Sandbox};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
+use crate::support::{Job, Run, SEND, sandbox};
+
 const JOBS: usize = 32;
 
 /// Starts `JOBS` processes at once, each on its own job folder and log id, all on `job`'s token folder.
@@ -19,7 +19,7 @@ fn run_all(job: &Job) -> Vec<Run> {
                 let mut input = job.input.clone();
                 input["data"]["_id"] = format!("~concurrent-{i}").into();
                 let root = tempfile::tempdir().unwrap();
-                s.spawn(move || Job { root, input }.run(BIN))
+                s.spawn(move || Job { root, input }.run(SEND))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -38,7 +38,7 @@ fn session_of(token: &str) -> String {
 }
 
 fn expired_job(mdr: &Sandbox) -> (Job, mdr_sandbox::TokenPair) {
-    let (job, _) = Job::new(fixture("th4/input_case_task_log.json"), mdr);
+    let job = Job::on("th4/input_case_task_log.json", mdr);
     let old = mdr.write_token_dir(&job.token_dir(), -10).unwrap();
     (job, old)
 }
@@ -96,7 +96,7 @@ fn thirty_two_jobs_with_a_refused_refresh_all_fail_and_keep_the_refresh_token() 
 
     // Once MDR accepts it again, the next job refreshes with that same token and succeeds.
     let next = Job { root: tempfile::tempdir().unwrap(), input: job.input.clone() };
-    next.run(BIN).assert_success();
+    next.run(SEND).assert_success();
     assert!(!mdr.refresh_token_usable(&old.refresh_token));
     assert!(mdr.refresh_token_usable(&job.token_file(".refresh_token")));
 }

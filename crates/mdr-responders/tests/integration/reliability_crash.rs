@@ -6,12 +6,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{Job, cortex_command, fixture, sandbox};
 use mdr_core::token::jwt_expiry;
 use mdr_sandbox::{Fault, Sandbox};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
+use crate::support::{Job, SEND, cortex_command, sandbox};
 
 /// A token file must hold one whole JWT: three segments and a readable `exp`.
 fn assert_whole_token(dir: &Path, name: &str, context: &str) {
@@ -44,7 +43,7 @@ fn run_and_kill(job: &Job, folder: &str, kill_after: Option<Duration>) -> Durati
     std::fs::create_dir_all(dir.join("output")).unwrap();
     std::fs::write(dir.join("input/input.json"), serde_json::to_vec(&job.input).unwrap()).unwrap();
     let started = Instant::now();
-    let mut child = cortex_command(BIN).arg(&dir).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cortex_command(SEND).arg(&dir).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     match kill_after {
         Some(after) => {
             std::thread::sleep(after);
@@ -85,7 +84,7 @@ fn kill_everywhere(mdr: &Sandbox, job: &Job, delays: &[(&str, Duration)], steps:
 #[test]
 fn killed_during_a_slow_refresh_and_a_slow_post() {
     let mdr = sandbox(false);
-    let (job, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
+    let job = Job::on("th4/input_case_task_log.json", &mdr);
     let slow = [("session/confirm", Duration::from_millis(150)), ("comments/create", Duration::from_millis(150))];
     kill_everywhere(&mdr, &job, &slow, 16);
 }
@@ -93,20 +92,20 @@ fn killed_during_a_slow_refresh_and_a_slow_post() {
 #[test]
 fn killed_at_any_point_of_a_fast_job() {
     let mdr = sandbox(false);
-    let (job, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
+    let job = Job::on("th4/input_case_task_log.json", &mdr);
     kill_everywhere(&mdr, &job, &[], 40);
 }
 
 #[test]
 fn a_job_killed_while_holding_the_token_lock_does_not_block_the_next() {
     let mdr = sandbox(false);
-    let (job, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
+    let job = Job::on("th4/input_case_task_log.json", &mdr);
     mdr.write_token_dir(&job.token_dir(), -10).unwrap();
     // The refresh hangs with the lock held; the kernel releases the lock when the process dies.
     mdr.inject("session/confirm", Fault::Delay(Duration::from_secs(2)), 1);
     let started = Instant::now();
     run_and_kill(&job, "killed", Some(Duration::from_millis(400)));
     mdr.write_token_dir(&job.token_dir(), -10).unwrap();
-    job.run_in(BIN, "next").assert_success();
+    job.run_in(SEND, "next").assert_success();
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use mdr_sandbox::{Fault, Sandbox};
 use serde_json::{Value, json};
 
-use crate::support::{Job, fixture, sandbox};
+use crate::support::{CLOSE, CREATE, Job, SEND, sandbox};
 
 /// The `timeout` item used here: one request may take 1 s, retries stop after 2 s.
 const TIMEOUT_SECS: u64 = 1;
@@ -22,14 +22,8 @@ fn await_journal(mdr: &Sandbox, endpoint: &str) {
     }
 }
 
-const SEND: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
-const CREATE: &str = env!("CARGO_BIN_EXE_mdr-create-incident");
-const CLOSE: &str = env!("CARGO_BIN_EXE_mdr-close-incident");
-
 fn job_with_timeout(mdr: &Sandbox, fixture_name: &str) -> Job {
-    let (mut job, _) = Job::new(fixture(fixture_name), mdr);
-    job.input["config"]["timeout"] = TIMEOUT_SECS.into();
-    job
+    Job::on(fixture_name, mdr).with_config("timeout", TIMEOUT_SECS)
 }
 
 #[test]

@@ -6,11 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::support::{Job, cortex_command, fixture, sandbox};
 use cortex_worker::Report;
 use mdr_core::actions::{self, ActionError};
 use mdr_sandbox::Sandbox;
 use serde_json::{Value, json};
+
+use crate::support::{CLOSE, CREATE, DECIDE, Job, SEND, cortex_command, sandbox};
 
 struct Responder {
     binary: &'static str,
@@ -21,25 +22,25 @@ struct Responder {
 
 const RESPONDERS: &[Responder] = &[
     Responder {
-        binary: env!("CARGO_BIN_EXE_mdr-send-task-log"),
+        binary: SEND,
         fixture: "th4/input_case_task_log.json",
         action: actions::send_task_log,
         service: "send_task_log",
     },
     Responder {
-        binary: env!("CARGO_BIN_EXE_mdr-close-incident"),
+        binary: CLOSE,
         fixture: "th4/input_case.json",
         action: actions::close_incident,
         service: "close_incident",
     },
     Responder {
-        binary: env!("CARGO_BIN_EXE_mdr-response-decision"),
+        binary: DECIDE,
         fixture: "th4/input_case_task.json",
         action: actions::respond_by_service,
         service: "confirm_response",
     },
     Responder {
-        binary: env!("CARGO_BIN_EXE_mdr-create-incident"),
+        binary: CREATE,
         fixture: "th4/input_case.json",
         action: actions::create_incident,
         service: "create_incident",
@@ -47,7 +48,7 @@ const RESPONDERS: &[Responder] = &[
 ];
 
 fn job_for(responder: &Responder, mdr: &Sandbox) -> Job {
-    let (mut job, _) = Job::new(fixture(responder.fixture), mdr);
+    let mut job = Job::on(responder.fixture, mdr);
     job.input["config"]["service"] = responder.service.into();
     job
 }

@@ -6,12 +6,11 @@
 
 use std::collections::HashMap;
 
-use crate::support::{Job, fixture, sandbox};
 use mdr_sandbox::{Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion, TlsCert};
 use serde_json::Value;
 
-const CLOSE: &str = env!("CARGO_BIN_EXE_mdr-close-incident");
-const SEND: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
+use crate::support::{CLOSE, Job, SEND, sandbox};
+
 const ATTACHMENT_ID: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 fn loopback_names() -> Vec<String> {
@@ -30,7 +29,7 @@ fn self_signed_pem() -> String {
 }
 
 fn close_job(mdr: &Sandbox) -> Job {
-    Job::new(fixture("th4/input_case.json"), mdr).0
+    Job::on("th4/input_case.json", mdr)
 }
 
 fn with_ssl_cert(mut job: Job, pem: &str) -> Job {
@@ -103,7 +102,7 @@ fn self_signed_thehive(names: Vec<String>) -> TheHiveSandbox {
 }
 
 fn log_job(mdr: &Sandbox, th: &TheHiveSandbox, pem: &str) -> Job {
-    let mut job = with_ssl_cert(Job::new(fixture("th4/input_case_task_log.json"), mdr).0, pem);
+    let mut job = with_ssl_cert(Job::on("th4/input_case_task_log.json", mdr), pem);
     job.input["config"]["thehive_url"] = th.url().into();
     job.input["config"]["thehive_api_key"] = th.api_key().into();
     job

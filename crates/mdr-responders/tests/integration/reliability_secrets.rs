@@ -4,14 +4,10 @@
 
 use std::time::Duration;
 
-use crate::support::{Job, Run, fixture, sandbox};
 use mdr_sandbox::{Fault, Sandbox, TokenPair};
 use serde_json::json;
 
-const SEND: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
-const CLOSE: &str = env!("CARGO_BIN_EXE_mdr-close-incident");
-const DECIDE: &str = env!("CARGO_BIN_EXE_mdr-response-decision");
-const CREATE: &str = env!("CARGO_BIN_EXE_mdr-create-incident");
+use crate::support::{CLOSE, CREATE, DECIDE, Job, Run, SEND, fixture, sandbox};
 
 /// The case MDR_CreateIncident runs on (the others use the th4 fixtures as they are).
 const CREATE_FIXTURE: &str = "th5/input_case.json";

@@ -2,13 +2,12 @@
 //! reported with the setting (and file) to fix, before any request is sent.
 #![allow(clippy::unwrap_used)]
 
-use crate::support::{Job, Run, cortex_command, fixture, job_timeout, sandbox};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mdr-close-incident");
+use crate::support::{CLOSE, Job, Run, cortex_command, job_timeout, sandbox};
 
 fn tls_job(mdr: &mdr_sandbox::Sandbox) -> Job {
-    let (mut job, _) = Job::new(fixture("th4/input_case.json"), mdr);
+    let mut job = Job::on("th4/input_case.json", mdr);
     job.input["config"]["ssl_cert"] = Value::Null;
     job
 }
@@ -18,7 +17,7 @@ fn run_with_env(job: &Job, folder: &str, env: Option<&std::path::Path>) -> Run {
     std::fs::create_dir_all(dir.join("output")).unwrap();
     std::fs::create_dir_all(dir.join("input")).unwrap();
     std::fs::write(dir.join("input/input.json"), serde_json::to_vec(&job.input).unwrap()).unwrap();
-    let mut command = cortex_command(BIN);
+    let mut command = cortex_command(CLOSE);
     if let Some(bundle) = env {
         command.env("REQUESTS_CA_BUNDLE", bundle);
     }

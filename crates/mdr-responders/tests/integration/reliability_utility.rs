@@ -11,10 +11,10 @@ use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
-use crate::support::{Job, fixture, sandbox};
 use mdr_sandbox::{Sandbox, TokenPair};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
+use crate::support::{Job, SEND, sandbox};
+
 const JOBS: usize = 32;
 /// The utility stand-in sends Python `requests`' User-Agent; the MDR stand-in holds only its calls.
 const UTILITY_AGENT: &str = "python-requests";
@@ -31,7 +31,7 @@ fn utility_bin() -> &'static Path {
             .status()
             .unwrap();
         assert!(status.success(), "building utility-token-updater failed");
-        Path::new(BIN).with_file_name("utility-token-updater")
+        Path::new(SEND).with_file_name("utility-token-updater")
     })
 }
 
@@ -84,13 +84,13 @@ impl Utility {
 
 /// A job whose access token has expired, on a folder holding only the public pair (R0).
 fn expired_job(mdr: &Sandbox) -> (Job, TokenPair) {
-    let (job, _) = Job::new(fixture("th4/input_case_task_log.json"), mdr);
+    let job = Job::on("th4/input_case_task_log.json", mdr);
     let old = mdr.write_token_dir(&job.token_dir(), -10).unwrap();
     (job, old)
 }
 
 fn run_job(job: &Job, folder: &str) {
-    job.run_in(BIN, folder).assert_success();
+    job.run_in(SEND, folder).assert_success();
 }
 
 /// After the utility is gone: later jobs succeed, and the folder holds a live refresh token, which
@@ -186,7 +186,7 @@ fn thirty_two_jobs_beside_a_utility_refreshing_every_cycle() {
     let shared = &job;
     std::thread::scope(|s| {
         let handles: Vec<_> =
-            (0..JOBS).map(|i| s.spawn(move || shared.run_in(BIN, &format!("concurrent-{i}")))).collect();
+            (0..JOBS).map(|i| s.spawn(move || shared.run_in(SEND, &format!("concurrent-{i}")))).collect();
         for handle in handles {
             handle.join().unwrap().assert_success();
         }

@@ -69,6 +69,17 @@ impl Job {
         (Job { root, input }, pair)
     }
 
+    /// [`Job::new`] on the sample job `fixture_name`, for a test that needs no token of its own.
+    pub fn on(fixture_name: &str, sandbox: &Sandbox) -> Job {
+        Job::new(fixture(fixture_name), sandbox).0
+    }
+
+    /// The job with one more configuration item, as the organisation's Cortex settings would add it.
+    pub fn with_config(mut self, item: &str, value: impl Into<Value>) -> Job {
+        self.input["config"][item] = value.into();
+        self
+    }
+
     pub fn dir(&self) -> PathBuf {
         self.root.path().join("job")
     }
@@ -150,4 +161,16 @@ impl Run {
             assert!(!text.contains(secret), "a secret leaked into the output: {text}");
         }
     }
+}
+
+/// The binaries this crate builds, as cargo hands them to its tests.
+pub const SEND: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
+pub const CLOSE: &str = env!("CARGO_BIN_EXE_mdr-close-incident");
+pub const DECIDE: &str = env!("CARGO_BIN_EXE_mdr-response-decision");
+pub const CREATE: &str = env!("CARGO_BIN_EXE_mdr-create-incident");
+pub const TOKEN_TOOL: &str = env!("CARGO_BIN_EXE_mdr-token");
+
+/// The bodies of the requests MDR received at `endpoint`, in order.
+pub fn sent(mdr: &Sandbox, endpoint: &str) -> Vec<Value> {
+    mdr.calls(endpoint).into_iter().map(|call| call.body).collect()
 }

@@ -4,14 +4,14 @@
 
 use std::sync::atomic::AtomicBool;
 
-use crate::support::{Job, fixture, sandbox};
 use mdr_sandbox::{Fault, Sandbox, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 use mdr_sync::config::SyncConfig;
 use mdr_sync::sync::{Summary, pass};
 use mdr_sync::thehive::TheHive;
 use serde_json::{Value, json};
 
-const DECISION: &str = env!("CARGO_BIN_EXE_mdr-response-decision");
+use crate::support::{DECIDE, Job, fixture, sandbox};
+
 const NEW_INCIDENT: &str = "-NzExampleIncident01";
 const LINKED_INCIDENT: &str = "-NzExampleIncident02";
 const PENDING: &str = "MDR_00000000-1111-2222-3333-444444444444";
@@ -144,7 +144,7 @@ fn full_run(version: TheHiveVersion) {
     input["data"] = data;
     input["config"]["service"] = "confirm_response".into();
     let (job, _) = Job::new(input, &w.mdr);
-    let run = job.run(DECISION);
+    let run = job.run(DECIDE);
     run.assert_success();
     assert_eq!(w.mdr.response(PENDING).unwrap()["status"], "Confirmed");
 

@@ -4,13 +4,11 @@
 
 use std::collections::HashMap;
 
-use crate::support::{Job, fixture, sandbox};
 use mdr_sandbox::{Fault, Sandbox, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 use serde_json::{Value, json};
 
-const SEND: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
-const CLOSE: &str = env!("CARGO_BIN_EXE_mdr-close-incident");
-const CREATE: &str = env!("CARGO_BIN_EXE_mdr-create-incident");
+use crate::support::{CLOSE, CREATE, Job, SEND, fixture, sandbox, sent};
+
 const INCIDENT: &str = "-NzExampleIncident01";
 /// The sample log's attachment: `evidence.txt`, the 4 bytes "test", id = their SHA-256.
 const ATTACHMENT_ID: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -40,11 +38,7 @@ fn with_thehive(mut job: Job, th: &TheHiveSandbox) -> Job {
 }
 
 fn log_job(mdr: &Sandbox, th: &TheHiveSandbox, sample: &str) -> Job {
-    with_thehive(Job::new(fixture(sample), mdr).0, th)
-}
-
-fn uploads(mdr: &Sandbox) -> Vec<Value> {
-    mdr.calls("attachments/upload").into_iter().map(|c| c.body).collect()
+    with_thehive(Job::on(sample, mdr), th)
 }
 
 #[test]
@@ -58,7 +52,7 @@ fn a_log_with_an_attachment_gives_one_comment_and_one_identical_file() {
     let attachment_id = full["attachment"]["attachment_id"].as_str().unwrap();
     assert_eq!(mdr.attachment_bytes(attachment_id).unwrap(), b"test");
     assert_eq!(mdr.calls("comments/create").len(), 1);
-    let upload = &uploads(&mdr)[0];
+    let upload = &sent(&mdr, "attachments/upload")[0];
     assert_eq!(upload["meta"]["incident_id"], INCIDENT);
     assert_eq!(upload["file"]["name"], "evidence.txt");
     assert_eq!(upload["parts"], json!(["meta", "file"]), "meta goes first, as the Python client sends it");
@@ -76,7 +70,11 @@ fn a_log_with_an_attachment_gives_one_comment_and_one_identical_file() {
         (json!(true), json!("already_sent"))
     );
     assert_eq!(
-        (mdr.calls("comments/create").len(), uploads(&mdr).len(), th.calls("GET /api/datastore").len()),
+        (
+            mdr.calls("comments/create").len(),
+            sent(&mdr, "attachments/upload").len(),
+            th.calls("GET /api/datastore").len()
+        ),
         (1, 1, 1)
     );
 }
@@ -96,7 +94,7 @@ fn a_failed_upload_is_retried_alone_on_the_next_click() {
     assert_eq!(full["already_sent"], true);
     assert_eq!(full["attachment"]["status"], "sent");
     assert_eq!(mdr.calls("comments/create").len(), 1, "the comment is never repeated");
-    assert_eq!(uploads(&mdr).len(), 2, "one failed upload, one that landed");
+    assert_eq!(sent(&mdr, "attachments/upload").len(), 2, "one failed upload, one that landed");
     let stored = mdr.incident(INCIDENT).unwrap();
     let from_us: Vec<&Value> =
         stored["attachments"].as_array().unwrap().iter().filter(|a| a["full_name"] == "evidence.txt").collect();
@@ -131,7 +129,7 @@ fn attachments_above_the_limit_or_without_thehive_are_named_not_sent() {
     let full = job.run(SEND).assert_success().clone();
     assert_eq!(full["attachment"]["reason"], "evidence.txt is 3 MB, above the 1 MB limit (`attachment_max_mb`)");
     assert!(full["message"].as_str().unwrap().contains("attachment evidence.txt NOT sent"), "{full}");
-    assert!(th.calls("GET /api/datastore").is_empty() && uploads(&mdr).is_empty());
+    assert!(th.calls("GET /api/datastore").is_empty() && sent(&mdr, "attachments/upload").is_empty());
 
     let (plain, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
     let mut plain = plain;
@@ -143,7 +141,7 @@ fn attachments_above_the_limit_or_without_thehive_are_named_not_sent() {
 
 /// An open case that says how to close through the `mdr-resolution` custom field.
 fn open_case_job(mdr: &Sandbox, th: &TheHiveSandbox, sample: &str, resolution: &str) -> Job {
-    let mut job = with_thehive(Job::new(fixture(sample), mdr).0, th);
+    let mut job = with_thehive(Job::on(sample, mdr), th);
     job.input["data"]["customFields"]["mdr-resolution"] = json!({"string": resolution, "order": 5});
     job
 }
@@ -218,7 +216,7 @@ fn a_thehive5_organisation_with_renamed_statuses_gets_its_own_names() {
 #[test]
 fn a_resolved_case_or_close_thehive_case_false_leaves_thehive_alone() {
     let (mdr, th) = (sandbox(false), thehive(TheHiveVersion::V4));
-    let job = with_thehive(Job::new(fixture("th4/input_case.json"), &mdr).0, &th);
+    let job = with_thehive(Job::on("th4/input_case.json", &mdr), &th);
     assert_eq!(job.run(CLOSE).assert_success()["thehive_case"]["status"], "already_resolved");
     let mut job = open_case_job(&mdr, &th, "th4/input_case_open.json", "TruePositive");
     job.input["config"]["close_thehive_case"] = false.into();
@@ -243,7 +241,7 @@ fn close_thehive_case_as_a_string_is_read_as_the_boolean_it_says() {
 #[test]
 fn create_takes_hosts_from_hostname_observables() {
     let (mdr, th) = (sandbox(false), thehive(TheHiveVersion::V5));
-    let mut job = with_thehive(Job::new(fixture("th4/input_case_open.json"), &mdr).0, &th);
+    let mut job = with_thehive(Job::on("th4/input_case_open.json", &mdr), &th);
     job.input["data"]["customFields"] = json!({});
     job.input["data"]["tags"] = json!(["host:HOST-01"]);
     job.input["config"]["thehive_version"] = "5".into();
@@ -279,9 +277,9 @@ fn a_thehive5_log_with_two_files_delivers_both_once_through_v1_routes() {
     let full = run.assert_success().clone();
     let message = full["message"].as_str().unwrap();
     assert!(message.contains("attachment evidence.txt uploaded; attachment process-list.csv uploaded"), "{message}");
-    let sent = full["attachments"].as_array().unwrap();
-    assert_eq!(sent.len(), 2);
-    for (outcome, bytes) in sent.iter().zip([&b"test"[..], &b"pid,name\n"[..]]) {
+    let reported = full["attachments"].as_array().unwrap();
+    assert_eq!(reported.len(), 2);
+    for (outcome, bytes) in reported.iter().zip([&b"test"[..], &b"pid,name\n"[..]]) {
         assert_eq!(outcome["status"], "sent", "{outcome}");
         assert_eq!(mdr.attachment_bytes(outcome["attachment_id"].as_str().unwrap()).unwrap(), bytes);
     }
@@ -294,7 +292,11 @@ fn a_thehive5_log_with_two_files_delivers_both_once_through_v1_routes() {
     let full = again.assert_success();
     let statuses: Vec<&Value> = full["attachments"].as_array().unwrap().iter().map(|a| &a["status"]).collect();
     assert_eq!(statuses, [&json!("already_sent"), &json!("already_sent")]);
-    assert_eq!((mdr.calls("comments/create").len(), uploads(&mdr).len()), (1, 2), "nothing sent twice");
+    assert_eq!(
+        (mdr.calls("comments/create").len(), sent(&mdr, "attachments/upload").len()),
+        (1, 2),
+        "nothing sent twice"
+    );
     assert_eq!(th.calls("GET /api/v1/attachment/download").len(), 4, "nothing fetched again");
 }
 
@@ -313,7 +315,7 @@ fn a_second_click_sends_only_the_file_that_failed() {
     let full = run.assert_success();
     let statuses: Vec<&Value> = full["attachments"].as_array().unwrap().iter().map(|a| &a["status"]).collect();
     assert_eq!(statuses, [&json!("sent"), &json!("already_sent")]);
-    assert_eq!((mdr.calls("comments/create").len(), uploads(&mdr).len()), (1, 3));
+    assert_eq!((mdr.calls("comments/create").len(), sent(&mdr, "attachments/upload").len()), (1, 3));
 }
 
 #[test]

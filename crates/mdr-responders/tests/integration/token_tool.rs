@@ -7,11 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::support::{Job, fixture, sandbox};
 use mdr_sandbox::Sandbox;
 
-const TOOL: &str = env!("CARGO_BIN_EXE_mdr-token");
-const SEND_TASK_LOG: &str = env!("CARGO_BIN_EXE_mdr-send-task-log");
+use crate::support::{Job, SEND, TOKEN_TOOL, sandbox};
 
 struct Tool {
     output: Output,
@@ -44,7 +42,7 @@ impl Tool {
 }
 
 fn tool(args: &[&str], stdin: Option<&str>) -> Tool {
-    let mut command = Command::new(TOOL);
+    let mut command = Command::new(TOKEN_TOOL);
     command.args(args).env_remove("REQUESTS_CA_BUNDLE").stdin(std::process::Stdio::null());
     let (output, timed_out) =
         crate::support::run_process(command, stdin.map(|s| s.as_bytes().to_vec()), crate::support::job_timeout())
@@ -118,11 +116,11 @@ fn seed_exchanges_the_console_token_once_and_writes_both_files_0600() {
     run.assert_no_secret(&[&given, &refresh, &access]);
 
     // A responder uses the seeded folder without refreshing.
-    let (job, _) = Job::new(fixture("th4/input_case_task_log.json"), &mdr);
+    let job = Job::on("th4/input_case_task_log.json", &mdr);
     for name in [".access_token", ".refresh_token"] {
         std::fs::copy(dir.join(name), job.token_dir().join(name)).unwrap();
     }
-    job.run(SEND_TASK_LOG).assert_success();
+    job.run(SEND).assert_success();
     assert_eq!(mdr.calls("session/confirm").len(), 1, "the seeded access token was used as it is");
 }
 

@@ -1,12 +1,13 @@
 //! Tokens (mdr-api.md §2), routing and client-id handling over real HTTP.
 #![allow(clippy::unwrap_used)]
 
-use crate::common::{Api, split, start};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mdr_sandbox::{BearerState, Sandbox, SandboxOptions, Seed};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
+
+use crate::common::{Api, split, start};
 
 fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();

@@ -1,9 +1,10 @@
 //! Incidents, comments, responses, assets and attachments over real HTTP.
 #![allow(clippy::unwrap_used)]
 
-use crate::common::{Api, CLOSED, CONFIRMED_RESPONSE, HOST1_ID, INCIDENT, INCIDENT2, PENDING_RESPONSE, split};
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::{Value, json};
+
+use crate::common::{Api, CLOSED, CONFIRMED_RESPONSE, HOST1_ID, INCIDENT, INCIDENT2, PENDING_RESPONSE, split};
 
 #[test]
 fn incident_lists_page_project_filter_and_count() {

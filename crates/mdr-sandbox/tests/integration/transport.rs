@@ -6,10 +6,11 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{Api, INCIDENT, split};
 use mdr_sandbox::{Fault, Sandbox, SandboxOptions, Seed};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
+
+use crate::common::{Api, INCIDENT, split};
 
 #[test]
 fn each_fault_kind_then_normal_service() {
