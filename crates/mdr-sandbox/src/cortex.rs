@@ -13,7 +13,7 @@
 //! catalogue entry the way `WorkerDefinition` reads it.
 
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -94,6 +94,18 @@ pub fn run_command(command: Command, job_dir: &Path, timeout: Duration) -> io::R
         Err(e) => return Err(e),
     };
     Ok(Run::new(output, raw, timed_out))
+}
+
+/// A binary of another workspace package, which cargo does not build for this package's tests:
+/// built by the cargo running them (`CARGO`) into the target folder of `beside`, a binary cargo
+/// built for these tests (`env!("CARGO_BIN_EXE_…")`).
+pub fn workspace_binary(package: &str, bin: &str, beside: &Path) -> io::Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo).args(["build", "--quiet", "-p", package, "--bin", bin]).status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!("cargo build -p {package} --bin {bin} failed ({status})")));
+    }
+    Ok(beside.with_file_name(bin))
 }
 
 /// Runs `command` to its end or to `timeout`, then SIGTERM (Cortex's `destroy()`), and SIGKILL

@@ -19,6 +19,5 @@ mod reliability_tls;
 mod reliability_utility;
 mod response_decision;
 mod send_task_log;
-mod sync_e2e;
 mod thehive_api;
 mod token_tool;

@@ -24,14 +24,7 @@ const WAIT: Duration = Duration::from_secs(20);
 fn utility_bin() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "mdr-sandbox", "--bin", "utility-token-updater"])
-            .current_dir(crate::support::workspace_root())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building utility-token-updater failed");
-        Path::new(SEND).with_file_name("utility-token-updater")
+        mdr_sandbox::cortex::workspace_binary("mdr-sandbox", "utility-token-updater", Path::new(SEND)).unwrap()
     })
 }
 

@@ -1,20 +1,41 @@
 //! mdr-sync against the MDR stand-in and the stateful TheHive stand-in (v0 and v1 routes), and
-//! MDR_ApproveResponse run as Cortex runs it on the Response task the sync created.
+//! MDR_ApproveResponse (mdr-responders' binary) run as Cortex runs it on the Response task the
+//! sync created.
 #![allow(clippy::unwrap_used)]
 
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
-use mdr_sandbox::{Fault, Sandbox, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
+use mdr_sandbox::cortex::{self, Worker};
+use mdr_sandbox::{Fault, Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 use mdr_sync::config::SyncConfig;
 use mdr_sync::sync::{Summary, pass};
 use mdr_sync::thehive::TheHive;
 use serde_json::{Value, json};
 
-use crate::support::{DECIDE, Job, fixture, sandbox};
-
 const NEW_INCIDENT: &str = "-NzExampleIncident01";
 const LINKED_INCIDENT: &str = "-NzExampleIncident02";
 const PENDING: &str = "MDR_00000000-1111-2222-3333-444444444444";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A TheHive sample input from `tests/fixtures/jobs/`, e.g. `th4/input_case_task.json`.
+fn fixture(name: &str) -> Value {
+    let path = workspace_root().join("tests/fixtures/jobs").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The responder binary the full runs click, a binary of mdr-responders.
+fn decision_bin() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let beside = Path::new(env!("CARGO_BIN_EXE_mdr-sync"));
+        cortex::workspace_binary("mdr-responders", "mdr-response-decision", beside).unwrap()
+    })
+}
 
 struct World {
     mdr: Sandbox,
@@ -33,7 +54,7 @@ fn linked_case(version: TheHiveVersion) -> Value {
 }
 
 fn world(version: TheHiveVersion) -> World {
-    let mdr = sandbox(false);
+    let mdr = Sandbox::start(SandboxOptions::new(Seed::default_demo())).unwrap();
     let mut options = TheHiveOptions::new(version);
     options.cases = vec![linked_case(version)];
     let hive = TheHiveSandbox::start(options).unwrap();
@@ -75,6 +96,20 @@ impl World {
 
     fn logs_of(&self, task_id: &Value) -> Vec<Value> {
         self.hive.records().2.into_iter().filter(|l| &l["task"] == task_id).collect()
+    }
+
+    /// Runs MDR_ApproveResponse/MDR_DeclineResponse on `input` as Cortex does, on the sync's token
+    /// folder, and asserts a report Cortex accepts.
+    fn run_decision(&self, mut input: Value) {
+        let config = &mut input["config"];
+        config["api_url"] = self.mdr.api_url().into();
+        config["client_id"] = self.mdr.client_id().into();
+        config["token_dir"] = self.dir.path().join("conf").to_str().unwrap().into();
+        let job = self.dir.path().join("job");
+        cortex::write_job(&job, &input).unwrap();
+        let responders = workspace_root().join("responders");
+        let run = cortex::run_job(decision_bin(), &job, &responders, cortex::job_timeout()).unwrap();
+        run.accepted(Worker::Responder).unwrap_or_else(|problem| panic!("{problem}"));
     }
 
     fn hive_writes(&self) -> usize {
@@ -143,9 +178,7 @@ fn full_run(version: TheHiveVersion) {
     }
     input["data"] = data;
     input["config"]["service"] = "confirm_response".into();
-    let (job, _) = Job::new(input, &w.mdr);
-    let run = job.run(DECIDE);
-    run.assert_success();
+    w.run_decision(input);
     assert_eq!(w.mdr.response(PENDING).unwrap()["status"], "Confirmed");
 
     // The next pass sees the decision and closes the task with a log.
