@@ -1,14 +1,11 @@
 //! scripts/install.sh run from an unpacked release archive (install.sh beside responders/), as README.md
-//! describes it. Here rather than in mdr-responders' deploy tests because it needs no real binary.
+//! describes it. Unlike the deploy suite it needs no real binary: stand-in scripts take their place.
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::support::workspace_root;
 
 /// An archive unpacked into a folder that also holds Cortex's own `responders/` (e.g. /opt/cortex): the
 /// archive's flavours are installed, not the neighbouring folder's.
