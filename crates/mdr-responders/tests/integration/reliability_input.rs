@@ -48,9 +48,7 @@ const RESPONDERS: &[Responder] = &[
 ];
 
 fn job_for(responder: &Responder, mdr: &Sandbox) -> Job {
-    let mut job = Job::on(responder.fixture, mdr);
-    job.input["config"]["service"] = responder.service.into();
-    job
+    Job::on(responder.fixture, mdr).with_config("service", responder.service)
 }
 
 /// A report or an error document, never a panic: checks one document and the process's stderr.
