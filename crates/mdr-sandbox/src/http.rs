@@ -9,17 +9,22 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// One parsed HTTP request.
 #[derive(Debug)]
-pub(crate) struct Request {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) version: String,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
+pub struct Request {
+    pub method: String,
+    /// The request target as sent: path and query, still percent-encoded.
+    pub path: String,
+    pub version: String,
+    /// Header names as the client spelt them; [`Request::header`] ignores case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// DER of the certificate the client presented in the TLS handshake (verified by rustls
+    /// against the server config's client CA); `None` over plain HTTP or without one.
+    pub peer_certificate: Option<Vec<u8>>,
 }
 
 impl Request {
     /// First header with that (case-insensitive) name.
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
@@ -45,6 +50,7 @@ pub(crate) fn read_request<S: Read + Write>(reader: &mut io::BufReader<S>) -> io
         version: version.to_owned(),
         headers: read_headers(reader)?,
         body: Vec::new(),
+        peer_certificate: None,
     };
     if request.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
         reader.get_mut().write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
@@ -132,30 +138,30 @@ fn invalid(what: &str) -> io::Error {
 
 /// A response ready to be written.
 #[derive(Debug, Clone)]
-pub(crate) struct Response {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl Response {
     /// A JSON response.
-    pub(crate) fn json(status: u16, value: &serde_json::Value) -> Self {
+    pub fn json(status: u16, value: &serde_json::Value) -> Self {
         Self::raw(status, "application/json; charset=utf-8", value.to_string().into_bytes())
     }
 
     /// The JSON error shape `{"message": ...}`.
-    pub(crate) fn error(status: u16, message: &str) -> Self {
+    pub fn error(status: u16, message: &str) -> Self {
         Self::json(status, &serde_json::json!({ "message": message }))
     }
 
     /// Any body with a content type.
-    pub(crate) fn raw(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+    pub fn raw(status: u16, content_type: &str, body: Vec<u8>) -> Self {
         Self { status, headers: vec![("Content-Type".to_owned(), content_type.to_owned())], body }
     }
 
     /// Adds a header.
-    pub(crate) fn with_header(mut self, name: &str, value: &str) -> Self {
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
     }
@@ -184,6 +190,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         409 => "Conflict",
+        414 => "URI Too Long",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",

@@ -15,10 +15,15 @@
 //! [`TheHiveSandbox`] is a smaller stand-in of TheHive's API (the calls the responders make to
 //! download attachments, resolve cases and list observables), on the same listener.
 //!
+//! Beside the stand-ins, two things other tests build on: the HTTP/TLS core ([`Listener`],
+//! [`Handler`], [`Request`], [`Response`]) for a stand-in of another service, and [`cortex`], the
+//! harness that runs a worker binary as Cortex does and judges its report.
+//!
 //! Request handling order: route (404) → method (405) → injected fault → client id (404) →
 //! `session/confirm` or bearer (403) → body validation (400) → ids (404) → state (409).
 
 mod api;
+pub mod cortex;
 mod http;
 mod ids;
 mod journal;
@@ -32,7 +37,9 @@ mod thehive;
 mod tls;
 mod tokens;
 
+pub use http::{Request, Response};
 pub use journal::{Fault, JournalEntry};
+pub use listener::{Handler, Listener};
 pub use seed::{Seed, SeedError};
 pub use server::{Sandbox, SandboxOptions};
 pub use thehive::{TheHiveOptions, TheHiveSandbox, TheHiveVersion};

@@ -1,5 +1,7 @@
-//! The TCP/TLS side shared by the stand-ins: accept on 127.0.0.1, one thread per connection,
-//! keep-alive, and a handler that turns each request into a response (or drops the connection).
+//! The TCP/TLS side shared by the stand-ins (MDR, TheHive, and the TIP stand-in of the analyzer's
+//! tests): accept on 127.0.0.1, one thread per connection, keep-alive, the TLS handshake completed
+//! first (so a refused client certificate reaches the client as an alert), and a handler that
+//! turns each request into a response (or drops the connection).
 
 use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -14,21 +16,27 @@ use crate::http::{self, Request, Response};
 
 /// Idle keep-alive connections are closed after this long.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client whose handshake failed gets to read the alert.
+const ALERT_GRACE: Duration = Duration::from_secs(2);
 
 /// Answers one request; `None` closes the connection without an answer (a dropped connection).
-pub(crate) trait Handler: Send + Sync + 'static {
+pub trait Handler: Send + Sync + 'static {
     fn handle(&self, request: &Request) -> Option<Response>;
+
+    /// A TLS handshake failed (e.g. a missing or unknown client certificate), with rustls' reason.
+    fn handshake_failed(&self, _reason: &str) {}
 }
 
 /// A running listener; stops accepting when dropped.
-pub(crate) struct Listener {
+pub struct Listener {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
 }
 
 impl Listener {
-    pub(crate) fn start(
+    /// Listens on 127.0.0.1:`port` (0: any free port), over TLS with `tls`; `name` names the threads.
+    pub fn start(
         name: &str,
         port: u16,
         tls: Option<Arc<ServerConfig>>,
@@ -45,7 +53,7 @@ impl Listener {
         Ok(Listener { addr, stop, acceptor: Some(acceptor) })
     }
 
-    pub(crate) fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 }
@@ -89,16 +97,39 @@ fn serve_connection(stream: TcpStream, tls: Option<&Arc<ServerConfig>>, handler:
             let Ok(conn) = ServerConnection::new(Arc::clone(config)) else {
                 return;
             };
-            serve_stream(StreamOwned::new(conn, stream), handler, stop);
+            let Some((conn, stream)) = handshake(conn, stream, handler) else {
+                return;
+            };
+            let peer = conn.peer_certificates().and_then(|chain| chain.first()).map(|cert| cert.to_vec());
+            serve_stream(StreamOwned::new(conn, stream), peer, handler, stop);
         }
-        None => serve_stream(stream, handler, stop),
+        None => serve_stream(stream, None, handler, stop),
     }
 }
 
-fn serve_stream<S: Read + Write>(stream: S, handler: &dyn Handler, stop: &AtomicBool) {
+/// Completes the TLS handshake; on failure tells the handler why and lets the client read the
+/// alert rustls sent (closing with the client's bytes unread would reset the connection and lose it).
+fn handshake(
+    mut conn: ServerConnection,
+    mut tcp: TcpStream,
+    handler: &dyn Handler,
+) -> Option<(ServerConnection, TcpStream)> {
+    while conn.is_handshaking() {
+        if let Err(error) = conn.complete_io(&mut tcp) {
+            handler.handshake_failed(&error.to_string());
+            let _ = tcp.shutdown(std::net::Shutdown::Write);
+            let _ = tcp.set_read_timeout(Some(ALERT_GRACE));
+            let _ = io::copy(&mut tcp, &mut io::sink());
+            return None;
+        }
+    }
+    Some((conn, tcp))
+}
+
+fn serve_stream<S: Read + Write>(stream: S, peer: Option<Vec<u8>>, handler: &dyn Handler, stop: &AtomicBool) {
     let mut reader = BufReader::new(stream);
     loop {
-        let request = match http::read_request(&mut reader) {
+        let mut request = match http::read_request(&mut reader) {
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(e) => {
@@ -110,6 +141,7 @@ fn serve_stream<S: Read + Write>(stream: S, handler: &dyn Handler, stop: &Atomic
                 return;
             }
         };
+        request.peer_certificate.clone_from(&peer);
         let keep_alive = request.keep_alive() && !stop.load(Ordering::SeqCst);
         let Some(response) = handler.handle(&request) else {
             return; // Fault::Drop: close without answering.

@@ -1,6 +1,6 @@
 //! The demo behind `scripts/demo.sh`: starts the MDR stand-in on loopback (TLS, with an expired
 //! access token so the rotation shows), runs every responder flavour in `responders/` on a sample
-//! job folder exactly as Cortex's process runner does, and prints each report and what the
+//! job folder exactly as Cortex's process runner does (mdr-sandbox's Cortex harness), and prints each report and what the
 //! stand-in received.
 
 use std::io::{self, Write};
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use clap::Parser;
-use mdr_sandbox::{Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
+use mdr_sandbox::{Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion, cortex};
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -46,20 +46,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for flavour in flavours(&args.root.join("responders/KasperskyMDR"))? {
         let job = prepare_job(&args.root, &work, &flavour, &sandbox, &tokens, &ca)?;
         let binary = bin_dir.join(flavour.binary()?);
-        let status = Command::new(&binary)
-            .arg(&job)
-            .current_dir(args.root.join("responders"))
-            .stdin(Stdio::null())
-            .status()
+        let run = cortex::run_job(&binary, &job, &args.root.join("responders"), cortex::job_timeout())
             .map_err(|e| format!("cannot run {}: {e} (build it first: cargo build --workspace)", binary.display()))?;
-        let report = std::fs::read_to_string(job.join("output/output.json")).unwrap_or_default();
-        let report: Value = serde_json::from_str(&report).unwrap_or(Value::Null);
+        let report = &run.doc;
         if report["success"] != Value::Bool(true) {
             failures += 1;
         }
         let data_type = input_data_type(&job);
-        writeln!(out, "=== {} on {data_type} (exit {})", flavour.name, status.code().unwrap_or(-1))?;
-        writeln!(out, "report:\n{}", serde_json::to_string_pretty(&report)?)?;
+        let status = if run.timed_out {
+            "stopped at the time limit".to_owned()
+        } else {
+            format!("exit {}", run.code().unwrap_or(-1))
+        };
+        writeln!(out, "=== {} on {data_type} ({status})", flavour.name)?;
+        writeln!(out, "report:\n{}", serde_json::to_string_pretty(report)?)?;
+        let stderr = run.stderr();
+        if !stderr.is_empty() {
+            writeln!(out, "stderr:\n{}", stderr.trim_end())?;
+        }
         writeln!(out, "the MDR stand-in received:")?;
         for call in sandbox.journal() {
             writeln!(out, "  {} -> HTTP {}: {}", call.endpoint, call.status, call.redacted_body())?;
@@ -182,8 +186,6 @@ fn prepare_job(
     config.insert("token_dir".into(), tokens.to_string_lossy().into_owned().into());
     config.insert("ssl_cert".into(), ca.to_string_lossy().into_owned().into());
     let job = work.join(format!("cortex-job-{}", flavour.name));
-    std::fs::create_dir_all(job.join("input"))?;
-    std::fs::create_dir_all(job.join("output"))?;
-    std::fs::write(job.join("input/input.json"), serde_json::to_vec(&input)?)?;
+    cortex::write_job(&job, &input)?;
     Ok(job)
 }

@@ -1,0 +1,293 @@
+//! mdr-sync against the MDR stand-in and the stateful TheHive stand-in (v0 and v1 routes), and
+//! MDR_ApproveResponse (mdr-responders' binary) run as Cortex runs it on the Response task the
+//! sync created.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
+
+use mdr_sandbox::cortex::{self, Worker};
+use mdr_sandbox::{Fault, Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
+use mdr_sync::config::SyncConfig;
+use mdr_sync::sync::{Summary, pass};
+use mdr_sync::thehive::TheHive;
+use serde_json::{Value, json};
+
+const NEW_INCIDENT: &str = "-NzExampleIncident01";
+const LINKED_INCIDENT: &str = "-NzExampleIncident02";
+const PENDING: &str = "MDR_00000000-1111-2222-3333-444444444444";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A TheHive sample input from `tests/fixtures/jobs/`, e.g. `th4/input_case_task.json`.
+fn fixture(name: &str) -> Value {
+    let path = workspace_root().join("tests/fixtures/jobs").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The responder binary the full runs click, a binary of mdr-responders.
+fn decision_bin() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let beside = Path::new(env!("CARGO_BIN_EXE_mdr-sync"));
+        cortex::workspace_binary("mdr-responders", "mdr-response-decision", beside).unwrap()
+    })
+}
+
+struct World {
+    mdr: Sandbox,
+    hive: TheHiveSandbox,
+    dir: tempfile::TempDir,
+    version: TheHiveVersion,
+}
+
+/// A case as MDR_CreateIncident leaves it: linked by the custom field.
+fn linked_case(version: TheHiveVersion) -> Value {
+    let fields = match version {
+        TheHiveVersion::V4 => json!({"mdr-incident-id": {"string": LINKED_INCIDENT, "order": 0}}),
+        TheHiveVersion::V5 => json!([{"name": "mdr-incident-id", "value": LINKED_INCIDENT}]),
+    };
+    json!({"_id": "~linked", "id": "~linked", "title": "Raised from TheHive", "status": "Open", "caseId": 99, "customFields": fields})
+}
+
+fn world(version: TheHiveVersion) -> World {
+    let mdr = Sandbox::start(SandboxOptions::new(Seed::default_demo())).unwrap();
+    let mut options = TheHiveOptions::new(version);
+    options.cases = vec![linked_case(version)];
+    let hive = TheHiveSandbox::start(options).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    mdr.write_token_dir(&dir.path().join("conf"), 3600).unwrap();
+    let v = if version == TheHiveVersion::V4 { 4 } else { 5 };
+    // The utility's layout: token_dir relative to the utility's folder.
+    let yaml = format!(
+        "api_url: {}\nclient_id: {}\ntoken_dir: conf\nthehive:\n  api_url: {}\n  api_key: {}\n  version: {v}\n\
+         mdr_sync:\n  max_incidents_at_time: 10\n  download_attachments_size_limit: 100000\n  exclude_author: 'TheHive \\(API\\)'\n",
+        mdr.api_url(),
+        mdr.client_id(),
+        hive.url(),
+        hive.api_key()
+    );
+    std::fs::write(dir.path().join("conf/config.yml"), yaml).unwrap();
+    World { mdr, hive, dir, version }
+}
+
+impl World {
+    fn config(&self) -> SyncConfig {
+        SyncConfig::load(&self.dir.path().join("conf/config.yml")).unwrap()
+    }
+
+    fn pass(&self) -> Summary {
+        let config = self.config();
+        pass(&config, &TheHive::new(&config.thehive).unwrap(), &AtomicBool::new(false)).unwrap()
+    }
+
+    fn cases_of(&self, incident_id: &str) -> Vec<Value> {
+        let (cases, _, _) = self.hive.records();
+        cases.into_iter().filter(|c| c.to_string().contains(&format!("\"{incident_id}\""))).collect()
+    }
+
+    fn tasks_of(&self, case_id: &Value) -> Vec<Value> {
+        self.hive.records().1.into_iter().filter(|t| &t["case"] == case_id).collect()
+    }
+
+    fn logs_of(&self, task_id: &Value) -> Vec<Value> {
+        self.hive.records().2.into_iter().filter(|l| &l["task"] == task_id).collect()
+    }
+
+    /// Runs MDR_ApproveResponse/MDR_DeclineResponse on `input` as Cortex does, on the sync's token
+    /// folder, and asserts a report Cortex accepts.
+    fn run_decision(&self, mut input: Value) {
+        let config = &mut input["config"];
+        config["api_url"] = self.mdr.api_url().into();
+        config["client_id"] = self.mdr.client_id().into();
+        config["token_dir"] = self.dir.path().join("conf").to_str().unwrap().into();
+        let job = self.dir.path().join("job");
+        cortex::write_job(&job, &input).unwrap();
+        let responders = workspace_root().join("responders");
+        let run = cortex::run_job(decision_bin(), &job, &responders, cortex::job_timeout()).unwrap();
+        run.accepted(Worker::Responder).unwrap_or_else(|problem| panic!("{problem}"));
+    }
+
+    fn hive_writes(&self) -> usize {
+        let reads = ["/_search", "/api/v1/query", "GET "];
+        self.hive.journal().iter().filter(|e| !reads.iter().any(|r| e.endpoint.contains(r))).count()
+    }
+}
+
+fn full_run(version: TheHiveVersion) {
+    let w = world(version);
+    let first = w.pass();
+    assert_eq!((first.failed, first.stopped), (0, false), "{first:?}");
+
+    // The new incident: one case, its comment and attachment as logs, one task per response.
+    let cases = w.cases_of(NEW_INCIDENT);
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    let case = &cases[0];
+    assert!(case["title"].as_str().unwrap().starts_with("MDR K-"), "{case}");
+    assert_eq!(case["severity"], 3);
+    assert_eq!(case["tags"], json!(["MDR"]));
+    assert!(case["description"].as_str().unwrap().contains(&format!("/incidents/{NEW_INCIDENT}")));
+    let tasks = w.tasks_of(&case["_id"]);
+    let comments_task = tasks.iter().find(|t| t["title"] == "MDR Response").unwrap();
+    let logs = w.logs_of(&comments_task["_id"]);
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert!(logs[0]["message"].as_str().unwrap().starts_with("Security Team wrote:\n> "), "{logs:?}");
+    let with_file = &logs[1];
+    assert_eq!(with_file["attachments"].as_array().unwrap().len(), 1, "{with_file}");
+    let response_tasks: Vec<&Value> = tasks.iter().filter(|t| t["group"] == "Response").collect();
+    assert_eq!(response_tasks.len(), 2);
+    let pending_task = response_tasks
+        .iter()
+        .find(|t| t["description"].as_str().unwrap().starts_with(&format!("**ID**: {PENDING}  \n**Details**: ")))
+        .unwrap();
+    assert_eq!(pending_task["title"], "RUN_SCRIPT");
+
+    // The incident MDR_CreateIncident linked: its case is reused, not duplicated.
+    assert_eq!(w.cases_of(LINKED_INCIDENT).len(), 1);
+    let linked_tasks: Vec<Value> =
+        w.tasks_of(&json!("~linked")).into_iter().filter(|t| t["group"] == "Response").collect();
+    assert_eq!(linked_tasks.len(), 1, "the confirmed response gets a closed task: {linked_tasks:?}");
+    assert_eq!(linked_tasks[0]["status"], "Completed");
+
+    // A pass with no changes: at most two MDR requests, no TheHive request at all.
+    w.mdr.clear_journal();
+    let hive_before = w.hive.journal().len();
+    let second = w.pass();
+    assert_eq!(second.incidents, 0, "{second:?}");
+    assert!(w.mdr.journal().len() <= 2, "{:?}", w.mdr.journal().iter().map(|e| &e.endpoint).collect::<Vec<_>>());
+    assert_eq!(w.hive.journal().len(), hive_before);
+
+    // Killed before the state was saved (no state file): the replay reads, and writes nothing.
+    std::fs::remove_file(w.dir.path().join("conf/.mdr-sync-state.json")).unwrap();
+    let writes = w.hive_writes();
+    assert_eq!(w.pass().failed, 0);
+    assert_eq!(w.hive_writes(), writes, "a replayed pass wrote to TheHive");
+
+    // MDR_ApproveResponse on that task, with the job built from the stand-in's task and case.
+    let fixture_name =
+        if w.version == TheHiveVersion::V4 { "th4/input_case_task.json" } else { "th5/input_case_task.json" };
+    let mut input = fixture(fixture_name);
+    let mut data = (*pending_task).clone();
+    data["case"] = case.clone();
+    if w.version == TheHiveVersion::V5 {
+        data["case"]["customFieldValues"] = json!({"mdr-incident-id": NEW_INCIDENT});
+    }
+    input["data"] = data;
+    input["config"]["service"] = "confirm_response".into();
+    w.run_decision(input);
+    assert_eq!(w.mdr.response(PENDING).unwrap()["status"], "Confirmed");
+
+    // The next pass sees the decision and closes the task with a log.
+    let writes_before = w.hive_writes();
+    let third = w.pass();
+    assert_eq!(third.failed, 0);
+    let task = w.hive.records().1.into_iter().find(|t| t["_id"] == pending_task["_id"]).unwrap();
+    assert_eq!(task["status"], "Completed");
+    let decision_logs = w.logs_of(&task["_id"]);
+    assert_eq!(decision_logs.len(), 1);
+    assert!(decision_logs[0]["message"].as_str().unwrap().contains("Confirmed"));
+    assert_eq!(w.hive_writes() - writes_before, 2, "one log and one task update");
+    assert_eq!(w.logs_of(&comments_task["_id"]).len(), 2, "nothing mirrored twice");
+    assert_eq!(w.cases_of(NEW_INCIDENT).len(), 1);
+}
+
+#[test]
+fn thehive4_full_run() {
+    full_run(TheHiveVersion::V4);
+}
+
+#[test]
+fn thehive5_full_run() {
+    full_run(TheHiveVersion::V5);
+}
+
+#[test]
+fn a_failed_case_creation_is_retried_and_does_not_stop_the_others() {
+    let w = world(TheHiveVersion::V5);
+    w.hive.inject("POST /api/v1/case", Fault::Status(500, "{\"message\": \"boom\"}".to_owned()), 1);
+    let first = w.pass();
+    assert_eq!(first.failed, 1, "{first:?}");
+    assert_eq!(w.cases_of(LINKED_INCIDENT).len(), 1);
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(w.dir.path().join("conf/.mdr-sync-state.json")).unwrap_or_default())
+            .unwrap_or(json!({"cursor": 0}));
+    let failed_time = w.mdr.incident("-NzClosedIncident03").unwrap()["update_time"].as_i64().unwrap();
+    assert!(state["cursor"].as_i64().unwrap() <= failed_time, "the state moved past the failed incident: {state}");
+    let second = w.pass();
+    assert_eq!(second.failed, 0, "{second:?}");
+    for incident in [NEW_INCIDENT, LINKED_INCIDENT, "-NzClosedIncident03"] {
+        assert_eq!(w.cases_of(incident).len(), 1, "{incident}");
+    }
+    // The closed incident's case is resolved with the mapped resolution.
+    let closed = &w.cases_of("-NzClosedIncident03")[0];
+    assert!(["TruePositive", "FalsePositive", "Other"].contains(&closed["status"].as_str().unwrap()), "{closed}");
+}
+
+#[test]
+fn comments_from_our_responders_and_excluded_authors_are_not_mirrored_back() {
+    let w = world(TheHiveVersion::V4);
+    w.pass();
+    let config = w.config();
+    let client = mdr_core::MdrClient::new(&config.mdr).unwrap();
+    // As MDR_SendTaskLog posts it (its footer), and a plain one by the excluded connection name.
+    client.create_comment(NEW_INCIDENT, "ana wrote:\n> done\n\n(sent from TheHive: case #1, log ~7)").unwrap();
+    client.create_comment(NEW_INCIDENT, "posted by another script").unwrap();
+    let logs = || w.hive.records().2.len();
+    let before = logs();
+    assert_eq!(w.pass().failed, 0);
+    assert_eq!(logs(), before, "the responder's comment and the excluded author's came back");
+    // Without exclude_author only the comment carrying the responders' footer is left out.
+    let path = w.dir.path().join("conf/config.yml");
+    let yaml = std::fs::read_to_string(&path).unwrap().replace("exclude_author", "unused_key");
+    std::fs::write(&path, yaml).unwrap();
+    std::fs::remove_file(w.dir.path().join("conf/.mdr-sync-state.json")).unwrap();
+    assert_eq!(w.pass().failed, 0);
+    let (_, _, all) = w.hive.records();
+    assert_eq!(all.len(), before + 1);
+    assert!(all.last().unwrap()["message"].as_str().unwrap().contains("posted by another script"));
+}
+
+#[test]
+fn an_attachment_over_the_limit_becomes_a_log_naming_it() {
+    let w = world(TheHiveVersion::V4);
+    let path = w.dir.path().join("conf/config.yml");
+    let yaml = std::fs::read_to_string(&path).unwrap().replace("size_limit: 100000", "size_limit: 3");
+    std::fs::write(&path, yaml).unwrap();
+    assert_eq!(w.pass().failed, 0);
+    assert!(w.mdr.calls("attachments/download").is_empty(), "a file over the limit was downloaded");
+    let logs = w.hive.records().2;
+    let log = logs.iter().find(|l| l["message"].as_str().unwrap().contains("[MDR attachment ")).unwrap();
+    let message = log["message"].as_str().unwrap();
+    assert!(message.contains("process_tree.txt") && message.contains("Not copied: larger than"), "{message}");
+    assert_eq!(log["attachments"], json!([]));
+}
+
+#[test]
+fn an_mdr_failure_on_one_incident_is_retried_next_pass() {
+    let w = world(TheHiveVersion::V5);
+    // The first incident's comment list fails (a 500 is not retried within the pass).
+    w.mdr.inject("comments/list", Fault::Status(500, "{\"message\": \"down\"}".to_owned()), 1);
+    let first = w.pass();
+    assert_eq!(first.failed, 1, "{first:?}");
+    assert_eq!(w.cases_of(NEW_INCIDENT).len(), 1, "the other incidents went on");
+    let second = w.pass();
+    assert_eq!(second.failed, 0, "{second:?}");
+    let third = w.pass();
+    assert_eq!(third.incidents, 0, "converged: {third:?}");
+    for incident in [NEW_INCIDENT, LINKED_INCIDENT, "-NzClosedIncident03"] {
+        let cases = w.cases_of(incident);
+        assert_eq!(cases.len(), 1, "{incident}");
+        let comment_logs: Vec<Value> = w
+            .tasks_of(&cases[0]["_id"])
+            .iter()
+            .filter(|t| t["title"] == "MDR Response")
+            .flat_map(|t| w.logs_of(&t["_id"]))
+            .filter(|l| l["message"].as_str().unwrap().contains("[MDR comment "))
+            .collect();
+        assert_eq!(comment_logs.len(), 1, "{incident}: {comment_logs:?}");
+    }
+}
