@@ -6,9 +6,9 @@
 use std::fmt::Debug;
 
 use libfuzzer_sys::fuzz_target;
+use mdr_core::Secret;
 use mdr_core::client::{self, Asset, Attachment, Comment, Incident, MdrError, MdrResponse};
 use mdr_core::sync_api::{ProposedResponse, SyncAttachment, SyncIncident};
-use mdr_core::Secret;
 use mdr_core::token::{TokenPair, jwt_expiry};
 use serde_json::Value;
 

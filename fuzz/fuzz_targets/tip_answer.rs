@@ -28,8 +28,10 @@ fn job(config: Value) -> Job {
 fn settings() -> &'static [(Settings, Vec<Observable>); 2] {
     static SETTINGS: OnceLock<[(Settings, Vec<Observable>); 2]> = OnceLock::new();
     SETTINGS.get_or_init(|| {
-        let observables: Vec<Observable> =
-            OBSERVABLES.iter().map(|(kind, value)| Observable::parse(kind, value).expect("a valid observable")).collect();
+        let observables: Vec<Observable> = OBSERVABLES
+            .iter()
+            .map(|(kind, value)| Observable::parse(kind, value).expect("a valid observable"))
+            .collect();
         ["tip", "opentip"].map(|backend| {
             let config = json!({"backend": backend, "api_key": "k", "add_tags": true, "extract_artifacts": true});
             (Settings::from_job(&job(config)).expect("valid settings"), observables.clone())

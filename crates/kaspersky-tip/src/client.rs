@@ -123,7 +123,9 @@ pub fn decode_found(backend: Backend, body: &[u8]) -> Result<Answer, TipError> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(Answer::Found(map)),
-        Ok(other) => Err(TipError::BadBody { service, detail: format!("expected an object, got {}", type_name(&other)) }),
+        Ok(other) => {
+            Err(TipError::BadBody { service, detail: format!("expected an object, got {}", type_name(&other)) })
+        }
         Err(error) => Err(TipError::BadBody { service, detail: error.to_string() }),
     }
 }

@@ -484,7 +484,7 @@ pub(crate) fn server_message(response: Response) -> String {
 
 /// What an error answer's body says, as [`MdrError::Status`] shows it.
 pub fn error_message(text: &str) -> String {
-    let from_json = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+    let from_json = serde_json::from_str::<Value>(text).ok().and_then(|v| {
         ["message", "detail", "error"].iter().find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_owned))
     });
     match from_json {
