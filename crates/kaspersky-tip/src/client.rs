@@ -63,16 +63,7 @@ fn interpret(settings: &Settings, observable: &Observable, response: Response) -
     match status {
         StatusCode::OK => {
             let bytes = response.bytes().map_err(|error| TipError::BadBody { service, detail: causes(&error) })?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Answer::Found(Map::new()));
-            }
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(map)) => Ok(Answer::Found(map)),
-                Ok(other) => {
-                    Err(TipError::BadBody { service, detail: format!("expected an object, got {}", type_name(&other)) })
-                }
-                Err(error) => Err(TipError::BadBody { service, detail: error.to_string() }),
-            }
+            decode_found(settings.backend, &bytes)
         }
         StatusCode::NOT_FOUND => Ok(Answer::NotFound),
         StatusCode::BAD_REQUEST => Err(TipError::BadRequest {
@@ -121,6 +112,21 @@ fn interpret(settings: &Settings, observable: &Observable, response: Response) -
         }
         status if status.is_server_error() => Err(TipError::ServerError { service, status: status.as_u16() }),
         status => Err(TipError::UnexpectedStatus { service, status: status.as_u16() }),
+    }
+}
+
+/// Decodes the body of a 200 answer: a JSON object, or nothing at all (an empty answer).
+pub fn decode_found(backend: Backend, body: &[u8]) -> Result<Answer, TipError> {
+    let service = backend.service();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Answer::Found(Map::new()));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(Answer::Found(map)),
+        Ok(other) => {
+            Err(TipError::BadBody { service, detail: format!("expected an object, got {}", type_name(&other)) })
+        }
+        Err(error) => Err(TipError::BadBody { service, detail: error.to_string() }),
     }
 }
 

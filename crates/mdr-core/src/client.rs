@@ -296,8 +296,7 @@ impl MdrClient {
                 _ => status_error(endpoint, status, message),
             });
         }
-        let session: ConfirmedSession = parse(endpoint, response)?;
-        Ok(TokenPair { access: Secret::new(session.access_token), refresh: Secret::new(session.refresh_token) })
+        decode_session(&read_body(endpoint, response)?)
     }
 
     pub fn incident_details(&self, incident_id: &str) -> Result<Incident, MdrError> {
@@ -443,12 +442,30 @@ pub(crate) fn http_config(settings: &MdrSettings) -> HttpConfig {
 }
 
 fn parse<T: DeserializeOwned>(endpoint: &str, response: Response) -> Result<T, MdrError> {
+    decode_answer(endpoint, &read_body(endpoint, response)?)
+}
+
+fn read_body(endpoint: &str, response: Response) -> Result<Vec<u8>, MdrError> {
     let bytes =
         response.bytes().map_err(|e| MdrError::BadBody { endpoint: endpoint.to_owned(), detail: causes(&e) })?;
-    serde_json::from_slice(&bytes).map_err(|e| MdrError::BadBody {
+    Ok(Vec::from(bytes))
+}
+
+/// Decodes the body of a successful (200) answer of `endpoint`: every call's answer goes through
+/// here, so the fuzz targets exercise exactly what the client does with what the server sent.
+pub fn decode_answer<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, MdrError> {
+    // serde's message quotes the offending value in full, so it is shortened (and its JWTs
+    // hidden) like the body itself.
+    serde_json::from_slice(body).map_err(|e| MdrError::BadBody {
         endpoint: endpoint.to_owned(),
-        detail: format!("{e} (body starts with {:?})", preview(&String::from_utf8_lossy(&bytes))),
+        detail: format!("{} (body starts with {:?})", preview(&e.to_string()), preview(&String::from_utf8_lossy(body))),
     })
+}
+
+/// Decodes the answer of `session/confirm`: the new access and refresh tokens.
+pub fn decode_session(body: &[u8]) -> Result<TokenPair, MdrError> {
+    let session: ConfirmedSession = decode_answer("session/confirm", body)?;
+    Ok(TokenPair { access: Secret::new(session.access_token), refresh: Secret::new(session.refresh_token) })
 }
 
 pub(crate) fn status_error(endpoint: &str, status: u16, message: String) -> MdrError {
@@ -464,22 +481,33 @@ pub(crate) fn status_error(endpoint: &str, status: u16, message: String) -> MdrE
 
 /// The server's own explanation, shortened; JSON `message`/`detail`/`error` when present.
 pub(crate) fn server_message(response: Response) -> String {
-    let text = response.text().unwrap_or_default();
-    let from_json = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+    error_message(&response.text().unwrap_or_default())
+}
+
+/// What an error answer's body says, as [`MdrError::Status`] shows it.
+pub fn error_message(text: &str) -> String {
+    let from_json = serde_json::from_str::<Value>(text).ok().and_then(|v| {
         ["message", "detail", "error"].iter().find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_owned))
     });
     match from_json {
         Some(message) => preview(&message),
         None if text.trim_start().starts_with('<') => "an HTML error page".to_owned(),
         None if text.trim().is_empty() => "no details".to_owned(),
-        None => preview(&text),
+        None => preview(text),
     }
 }
 
 /// Shortens text for an error message and hides anything shaped like a JWT, in case a server
-/// echoes the token it refused.
+/// echoes the token it refused. Control characters become U+FFFD: the message stays one line, and
+/// quoting it (`{:?}`) cannot turn each of them into a six-character escape.
 pub(crate) fn preview(text: &str) -> String {
-    let mut out: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .map(|c| if c.is_control() { char::REPLACEMENT_CHARACTER } else { c })
+        .collect();
     while let Some(start) = out.find("eyJ") {
         let end = out[start..]
             .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.=".contains(c)))
@@ -514,6 +542,7 @@ fn transport_error(endpoint: &str, api_url: &str, failure: Failure, kind: Call, 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -523,5 +552,23 @@ mod tests {
         assert_eq!(preview(text), "bad token <redacted> was refused");
         let long = "x".repeat(1000);
         assert_eq!(preview(&long).chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn previews_of_control_characters_stay_short_when_quoted() {
+        // Found by fuzzing (mdr_answers): 300 of them quoted as `\u{1e}` made an 1800-character error.
+        let quoted = format!("{:?}", preview(&"\u{1e}".repeat(1000)));
+        assert!(quoted.chars().count() <= MAX_MESSAGE_CHARS + 3, "{quoted}");
+        assert_eq!(preview("a\u{0}b\u{7f}c"), "a\u{fffd}b\u{fffd}c");
+    }
+
+    #[test]
+    fn a_bad_body_error_is_short_and_hides_tokens_whatever_the_answer_quotes() {
+        // Found by fuzzing (mdr_answers): serde quotes a mistyped value in full.
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2lnbmF0dXJl";
+        let body = format!(r#"{{"incident_id": "i", "creation_time": "{jwt} {}"}}"#, "x".repeat(100_000));
+        let err = decode_answer::<Incident>("incidents/details", body.as_bytes()).unwrap_err().to_string();
+        assert!(err.starts_with("MDR API incidents/details answered with an unexpected body: invalid type"), "{err}");
+        assert!(err.chars().count() < 1_000 && !err.contains("eyJ"), "{err}");
     }
 }
