@@ -12,6 +12,7 @@
 //! `{"success": true, "summary": {"taxonomies": […]}, "artifacts": […], "operations": […], "full": …}`.
 
 mod analyzer;
+mod atomic;
 mod cli;
 mod document;
 mod http;
@@ -24,8 +25,10 @@ mod panic_hook;
 mod redact;
 mod report;
 mod runner;
+mod secret;
 
 pub use analyzer::{AnalyzerReport, Artifact, Taxonomy, TaxonomyLevel};
+pub use atomic::{FileMode, write_atomically};
 pub use cli::job_dir_arg;
 pub use http::{CaSource, HttpSettings};
 pub use job::{InputError, ItemError, Job};
@@ -33,3 +36,4 @@ pub use operation::{CustomFieldValue, Operation};
 pub use redact::redact_url_password;
 pub use report::Report;
 pub use runner::{run, run_analyzer, run_analyzer_with_io, run_with_io};
+pub use secret::Secret;

@@ -1,10 +1,9 @@
 //! The analyzer's configuration, read from the Cortex job and validated with errors naming the item.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cortex_worker::{HttpSettings, Job};
+use cortex_worker::{HttpSettings, Job, Secret};
 use serde_json::Value;
 
 use crate::error::TipError;
@@ -42,22 +41,6 @@ impl Backend {
             Backend::Tip => TIP_URL,
             Backend::OpenTip => OPENTIP_URL,
         }
-    }
-}
-
-/// A secret string: never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(REMOVED)")
     }
 }
 
@@ -297,7 +280,7 @@ fn auth(job: &Job, backend: Backend) -> Result<Auth, TipError> {
                     "missing; request an API token at https://opentip.kaspersky.com (My account > API)".to_owned(),
                 )
             })?;
-            Ok(Auth::ApiKey(Secret(key.to_owned())))
+            Ok(Auth::ApiKey(Secret::new(key)))
         }
         Backend::Tip => match job.config_str("client_cert") {
             Some(path) => {
@@ -310,10 +293,10 @@ fn auth(job: &Job, backend: Backend) -> Result<Auth, TipError> {
                 Ok(Auth::CertificateBasic {
                     client_cert: PathBuf::from(path),
                     username: username.to_owned(),
-                    password: Secret(password.to_owned()),
+                    password: Secret::new(password),
                 })
             }
-            None => api_key.map(|key| Auth::Bearer(Secret(key.to_owned()))).ok_or_else(|| {
+            None => api_key.map(|key| Auth::Bearer(Secret::new(key))).ok_or_else(|| {
                 config(
                     "api_key",
                     "missing; set the TIP API token, or `client_cert` with `username` and `password`".to_owned(),
@@ -406,19 +389,19 @@ mod tests {
         let s = settings(json!({"backend": "opentip", "api_key": "k"})).unwrap();
         assert_eq!(s.backend, Backend::OpenTip);
         assert_eq!(s.api_url, OPENTIP_URL);
-        assert_eq!(s.auth, Auth::ApiKey(Secret("k".into())));
+        assert_eq!(s.auth, Auth::ApiKey(Secret::new("k")));
         assert_eq!((s.count, s.tlp_limit, s.add_tags, s.extract_artifacts), (100, 2, false, false));
         assert_eq!(s.timeout, Duration::from_secs(30));
         assert_eq!(s.sections(Kind::Hash)[..4], ["LicenseInfo", "Zone", "FileGeneralInfo", "DetectionsInfo"]);
         // The Python analyzer's item name still works.
         let legacy = settings(json!({"backend": "OpenTIP", "key": "old"})).unwrap();
-        assert_eq!(legacy.auth, Auth::ApiKey(Secret("old".into())));
+        assert_eq!(legacy.auth, Auth::ApiKey(Secret::new("old")));
     }
 
     #[test]
     fn tip_auth_modes() {
         let s = settings(json!({"backend": "tip", "api_key": "t", "api_url": "https://tip.example/"})).unwrap();
-        assert_eq!((s.api_url.as_str(), &s.auth), ("https://tip.example", &Auth::Bearer(Secret("t".into()))));
+        assert_eq!((s.api_url.as_str(), &s.auth), ("https://tip.example", &Auth::Bearer(Secret::new("t"))));
         let cert = settings(json!({"backend": "tip", "client_cert": "/c.pem", "username": "u", "password": "p"}));
         assert!(matches!(cert.unwrap().auth, Auth::CertificateBasic { .. }));
         let error = settings(json!({"backend": "tip", "client_cert": "/c.pem", "username": "u"})).unwrap_err();

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cortex_http::{Call, Failure, HttpClient, HttpConfig, SetupError, Untrusted, causes};
+use cortex_worker::Secret;
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::{RequestBuilder, Response};
 use serde::Deserialize;
@@ -19,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::config::{ConfigError, MdrSettings};
-use crate::secret::{Secret, redact_url_passwords};
+use crate::secret::redact_url_passwords;
 use crate::token::{TokenError, TokenPair, TokenStore};
 
 /// Items asked for per page of a list call (MDR documents no default page size).

@@ -25,8 +25,8 @@ use cortex_http::{Call, Failure, HttpClient, Untrusted, causes};
 
 use crate::client::{MdrError, http_config, preview};
 use crate::config::{ConfigError, MdrSettings};
-use crate::secret::Secret;
 use crate::thehive::AttachmentMeta;
+use cortex_worker::Secret;
 
 /// Largest attachment sent to MDR unless `attachment_max_mb` says otherwise.
 pub const DEFAULT_ATTACHMENT_MAX_MB: u64 = 100;

@@ -19,8 +19,10 @@ use serde_json::{Map, Value, json};
 
 use crate::client::{MdrClient, MdrError};
 use crate::config::{ConfigError, MdrSettings};
-use crate::secret::Secret;
-use crate::token::{ACCESS_FILE, LOCK_FILE, REFRESH_FILE, TokenError, TokenStore, jwt_expiry, now_secs};
+use crate::token::{
+    ACCESS_FILE, LOCK_FILE, REFRESH_FILE, TokenError, TokenStore, human_duration, jwt_expiry, now_secs,
+};
+use cortex_worker::Secret;
 
 /// The connection options of the command line; each one plays the Cortex configuration item of
 /// the same name.
@@ -181,7 +183,7 @@ fn checked_token(text: &str, source: &str) -> Result<Secret, ToolError> {
     if let Some(exp) = jwt_expiry(text) {
         let now = now_secs();
         if exp <= now {
-            return Err(ToolError::Expired { ago: duration(now - exp) });
+            return Err(ToolError::Expired { ago: human_duration(now - exp) });
         }
     }
     Ok(Secret::new(text))
@@ -262,9 +264,9 @@ fn write_status(dir: &Path, out: &mut dyn Write) -> Result<Health, ToolError> {
                 let validity = match jwt_expiry(&token) {
                     Some(exp) if exp > now => {
                         refresh_ok |= name == REFRESH_FILE;
-                        format!("valid until {} (in {})", utc(exp), duration(exp - now))
+                        format!("valid until {} (in {})", utc(exp), human_duration(exp - now))
                     }
-                    Some(exp) => format!("EXPIRED at {} ({} ago)", utc(exp), duration(now - exp)),
+                    Some(exp) => format!("EXPIRED at {} ({} ago)", utc(exp), human_duration(now - exp)),
                     None => {
                         refresh_ok |= name == REFRESH_FILE;
                         "present, expiry unreadable (not a JWT)".to_owned()
@@ -363,16 +365,6 @@ pub fn utc(secs: u64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
-/// A short human duration: `42 s`, `17 min`, `5 h 12 min`, `6 days 23 h`.
-pub fn duration(secs: u64) -> String {
-    match secs {
-        s if s < 120 => format!("{s} s"),
-        s if s < 3600 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        s => format!("{} days {} h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -383,10 +375,6 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_709_251_199), "2024-02-29 23:59:59 UTC");
         assert_eq!(utc(1_900_000_000), "2030-03-17 17:46:40 UTC");
-        assert_eq!(duration(59), "59 s");
-        assert_eq!(duration(3599), "59 min");
-        assert_eq!(duration(3600 * 5 + 60 * 12), "5 h 12 min");
-        assert_eq!(duration(86_400 * 6 + 3600 * 23), "6 days 23 h");
     }
 
     #[test]

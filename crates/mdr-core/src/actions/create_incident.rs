@@ -22,7 +22,7 @@ use crate::client::{Incident, MdrClient, NewIncident};
 use crate::config::MdrSettings;
 use crate::thehive::{Case, DataType};
 use crate::thehive_api::{TheHiveClient, TheHiveError, TheHiveSettings, TheHiveVersion};
-use crate::token::{lock_exclusive, write_atomically};
+use crate::token::{lock_exclusive, write_private};
 
 const DEFAULT_HOSTS_FIELD: &str = "mdr-affected-hosts";
 const DEFAULT_HOST_TAG_PREFIX: &str = "host:";
@@ -253,7 +253,7 @@ fn ledger_remove(token_dir: &Path, case_key: &str) {
 fn ledger_write(token_dir: &Path, case_key: &str, incident_id: &str) -> Result<(), String> {
     let dir = token_dir.join(LEDGER_DIR);
     std::fs::create_dir_all(&dir)
-        .and_then(|()| write_atomically(&dir, case_key, incident_id))
+        .and_then(|()| write_private(&dir, case_key, incident_id))
         .map_err(|e| format!("could not record the incident in {}: {e}", dir.display()))
 }
 
