@@ -13,6 +13,7 @@
 mod failure;
 mod retry;
 mod tls;
+mod url;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub use failure::{Failure, Untrusted, causes, classify};
 pub use retry::{Attempt, Call, MAX_ATTEMPTS, Next, decide};
+pub use url::{HttpUrl, UrlError, display_safe};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Retries stop once this many request timeouts have passed since the client was made.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cortex_http::HttpUrl;
 use cortex_worker::{HttpSettings, Job, Secret};
 use serde_json::Value;
 
@@ -60,7 +61,7 @@ pub enum Auth {
 pub struct Settings {
     pub backend: Backend,
     /// Base URL without trailing slash.
-    pub api_url: String,
+    pub api_url: HttpUrl,
     pub auth: Auth,
     /// TIP only: the sections requested per lookup type (mandatory ones included).
     pub sections: [Vec<&'static str>; 4],
@@ -236,37 +237,25 @@ fn parse_sections(kind: Kind, value: Option<&Value>) -> Result<Vec<&'static str>
 }
 
 /// https only, except plain http to a loopback address (local tests and stand-ins); no credentials in it.
-fn api_url(value: Option<&str>, backend: Backend) -> Result<String, TipError> {
-    let Some(url) = value else {
-        return Ok(backend.default_url().to_owned());
-    };
-    let url = url.trim_end_matches('/');
-    // Any `@` may end a userinfo (a password can hold a raw `/`, `?` or `#`): refuse it before the URL is echoed.
-    if url.contains('@') {
+fn api_url(value: Option<&str>, backend: Backend) -> Result<HttpUrl, TipError> {
+    let text = value.unwrap_or(backend.default_url());
+    let invalid = |reason: &str| config("api_url", format!("`{}` {reason}", text.trim_end_matches('/')));
+    // Any `@` may end a userinfo (a password can hold a raw `/`, `?` or `#`, or the scheme be
+    // missing): refuse it before the URL is parsed and echoed.
+    if text.contains('@') {
         return Err(config(
             "api_url",
             "must not contain credentials; use `api_key` or `username`/`password`".to_owned(),
         ));
     }
-    let invalid = |reason: &str| config("api_url", format!("`{url}` {reason}"));
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("is not an http(s) URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if rest.contains(['?', '#']) {
+    let url = HttpUrl::parse(text).map_err(|e| invalid(&e.to_string()))?;
+    if url.has_query_or_fragment() {
         return Err(invalid("must not have a query or fragment"));
     }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    if host.is_empty() {
-        return Err(invalid("has no host"));
+    if !url.is_https() && !url.is_loopback() {
+        return Err(invalid("must use https (plain http is only allowed to a loopback address)"));
     }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(url.to_owned()),
-        "http" if matches!(host, "127.0.0.1" | "localhost" | "::1") => Ok(url.to_owned()),
-        "http" => Err(invalid("must use https (plain http is only allowed to a loopback address)")),
-        _ => Err(invalid("is not an http(s) URL")),
-    }
+    Ok(url)
 }
 
 fn auth(job: &Job, backend: Backend) -> Result<Auth, TipError> {
@@ -388,7 +377,7 @@ mod tests {
     fn minimal_opentip_uses_defaults() {
         let s = settings(json!({"backend": "opentip", "api_key": "k"})).unwrap();
         assert_eq!(s.backend, Backend::OpenTip);
-        assert_eq!(s.api_url, OPENTIP_URL);
+        assert_eq!(s.api_url.as_str(), OPENTIP_URL);
         assert_eq!(s.auth, Auth::ApiKey(Secret::new("k")));
         assert_eq!((s.count, s.tlp_limit, s.add_tags, s.extract_artifacts), (100, 2, false, false));
         assert_eq!(s.timeout, Duration::from_secs(30));
@@ -422,7 +411,7 @@ mod tests {
     #[test]
     fn api_url_rules() {
         let ok = |url: &str| settings(json!({"backend": "tip", "api_key": "k", "api_url": url}));
-        assert_eq!(ok("http://127.0.0.1:8080/").unwrap().api_url, "http://127.0.0.1:8080");
+        assert_eq!(ok("http://127.0.0.1:8080/").unwrap().api_url.as_str(), "http://127.0.0.1:8080");
         assert!(ok("http://[::1]:1").is_ok());
         assert!(ok("http://tip.example").unwrap_err().contains("must use https"));
         assert!(ok("https://u:p@tip.example").unwrap_err().contains("must not contain credentials"));

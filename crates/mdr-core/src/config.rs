@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cortex_http::{HttpUrl, display_safe};
 use cortex_worker::{HttpSettings, Job};
 use serde_yaml::Value as Yaml;
 
@@ -39,7 +40,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct MdrSettings {
     /// Base URL without a trailing slash, e.g. `https://mdr.kaspersky.com/api/v1`.
-    pub api_url: String,
+    pub api_url: HttpUrl,
     pub client_id: String,
     pub token_dir: PathBuf,
     /// Extra CA bundle (PEM) trusted for the MDR API.
@@ -116,14 +117,12 @@ impl Sources<'_> {
     }
 }
 
-fn checked_url(item: &'static str, origin: &str, value: &str) -> Result<String, ConfigError> {
-    let trimmed = value.trim().trim_end_matches('/');
-    let has_host =
-        ["https://", "http://"].iter().any(|scheme| trimmed.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty()));
-    if !has_host || trimmed.contains(char::is_whitespace) {
-        return Err(ConfigError::InvalidUrl { item, origin: origin.to_owned(), value: value.to_owned() });
-    }
-    Ok(trimmed.to_owned())
+fn checked_url(item: &'static str, origin: &str, value: &str) -> Result<HttpUrl, ConfigError> {
+    HttpUrl::parse(value).map_err(|_| ConfigError::InvalidUrl {
+        item,
+        origin: origin.to_owned(),
+        value: display_safe(value),
+    })
 }
 
 /// The `timeout` item: a number (Cortex `number` items) or a numeric string; absent or null = 30 s.
@@ -208,7 +207,7 @@ mod tests {
     #[test]
     fn cortex_items_win_and_api_url_has_a_default() {
         let s = MdrSettings::from_job(&job(json!({"client_id": "abc", "token_dir": "/t", "api_url": null}))).unwrap();
-        assert_eq!(s.api_url, DEFAULT_API_URL);
+        assert_eq!(s.api_url.as_str(), DEFAULT_API_URL);
         assert_eq!(s.client_id, "abc");
         assert_eq!(s.token_dir, PathBuf::from("/t"));
         assert_eq!(s.ssl_cert, None);
@@ -247,7 +246,7 @@ mod tests {
         )
         .unwrap();
         let s = MdrSettings::from_job(&job(json!({"config_path": yml.to_str().unwrap(), "token_dir": null}))).unwrap();
-        assert_eq!(s.api_url, "https://mdr.example.invalid/api/v1");
+        assert_eq!(s.api_url.as_str(), "https://mdr.example.invalid/api/v1");
         assert_eq!(s.client_id, "12345");
         assert_eq!(s.ssl_cert, Some(dir.path().join("conf/mdr.pem")));
         assert_eq!(s.token_dir, dir.path().join("conf"));

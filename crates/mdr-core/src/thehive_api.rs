@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use cortex_http::{Call, Failure, HttpClient, Untrusted, causes};
 
 use crate::client::{MdrError, http_config, preview};
-use crate::config::{ConfigError, MdrSettings};
+use crate::config::MdrSettings;
 use crate::thehive::AttachmentMeta;
 use cortex_worker::Secret;
 
@@ -66,12 +66,6 @@ pub enum TheHiveError {
     TooLarge { name: String, limit_mb: u64 },
     #[error("Cannot store the attachment {name} in a temporary file: {reason}")]
     Spool { name: String, reason: String },
-}
-
-impl From<ConfigError> for TheHiveError {
-    fn from(err: ConfigError) -> Self {
-        TheHiveError::Setup(MdrError::Config(err))
-    }
 }
 
 /// TheHive connection settings of one job.

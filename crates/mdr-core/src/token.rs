@@ -141,10 +141,6 @@ impl TokenStore {
         store
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// A usable access token: the one on disk, or a fresh one obtained through `exchange`.
     pub fn access_token<E, F>(&self, exchange: F) -> Result<Secret, E>
     where

@@ -268,7 +268,7 @@ fn already_linked(incident_id: &str, settings: &MdrSettings) -> Report {
         "message": format!("The case is already linked to MDR incident {incident_id}; no new incident was created"),
         "incident_id": incident_id,
         "already_linked": true,
-        "link": console_link(&settings.api_url, incident_id),
+        "link": console_link(settings.api_url.as_str(), incident_id),
     }))
 }
 
@@ -295,7 +295,7 @@ fn linked_report(
         "message": message,
         "incident_id": incident_id,
         "already_linked": earlier_click,
-        "link": console_link(&settings.api_url, incident_id),
+        "link": console_link(settings.api_url.as_str(), incident_id),
     });
     if let Some((incident, recorded)) = created {
         full["incident_number"] = json!(incident.incident_number);
