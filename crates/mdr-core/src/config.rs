@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cortex_http::{HttpUrl, display_safe};
-use cortex_worker::{HttpSettings, Job};
+use cortex_worker::{HttpSettings, ItemError, Items, Job};
 use serde_yaml::Value as Yaml;
 
 pub const DEFAULT_API_URL: &str = "https://mdr.kaspersky.com/api/v1";
@@ -32,8 +32,8 @@ pub enum ConfigError {
     InvalidYaml { path: String, reason: String },
     #[error("Configuration item `{item}` ({origin}) must be an http(s) URL such as {DEFAULT_API_URL}, got {value:?}")]
     InvalidUrl { item: &'static str, origin: String, value: String },
-    #[error("Configuration item `timeout` must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECS}, got {0}")]
-    InvalidTimeout(String),
+    #[error(transparent)]
+    Item(#[from] ItemError),
 }
 
 /// The resolved MDR connection settings of one job.
@@ -57,60 +57,76 @@ pub struct MdrSettings {
 
 impl MdrSettings {
     pub fn from_job(job: &Job) -> Result<MdrSettings, ConfigError> {
-        let yaml = match job.config_str("config_path") {
-            Some(path) => Some(UtilityConfig::load(Path::new(path))?),
-            None => None,
-        };
-        let sources = Sources { job, yaml: yaml.as_ref() };
+        MdrSettings::from_items(job.items(), job.http_settings())
+    }
+
+    /// From configuration items by name: a job's, or a command line's gathered into a map.
+    pub fn from_items(items: Items<'_>, http: HttpSettings) -> Result<MdrSettings, ConfigError> {
+        let sources = Sources::new(items)?;
         let (api_url, origin) =
-            sources.text("api_url").unwrap_or_else(|| (DEFAULT_API_URL.to_owned(), "built-in default".to_owned()));
+            sources.text("api_url")?.unwrap_or_else(|| (DEFAULT_API_URL.to_owned(), "built-in default".to_owned()));
         Ok(MdrSettings {
             api_url: checked_url("api_url", &origin, &api_url)?,
             client_id: sources.required("client_id")?,
-            token_dir: sources
-                .path("token_dir")
-                .or_else(|| yaml.as_ref().map(UtilityConfig::default_token_dir))
-                .ok_or_else(|| sources.missing("token_dir"))?,
-            ssl_cert: sources.path("ssl_cert"),
-            incident_field: job.config_str("incident_custom_field").unwrap_or(DEFAULT_INCIDENT_FIELD).to_owned(),
-            timeout: timeout(job.config("timeout"))?,
-            utility_config: yaml.as_ref().map(|y| y.path.clone()),
-            http: job.http_settings(),
+            token_dir: sources.token_dir()?,
+            ssl_cert: sources.path("ssl_cert")?,
+            incident_field: items.text("incident_custom_field")?.unwrap_or(DEFAULT_INCIDENT_FIELD).to_owned(),
+            timeout: Duration::from_secs(items.whole_number("timeout", DEFAULT_TIMEOUT_SECS, 1..=MAX_TIMEOUT_SECS)?),
+            utility_config: sources.yaml.as_ref().map(|y| y.path.clone()),
+            http,
         })
     }
 }
 
-/// The Cortex configuration, then config.yml.
-struct Sources<'a> {
-    job: &'a Job,
-    yaml: Option<&'a UtilityConfig>,
+/// Only the token folder (`token_dir`, else the utility's), for callers that need no API settings.
+pub fn token_dir(items: Items<'_>) -> Result<PathBuf, ConfigError> {
+    Sources::new(items)?.token_dir()
 }
 
-impl Sources<'_> {
-    /// The value and a description of where it came from.
-    fn text(&self, item: &str) -> Option<(String, String)> {
-        if let Some(v) = self.job.config_str(item) {
-            return Some((v.to_owned(), "Cortex configuration".to_owned()));
-        }
-        let yaml = self.yaml?;
-        yaml.text(item).map(|v| (v, yaml.path.display().to_string()))
+/// The configuration items, then config.yml.
+struct Sources<'a> {
+    items: Items<'a>,
+    yaml: Option<UtilityConfig>,
+}
+
+impl<'a> Sources<'a> {
+    fn new(items: Items<'a>) -> Result<Sources<'a>, ConfigError> {
+        let yaml = match items.text("config_path")? {
+            Some(path) => Some(UtilityConfig::load(Path::new(path))?),
+            None => None,
+        };
+        Ok(Sources { items, yaml })
     }
 
-    fn path(&self, item: &str) -> Option<PathBuf> {
-        if let Some(v) = self.job.config_str(item) {
-            return Some(PathBuf::from(v));
+    /// The value and a description of where it came from.
+    fn text(&self, item: &str) -> Result<Option<(String, String)>, ConfigError> {
+        if let Some(v) = self.items.text(item)? {
+            return Ok(Some((v.to_owned(), "Cortex configuration".to_owned())));
         }
-        let yaml = self.yaml?;
-        yaml.path_text(item).map(|v| yaml.resolve(&v))
+        let Some(yaml) = &self.yaml else { return Ok(None) };
+        Ok(yaml.text(item).map(|v| (v, yaml.path.display().to_string())))
+    }
+
+    fn path(&self, item: &str) -> Result<Option<PathBuf>, ConfigError> {
+        if let Some(v) = self.items.text(item)? {
+            return Ok(Some(PathBuf::from(v)));
+        }
+        Ok(self.yaml.as_ref().and_then(|yaml| yaml.path_text(item).map(|v| yaml.resolve(&v))))
+    }
+
+    fn token_dir(&self) -> Result<PathBuf, ConfigError> {
+        self.path("token_dir")?
+            .or_else(|| self.yaml.as_ref().map(UtilityConfig::default_token_dir))
+            .ok_or_else(|| self.missing("token_dir"))
     }
 
     fn required(&self, item: &'static str) -> Result<String, ConfigError> {
-        self.text(item).map(|(v, _)| v).ok_or_else(|| self.missing(item))
+        self.text(item)?.map(|(v, _)| v).ok_or_else(|| self.missing(item))
     }
 
     fn missing(&self, item: &'static str) -> ConfigError {
         let mut looked_in = "Cortex configuration".to_owned();
-        if let Some(yaml) = self.yaml {
+        if let Some(yaml) = &self.yaml {
             looked_in.push_str(&format!(", {}", yaml.path.display()));
         }
         ConfigError::Missing { item, looked_in }
@@ -123,21 +139,6 @@ fn checked_url(item: &'static str, origin: &str, value: &str) -> Result<HttpUrl,
         origin: origin.to_owned(),
         value: display_safe(value),
     })
-}
-
-/// The `timeout` item: a number (Cortex `number` items) or a numeric string; absent or null = 30 s.
-fn timeout(value: Option<&serde_json::Value>) -> Result<Duration, ConfigError> {
-    let secs = match value {
-        None => return Ok(Duration::from_secs(DEFAULT_TIMEOUT_SECS)),
-        Some(serde_json::Value::Number(n)) => n.as_u64(),
-        Some(serde_json::Value::String(s)) if s.trim().is_empty() => Some(DEFAULT_TIMEOUT_SECS),
-        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-        Some(_) => None,
-    };
-    match secs {
-        Some(secs @ 1..=MAX_TIMEOUT_SECS) => Ok(Duration::from_secs(secs)),
-        _ => Err(ConfigError::InvalidTimeout(value.map(ToString::to_string).unwrap_or_default())),
-    }
 }
 
 /// The parts of the MDR Integration Utility's `config.yml` the responders share.
@@ -223,7 +224,10 @@ mod tests {
         assert_eq!(with(json!("")).unwrap().timeout, Duration::from_secs(30));
         for bad in [json!(0), json!(-1), json!(1.5), json!("soon"), json!(601), json!([5])] {
             let err = with(bad.clone()).unwrap_err().to_string();
-            assert!(err.starts_with("Configuration item `timeout` must be a whole number"), "{bad}: {err}");
+            assert!(
+                err.starts_with("Invalid configuration item `timeout`: expected a whole number from 1 to 600"),
+                "{bad}: {err}"
+            );
         }
     }
 
