@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::http::HttpSettings;
-use crate::items::{ItemError, Items};
+use crate::items::Items;
 use crate::redact::redact_input;
 
 /// Default TLP/PAP of a job, and default maximum, as in cortexutils.
@@ -137,19 +137,15 @@ impl Job {
         self.section_value("config", name)
     }
 
-    /// `input.config.<name>` as a trimmed string; `None` when missing, null, not a string, or blank.
+    /// `input.config.<name>` as a trimmed string; `None` when missing, null, not a string, or blank
+    /// (cortexutils' leniency). [`Job::items`] reads the same items typed, refusing a wrong type.
     pub fn config_str(&self, name: &str) -> Option<&str> {
         non_blank(self.config(name))
     }
 
-    /// The configuration items (`input.config`), for typed reads.
+    /// The configuration items (`input.config`), for typed reads that name a wrong value's item.
     pub fn items(&self) -> Items<'_> {
         Items::of(self.input.get("config"))
-    }
-
-    /// `input.config.<name>` as a boolean, `default` when missing or null; see [`Items::flag`].
-    pub fn config_bool(&self, name: &str, default: bool) -> Result<bool, ItemError> {
-        self.items().flag(name, default)
     }
 
     /// `input.parameters.<name>` as a trimmed string; same rules as [`Job::config_str`].

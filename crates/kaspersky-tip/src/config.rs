@@ -102,8 +102,8 @@ impl Settings {
             api_url,
             auth,
             sections,
-            count: whole_number(job, "count", DEFAULT_COUNT.into(), 1, MAX_COUNT.into())? as u32,
-            zone_scores: match text_item(job, "zone_scores")? {
+            count: job.items().whole_number("count", DEFAULT_COUNT.into(), 1..=MAX_COUNT.into())? as u32,
+            zone_scores: match job.items().text("zone_scores")? {
                 Some(text) => ZoneScores::parse(&text).map_err(|reason| config("zone_scores", reason))?,
                 None => ZoneScores::default(),
             },
@@ -118,7 +118,7 @@ impl Settings {
             },
             add_tags: flag(job, "add_tags")?,
             extract_artifacts: flag(job, "extract_artifacts")?,
-            timeout: Duration::from_secs(whole_number(job, "timeout", DEFAULT_TIMEOUT, 1, MAX_TIMEOUT)?),
+            timeout: Duration::from_secs(job.items().whole_number("timeout", DEFAULT_TIMEOUT, 1..=MAX_TIMEOUT)?),
             http: job.http_settings(),
         })
     }
@@ -295,22 +295,6 @@ fn auth(job: &Job, backend: Backend) -> Result<Auth, TipError> {
     }
 }
 
-/// A number item given as a JSON number or numeric text, within `min..=max`.
-fn whole_number(job: &Job, item: &'static str, default: u64, min: u64, max: u64) -> Result<u64, TipError> {
-    let number = match job.config(item) {
-        None => return Ok(default),
-        Some(Value::Number(number)) => {
-            number.as_u64().or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
-        }
-        Some(Value::String(text)) if text.trim().is_empty() => return Ok(default),
-        Some(Value::String(text)) => text.trim().parse().ok(),
-        Some(_) => None,
-    };
-    number
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| config(item, format!("expected a whole number from {min} to {max}")))
-}
-
 fn flag(job: &Job, item: &'static str) -> Result<bool, TipError> {
     match job.config(item) {
         None => Ok(false),
@@ -321,15 +305,6 @@ fn flag(job: &Job, item: &'static str) -> Result<bool, TipError> {
             _ => Err(config(item, "expected true or false".to_owned())),
         },
         Some(_) => Err(config(item, "expected true or false".to_owned())),
-    }
-}
-
-fn text_item(job: &Job, item: &'static str) -> Result<Option<String>, TipError> {
-    match job.config(item) {
-        None => Ok(None),
-        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(config(item, "expected text".to_owned())),
     }
 }
 
