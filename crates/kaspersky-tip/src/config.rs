@@ -104,7 +104,7 @@ impl Settings {
             sections,
             count: job.items().whole_number("count", DEFAULT_COUNT.into(), 1..=MAX_COUNT.into())? as u32,
             zone_scores: match job.items().text("zone_scores")? {
-                Some(text) => ZoneScores::parse(&text).map_err(|reason| config("zone_scores", reason))?,
+                Some(text) => ZoneScores::parse(text).map_err(|reason| config("zone_scores", reason))?,
                 None => ZoneScores::default(),
             },
             tlp_limit: match job.config("tlp_limit") {

@@ -217,18 +217,11 @@ mod tests {
     }
 
     #[test]
-    fn timeout_is_validated() {
+    fn timeout_is_a_whole_number_item() {
         let with = |t: Value| MdrSettings::from_job(&job(json!({"client_id": "c", "token_dir": "/t", "timeout": t})));
-        assert_eq!(with(json!(5)).unwrap().timeout, Duration::from_secs(5));
         assert_eq!(with(json!(" 7 ")).unwrap().timeout, Duration::from_secs(7));
-        assert_eq!(with(json!("")).unwrap().timeout, Duration::from_secs(30));
-        for bad in [json!(0), json!(-1), json!(1.5), json!("soon"), json!(601), json!([5])] {
-            let err = with(bad.clone()).unwrap_err().to_string();
-            assert!(
-                err.starts_with("Invalid configuration item `timeout`: expected a whole number from 1 to 600"),
-                "{bad}: {err}"
-            );
-        }
+        let err = with(json!(601)).unwrap_err().to_string();
+        assert_eq!(err, "Invalid configuration item `timeout`: expected a whole number from 1 to 600, got 601");
     }
 
     #[test]
