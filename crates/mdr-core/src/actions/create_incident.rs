@@ -12,6 +12,7 @@
 //! Affected hosts come from a custom field, from `host:` tags and, with the TheHive API
 //! configured, from the case's hostname and FQDN observables.
 
+use cortex_http::HttpUrl;
 use cortex_worker::{CustomFieldValue, Items, Job, Operation, Report};
 use serde::Serialize;
 
@@ -273,9 +274,11 @@ fn priority(severity: Option<i64>) -> &'static str {
     }
 }
 
-/// `https://mdr.kaspersky.com/api/v1` → `https://mdr.kaspersky.com/incidents/<id>`.
-fn console_link(api_url: &str, incident_id: &str) -> String {
-    let console = api_url.trim_end_matches('/').trim_end_matches("/api/v1").trim_end_matches("/api");
+/// `https://mdr.kaspersky.com/api/v1` → `https://mdr.kaspersky.com/incidents/<id>`, from the display form
+/// of `api_url`: the report reaches TheHive, credentials in the URL must not.
+fn console_link(api_url: &HttpUrl, incident_id: &str) -> String {
+    let shown = api_url.to_string();
+    let console = shown.trim_end_matches("/api/v1").trim_end_matches("/api");
     format!("{console}/incidents/{incident_id}")
 }
 
@@ -310,7 +313,7 @@ impl<'a> Linked<'a> {
             message: format!("The case is already linked to MDR incident {incident_id}; no new incident was created"),
             incident_id,
             already_linked: true,
-            link: console_link(settings.api_url.as_str(), incident_id),
+            link: console_link(&settings.api_url, incident_id),
             created: None,
         }
     }
@@ -365,9 +368,11 @@ mod tests {
     #[test]
     fn console_links_drop_the_api_path() {
         assert_eq!(
-            console_link("https://mdr.kaspersky.com/api/v1", "-Nz1"),
+            console_link(&HttpUrl::parse("https://mdr.kaspersky.com/api/v1/").unwrap(), "-Nz1"),
             "https://mdr.kaspersky.com/incidents/-Nz1"
         );
+        let with_user = HttpUrl::parse("https://user:secret@mdr.example/api").unwrap();
+        assert_eq!(console_link(&with_user, "-Nz1"), "https://REMOVED@mdr.example/incidents/-Nz1");
     }
 
     #[test]
