@@ -7,6 +7,9 @@
 //! exit code 1. Documents are byte-for-byte what Python's `json.dump` would produce, panics become error
 //! documents, and nothing in this crate knows about any vendor API.
 //!
+//! Actions read their configuration through [`Items`] (typed, naming the item of a wrong value), keep
+//! credentials in [`Secret`], and replace files with [`write_atomically`], as the runner does its output.
+//!
 //! An analyzer binary calls [`run_analyzer`] instead: same input handling and error documents, but the
 //! action returns an [`AnalyzerReport`] and the success document is cortexutils' analyzer shape
 //! `{"success": true, "summary": {"taxonomies": […]}, "artifacts": […], "operations": […], "full": …}`.
