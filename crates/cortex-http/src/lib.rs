@@ -13,13 +13,14 @@
 mod failure;
 mod retry;
 mod tls;
+mod url;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use cortex_worker::{CaSource, HttpSettings, redact_url_password};
+use cortex_worker::{CaSource, HttpSettings};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
@@ -27,6 +28,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub use failure::{Failure, Untrusted, causes, classify};
 pub use retry::{Attempt, Call, MAX_ATTEMPTS, Next, decide};
+pub use url::{HttpUrl, UrlError, display_safe};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Retries stop once this many request timeouts have passed since the client was made.
@@ -153,8 +155,7 @@ fn retry_after(response: &Response) -> Option<Duration> {
 }
 
 fn proxy_error(which: &'static str, url: &str) -> SetupError {
-    let url = if url.contains("://") { redact_url_password(url) } else { None };
-    SetupError::Proxy { which, url: url.unwrap_or_else(|| "(not a URL)".to_owned()) }
+    SetupError::Proxy { which, url: display_safe(url) }
 }
 
 fn tls_config(config: &HttpConfig) -> Result<rustls::ClientConfig, SetupError> {
@@ -215,6 +216,14 @@ fn read_source(source: &CaSource) -> Result<(String, Vec<u8>), SetupError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_proxy_url_is_shown_without_its_credentials() {
+        let error = proxy_error("https", "http://bob:hunter2@proxy.example:3128").to_string();
+        assert_eq!(error, "Invalid proxy URL in the Cortex proxy settings (https): http://REMOVED@proxy.example:3128");
+        let error = proxy_error("http", "proxy.example:port").to_string();
+        assert!(error.ends_with("(http): proxy.example:port"), "{error}");
+    }
 
     #[test]
     fn a_refused_connection_to_a_url_full_of_tls_words_is_unreachable_and_retried() {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::http::HttpSettings;
+use crate::items::Items;
 use crate::redact::redact_input;
 
 /// Default TLP/PAP of a job, and default maximum, as in cortexutils.
@@ -38,15 +39,6 @@ pub enum InputError {
     TlpTooHigh,
     #[error("PAP is higher than allowed.")]
     PapTooHigh,
-}
-
-/// A configuration item of the wrong type; `Display` names the item and what it accepts.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Invalid configuration item `{item}`: expected {expected}, got {found}")]
-pub struct ItemError {
-    pub item: String,
-    pub expected: &'static str,
-    pub found: String,
 }
 
 /// One Cortex job: the whole input object plus what cortexutils' constructor derives from it.
@@ -145,17 +137,15 @@ impl Job {
         self.section_value("config", name)
     }
 
-    /// `input.config.<name>` as a trimmed string; `None` when missing, null, not a string, or blank.
+    /// `input.config.<name>` as a trimmed string; `None` when missing, null, not a string, or blank
+    /// (cortexutils' leniency). [`Job::items`] reads the same items typed, refusing a wrong type.
     pub fn config_str(&self, name: &str) -> Option<&str> {
         non_blank(self.config(name))
     }
 
-    /// `input.config.<name>` as a boolean, `default` when missing or null. Accepts JSON booleans and
-    /// their unambiguous string forms (`true`/`false`, any case, surrounding blanks ignored), since
-    /// some configuration tools save booleans as strings; anything else is an error naming the item,
-    /// never a silent `true`.
-    pub fn config_bool(&self, name: &str, default: bool) -> Result<bool, ItemError> {
-        config_bool(name, self.config(name), default)
+    /// The configuration items (`input.config`), for typed reads that name a wrong value's item.
+    pub fn items(&self) -> Items<'_> {
+        Items::of(self.input.get("config"))
     }
 
     /// `input.parameters.<name>` as a trimmed string; same rules as [`Job::config_str`].
@@ -368,46 +358,6 @@ mod tests {
             let job = self::job(json!({"dataType": "ip", "data": "", "config": config.clone()}));
             assert_eq!(job.auto_extract(), expected, "{config}");
             assert_eq!(job.data_str(), None);
-        }
-    }
-}
-
-fn config_bool(name: &str, value: Option<&Value>, default: bool) -> Result<bool, ItemError> {
-    let invalid = |found: String| ItemError { item: name.to_owned(), expected: "true or false", found };
-    match value {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(text)) => match text.trim().to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(invalid(format!("{:?}", text.chars().take(40).collect::<String>()))),
-        },
-        Some(other) => Err(invalid(other.to_string().chars().take(40).collect())),
-    }
-}
-
-#[cfg(test)]
-mod config_bool_tests {
-    use serde_json::json;
-
-    use super::config_bool;
-
-    #[test]
-    fn booleans_and_their_string_forms() {
-        assert_eq!(config_bool("x", None, true), Ok(true));
-        assert_eq!(config_bool("x", Some(&json!(null)), false), Ok(false));
-        assert_eq!(config_bool("x", Some(&json!(false)), true), Ok(false));
-        assert_eq!(config_bool("x", Some(&json!("false")), true), Ok(false));
-        assert_eq!(config_bool("x", Some(&json!(" FALSE ")), true), Ok(false));
-        assert_eq!(config_bool("x", Some(&json!("True")), false), Ok(true));
-    }
-
-    #[test]
-    fn anything_else_names_the_item() {
-        for bad in [json!("yes"), json!("0"), json!(""), json!(1), json!([]), json!({"a": 1})] {
-            let err = config_bool("close_thehive_case", Some(&bad), true).expect_err("must refuse");
-            let text = err.to_string();
-            assert!(text.contains("`close_thehive_case`") && text.contains("true or false"), "{text}");
         }
     }
 }

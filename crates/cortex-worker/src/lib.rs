@@ -7,6 +7,9 @@
 //! exit code 1. Documents are byte-for-byte what Python's `json.dump` would produce, panics become error
 //! documents, and nothing in this crate knows about any vendor API.
 //!
+//! Actions read their configuration through [`Items`] (typed, naming the item of a wrong value), keep
+//! credentials in [`Secret`], and replace files with [`write_atomically`], as the runner does its output.
+//!
 //! An analyzer binary calls [`run_analyzer`] instead: same input handling and error documents, but the
 //! action returns an [`AnalyzerReport`] and the success document is cortexutils' analyzer shape
 //! `{"success": true, "summary": {"taxonomies": […]}, "artifacts": […], "operations": […], "full": …}`.
@@ -14,10 +17,12 @@
 //! The protocol facts this crate relies on, with their public sources: docs/cortex-jobs.md.
 
 mod analyzer;
+mod atomic;
 mod cli;
 mod document;
 mod http;
 mod input;
+mod items;
 mod job;
 mod json;
 mod operation;
@@ -26,12 +31,16 @@ mod panic_hook;
 mod redact;
 mod report;
 mod runner;
+mod secret;
 
 pub use analyzer::{AnalyzerReport, Artifact, Taxonomy, TaxonomyLevel};
+pub use atomic::{FileMode, write_atomically};
 pub use cli::job_dir_arg;
 pub use http::{CaSource, HttpSettings};
-pub use job::{InputError, ItemError, Job};
+pub use items::{ItemError, Items};
+pub use job::{InputError, Job};
 pub use operation::{CustomFieldValue, Operation};
 pub use redact::redact_url_password;
 pub use report::Report;
 pub use runner::{run, run_analyzer, run_analyzer_with_io, run_with_io};
+pub use secret::Secret;

@@ -3,13 +3,11 @@
 //! Cortex treats a missing or empty `output.json` as "no output" and reads whatever exists once the process
 //! ends, so a half-written file must never be visible: write a temporary file next to it, fsync, rename.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
-/// Distinguishes temporary files of several jobs run by one process (tests do that).
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+use crate::atomic::{FileMode, write_atomically};
 
 /// A failed delivery: what could not be written, and the OS error.
 #[derive(Debug)]
@@ -30,18 +28,7 @@ pub(crate) fn write_job_output(job_dir: &Path, bytes: &[u8]) -> Result<(), Write
     let target = output_dir.join("output.json");
     let context = |error| WriteError { target: target.display().to_string(), error };
     fs::create_dir_all(&output_dir).map_err(context)?;
-    let temp = temp_path(&output_dir);
-    let written = write_and_sync(&temp, bytes).and_then(|()| fs::rename(&temp, &target));
-    if let Err(error) = written {
-        // Best effort: the error about the real target matters more than a leftover.
-        let _ = fs::remove_file(&temp);
-        return Err(context(error));
-    }
-    // Persist the rename itself; not every platform can open a directory, so this is best effort.
-    if let Ok(dir) = File::open(&output_dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    write_atomically(&target, bytes, FileMode::Default).map_err(context)
 }
 
 /// Writes `bytes` to stdout, without a trailing newline (like cortexutils).
@@ -52,27 +39,14 @@ pub(crate) fn write_stdout(stdout: &mut dyn Write, bytes: &[u8]) -> Result<(), W
         .map_err(|error| WriteError { target: "standard output".to_owned(), error })
 }
 
-fn temp_path(output_dir: &Path) -> PathBuf {
-    let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    output_dir.join(format!(".output.json.{}.{unique}.tmp", std::process::id()))
-}
-
-fn write_and_sync(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
-    fn names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> =
-            fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        names.sort();
-        names
+    /// What is left in the folder: only the target, never a temporary file.
+    fn entries(dir: &Path) -> usize {
+        fs::read_dir(dir).unwrap().count()
     }
 
     #[test]
@@ -81,7 +55,7 @@ mod tests {
         write_job_output(dir.path(), b"first").unwrap();
         write_job_output(dir.path(), b"{}").unwrap();
         assert_eq!(fs::read(dir.path().join("output/output.json")).unwrap(), b"{}");
-        assert_eq!(names(&dir.path().join("output")), ["output.json"]);
+        assert_eq!(entries(&dir.path().join("output")), 1);
     }
 
     #[test]
@@ -92,7 +66,7 @@ mod tests {
         let error = write_job_output(dir.path(), b"{}").unwrap_err().to_string();
         let target = dir.path().join("output/output.json").display().to_string();
         assert!(error.starts_with(&format!("cannot write {target}: ")), "{error}");
-        assert_eq!(names(&dir.path().join("output")), ["output.json"]);
+        assert_eq!(entries(&dir.path().join("output")), 1);
     }
 
     #[test]

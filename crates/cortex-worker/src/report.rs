@@ -1,5 +1,6 @@
 //! What a successful action returns: the `full` report object and the operations TheHive should apply.
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::operation::Operation;
@@ -23,6 +24,12 @@ impl Report {
             Value::Object(map) => Report::new(map),
             other => Report::new(Map::from_iter([("message".to_owned(), other)])),
         }
+    }
+
+    /// A typed report as `full`, serialised as it would be in the document. Fails only for a type
+    /// JSON cannot hold (a map with non-text keys).
+    pub fn of(full: &impl Serialize) -> Result<Report, serde_json::Error> {
+        serde_json::to_value(full).map(Report::from_value)
     }
 
     /// Adds an operation (builder style).

@@ -27,13 +27,13 @@ pub fn lookup_url(settings: &Settings, observable: &Observable) -> String {
     match settings.backend {
         Backend::Tip => format!(
             "{}/api/{kind}/{}?sections={}&count={}&format=json",
-            settings.api_url,
+            settings.api_url.as_str(),
             percent_encode(&observable.value),
             settings.sections(observable.kind).join(","),
             settings.count
         ),
         Backend::OpenTip => {
-            format!("{}/api/v1/search/{kind}?request={}", settings.api_url, percent_encode(&observable.value))
+            format!("{}/api/v1/search/{kind}?request={}", settings.api_url.as_str(), percent_encode(&observable.value))
         }
     }
 }
@@ -156,7 +156,7 @@ fn type_name(value: &Value) -> &'static str {
 
 fn transport_error(settings: &Settings, failure: Failure) -> TipError {
     let service = settings.backend.service();
-    let url = settings.api_url.clone();
+    let url = settings.api_url.to_string();
     // The details come from the error's causes, not reqwest's message: the URL carries the looked-up value.
     match failure {
         Failure::Timeout { .. } => TipError::Timeout { service, url, seconds: settings.timeout.as_secs() },

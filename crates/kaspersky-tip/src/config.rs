@@ -1,10 +1,10 @@
 //! The analyzer's configuration, read from the Cortex job and validated with errors naming the item.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cortex_worker::{HttpSettings, Job};
+use cortex_http::HttpUrl;
+use cortex_worker::{HttpSettings, Job, Secret};
 use serde_json::Value;
 
 use crate::error::TipError;
@@ -45,22 +45,6 @@ impl Backend {
     }
 }
 
-/// A secret string: never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(REMOVED)")
-    }
-}
-
 /// How requests authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Auth {
@@ -77,7 +61,7 @@ pub enum Auth {
 pub struct Settings {
     pub backend: Backend,
     /// Base URL without trailing slash.
-    pub api_url: String,
+    pub api_url: HttpUrl,
     pub auth: Auth,
     /// TIP only: the sections requested per lookup type (mandatory ones included).
     pub sections: [Vec<&'static str>; 4],
@@ -118,9 +102,9 @@ impl Settings {
             api_url,
             auth,
             sections,
-            count: whole_number(job, "count", DEFAULT_COUNT.into(), 1, MAX_COUNT.into())? as u32,
-            zone_scores: match text_item(job, "zone_scores")? {
-                Some(text) => ZoneScores::parse(&text).map_err(|reason| config("zone_scores", reason))?,
+            count: job.items().whole_number("count", DEFAULT_COUNT.into(), 1..=MAX_COUNT.into())? as u32,
+            zone_scores: match job.items().text("zone_scores")? {
+                Some(text) => ZoneScores::parse(text).map_err(|reason| config("zone_scores", reason))?,
                 None => ZoneScores::default(),
             },
             tlp_limit: match job.config("tlp_limit") {
@@ -134,7 +118,7 @@ impl Settings {
             },
             add_tags: flag(job, "add_tags")?,
             extract_artifacts: flag(job, "extract_artifacts")?,
-            timeout: Duration::from_secs(whole_number(job, "timeout", DEFAULT_TIMEOUT, 1, MAX_TIMEOUT)?),
+            timeout: Duration::from_secs(job.items().whole_number("timeout", DEFAULT_TIMEOUT, 1..=MAX_TIMEOUT)?),
             http: job.http_settings(),
         })
     }
@@ -253,37 +237,25 @@ fn parse_sections(kind: Kind, value: Option<&Value>) -> Result<Vec<&'static str>
 }
 
 /// https only, except plain http to a loopback address (local tests and stand-ins); no credentials in it.
-fn api_url(value: Option<&str>, backend: Backend) -> Result<String, TipError> {
-    let Some(url) = value else {
-        return Ok(backend.default_url().to_owned());
-    };
-    let url = url.trim_end_matches('/');
-    // Any `@` may end a userinfo (a password can hold a raw `/`, `?` or `#`): refuse it before the URL is echoed.
-    if url.contains('@') {
+fn api_url(value: Option<&str>, backend: Backend) -> Result<HttpUrl, TipError> {
+    let text = value.unwrap_or(backend.default_url());
+    let invalid = |reason: &str| config("api_url", format!("`{}` {reason}", text.trim_end_matches('/')));
+    // Any `@` may end a userinfo (a password can hold a raw `/`, `?` or `#`, or the scheme be
+    // missing): refuse it before the URL is parsed and echoed.
+    if text.contains('@') {
         return Err(config(
             "api_url",
             "must not contain credentials; use `api_key` or `username`/`password`".to_owned(),
         ));
     }
-    let invalid = |reason: &str| config("api_url", format!("`{url}` {reason}"));
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("is not an http(s) URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if rest.contains(['?', '#']) {
+    let url = HttpUrl::parse(text).map_err(|e| invalid(&e.to_string()))?;
+    if url.has_query_or_fragment() {
         return Err(invalid("must not have a query or fragment"));
     }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    if host.is_empty() {
-        return Err(invalid("has no host"));
+    if !url.is_https() && !url.is_loopback() {
+        return Err(invalid("must use https (plain http is only allowed to a loopback address)"));
     }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(url.to_owned()),
-        "http" if matches!(host, "127.0.0.1" | "localhost" | "::1") => Ok(url.to_owned()),
-        "http" => Err(invalid("must use https (plain http is only allowed to a loopback address)")),
-        _ => Err(invalid("is not an http(s) URL")),
-    }
+    Ok(url)
 }
 
 fn auth(job: &Job, backend: Backend) -> Result<Auth, TipError> {
@@ -297,7 +269,7 @@ fn auth(job: &Job, backend: Backend) -> Result<Auth, TipError> {
                     "missing; request an API token at https://opentip.kaspersky.com (My account > API)".to_owned(),
                 )
             })?;
-            Ok(Auth::ApiKey(Secret(key.to_owned())))
+            Ok(Auth::ApiKey(Secret::new(key)))
         }
         Backend::Tip => match job.config_str("client_cert") {
             Some(path) => {
@@ -310,10 +282,10 @@ fn auth(job: &Job, backend: Backend) -> Result<Auth, TipError> {
                 Ok(Auth::CertificateBasic {
                     client_cert: PathBuf::from(path),
                     username: username.to_owned(),
-                    password: Secret(password.to_owned()),
+                    password: Secret::new(password),
                 })
             }
-            None => api_key.map(|key| Auth::Bearer(Secret(key.to_owned()))).ok_or_else(|| {
+            None => api_key.map(|key| Auth::Bearer(Secret::new(key))).ok_or_else(|| {
                 config(
                     "api_key",
                     "missing; set the TIP API token, or `client_cert` with `username` and `password`".to_owned(),
@@ -321,22 +293,6 @@ fn auth(job: &Job, backend: Backend) -> Result<Auth, TipError> {
             }),
         },
     }
-}
-
-/// A number item given as a JSON number or numeric text, within `min..=max`.
-fn whole_number(job: &Job, item: &'static str, default: u64, min: u64, max: u64) -> Result<u64, TipError> {
-    let number = match job.config(item) {
-        None => return Ok(default),
-        Some(Value::Number(number)) => {
-            number.as_u64().or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
-        }
-        Some(Value::String(text)) if text.trim().is_empty() => return Ok(default),
-        Some(Value::String(text)) => text.trim().parse().ok(),
-        Some(_) => None,
-    };
-    number
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| config(item, format!("expected a whole number from {min} to {max}")))
 }
 
 fn flag(job: &Job, item: &'static str) -> Result<bool, TipError> {
@@ -349,15 +305,6 @@ fn flag(job: &Job, item: &'static str) -> Result<bool, TipError> {
             _ => Err(config(item, "expected true or false".to_owned())),
         },
         Some(_) => Err(config(item, "expected true or false".to_owned())),
-    }
-}
-
-fn text_item(job: &Job, item: &'static str) -> Result<Option<String>, TipError> {
-    match job.config(item) {
-        None => Ok(None),
-        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(config(item, "expected text".to_owned())),
     }
 }
 
@@ -405,20 +352,20 @@ mod tests {
     fn minimal_opentip_uses_defaults() {
         let s = settings(json!({"backend": "opentip", "api_key": "k"})).unwrap();
         assert_eq!(s.backend, Backend::OpenTip);
-        assert_eq!(s.api_url, OPENTIP_URL);
-        assert_eq!(s.auth, Auth::ApiKey(Secret("k".into())));
+        assert_eq!(s.api_url.as_str(), OPENTIP_URL);
+        assert_eq!(s.auth, Auth::ApiKey(Secret::new("k")));
         assert_eq!((s.count, s.tlp_limit, s.add_tags, s.extract_artifacts), (100, 2, false, false));
         assert_eq!(s.timeout, Duration::from_secs(30));
         assert_eq!(s.sections(Kind::Hash)[..4], ["LicenseInfo", "Zone", "FileGeneralInfo", "DetectionsInfo"]);
         // The Python analyzer's item name still works.
         let legacy = settings(json!({"backend": "OpenTIP", "key": "old"})).unwrap();
-        assert_eq!(legacy.auth, Auth::ApiKey(Secret("old".into())));
+        assert_eq!(legacy.auth, Auth::ApiKey(Secret::new("old")));
     }
 
     #[test]
     fn tip_auth_modes() {
         let s = settings(json!({"backend": "tip", "api_key": "t", "api_url": "https://tip.example/"})).unwrap();
-        assert_eq!((s.api_url.as_str(), &s.auth), ("https://tip.example", &Auth::Bearer(Secret("t".into()))));
+        assert_eq!((s.api_url.as_str(), &s.auth), ("https://tip.example", &Auth::Bearer(Secret::new("t"))));
         let cert = settings(json!({"backend": "tip", "client_cert": "/c.pem", "username": "u", "password": "p"}));
         assert!(matches!(cert.unwrap().auth, Auth::CertificateBasic { .. }));
         let error = settings(json!({"backend": "tip", "client_cert": "/c.pem", "username": "u"})).unwrap_err();
@@ -439,7 +386,7 @@ mod tests {
     #[test]
     fn api_url_rules() {
         let ok = |url: &str| settings(json!({"backend": "tip", "api_key": "k", "api_url": url}));
-        assert_eq!(ok("http://127.0.0.1:8080/").unwrap().api_url, "http://127.0.0.1:8080");
+        assert_eq!(ok("http://127.0.0.1:8080/").unwrap().api_url.as_str(), "http://127.0.0.1:8080");
         assert!(ok("http://[::1]:1").is_ok());
         assert!(ok("http://tip.example").unwrap_err().contains("must use https"));
         assert!(ok("https://u:p@tip.example").unwrap_err().contains("must not contain credentials"));

@@ -13,6 +13,8 @@ pub enum TipError {
     /// `item` is the Cortex configuration item to fix.
     #[error("Invalid configuration item `{item}`: {reason}")]
     Config { item: &'static str, reason: String },
+    #[error(transparent)]
+    Item(#[from] cortex_worker::ItemError),
     #[error(
         "The observable's TLP:{tlp} is above this analyzer's limit `tlp_limit` (TLP:{limit}): it was not sent to Kaspersky."
     )]

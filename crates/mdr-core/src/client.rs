@@ -13,15 +13,16 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::time::Duration;
 
-use cortex_http::{Call, Failure, HttpClient, HttpConfig, SetupError, Untrusted, causes};
+use cortex_http::{Call, Failure, HttpClient, HttpConfig, HttpUrl, SetupError, Untrusted, causes};
+use cortex_worker::Secret;
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::{RequestBuilder, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::config::{ConfigError, MdrSettings};
-use crate::secret::{Secret, redact_url_passwords};
+use crate::config::MdrSettings;
+use crate::secret::redact_url_passwords;
 use crate::token::{TokenError, TokenPair, TokenStore};
 
 /// Items asked for per page of a list call (MDR documents no default page size).
@@ -33,8 +34,6 @@ const USER_AGENT: &str = concat!("kaspersky-mdr-responders/", env!("CARGO_PKG_VE
 
 #[derive(Debug, thiserror::Error)]
 pub enum MdrError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error("Cannot use the CA certificates from {origin}: {reason}")]
@@ -73,14 +72,6 @@ pub enum MdrError {
 }
 
 impl MdrError {
-    /// The HTTP status the MDR API answered, if the failure was an HTTP error.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            MdrError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
     /// The request may have been carried out although no clear answer came back. A gateway's 502
     /// or 504 means the proxy lost MDR's answer, not that MDR refused the request.
     pub fn outcome_unknown(&self) -> bool {
@@ -108,11 +99,9 @@ impl From<SetupError> for MdrError {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct Comment {
     pub comment_id: String,
-    #[serde(default)]
     pub author_name: Option<String>,
     #[serde(default)]
     pub text: String,
-    #[serde(default)]
     pub creation_time: Option<i64>,
 }
 
@@ -120,19 +109,12 @@ pub struct Comment {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct Incident {
     pub incident_id: String,
-    #[serde(default)]
     pub incident_number: Option<i64>,
-    #[serde(default)]
     pub summary: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub resolution: Option<String>,
-    #[serde(default)]
     pub status_description: Option<String>,
-    #[serde(default)]
     pub client_description: Option<String>,
-    #[serde(default)]
     pub creation_time: Option<i64>,
 }
 
@@ -140,13 +122,10 @@ pub struct Incident {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct MdrResponse {
     pub response_id: String,
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub comment: Option<String>,
-    #[serde(default)]
     pub asset_id: Option<String>,
 }
 
@@ -209,7 +188,6 @@ pub struct Attachment {
     pub full_name: String,
     #[serde(default)]
     pub caption: String,
-    #[serde(default)]
     pub file_size: Option<u64>,
 }
 
@@ -260,7 +238,7 @@ struct ConfirmedSession {
 #[derive(Debug)]
 pub struct MdrClient {
     http: HttpClient,
-    api_url: String,
+    api_url: HttpUrl,
     client_id: String,
     tokens: TokenStore,
     access: RefCell<Option<Secret>>,
@@ -280,7 +258,7 @@ impl MdrClient {
     }
 
     fn url(&self, endpoint: &str) -> String {
-        format!("{}/{}/{endpoint}", self.api_url, self.client_id)
+        format!("{}/{}/{endpoint}", self.api_url.as_str(), self.client_id)
     }
 
     /// Exchanges a refresh token for a new pair (`session/confirm`, no bearer).
@@ -520,14 +498,14 @@ pub(crate) fn preview(text: &str) -> String {
     out
 }
 
-fn transport_error(endpoint: &str, api_url: &str, failure: Failure, kind: Call, timeout: Duration) -> MdrError {
+fn transport_error(endpoint: &str, api_url: &HttpUrl, failure: Failure, kind: Call, timeout: Duration) -> MdrError {
     let maybe_sent = match kind {
         Call::Write if !failure.never_sent() => {
             " (the request may have reached MDR: running the responder again is safe, it checks before re-sending)"
         }
         _ => "",
     };
-    let (endpoint, url) = (endpoint.to_owned(), api_url.to_owned());
+    let (endpoint, url) = (endpoint.to_owned(), api_url.to_string());
     match failure {
         Failure::Timeout { .. } => MdrError::Timeout { endpoint, secs: timeout.as_secs(), maybe_sent },
         Failure::Lost { detail } => {

@@ -10,7 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cortex_worker::{HttpSettings, Job};
+use cortex_http::{HttpUrl, display_safe};
+use cortex_worker::{HttpSettings, ItemError, Items, Job};
 use serde_yaml::Value as Yaml;
 
 pub const DEFAULT_API_URL: &str = "https://mdr.kaspersky.com/api/v1";
@@ -33,15 +34,15 @@ pub enum ConfigError {
     InvalidYaml { path: String, reason: String },
     #[error("Configuration item `{item}` ({origin}) must be an http(s) URL such as {DEFAULT_API_URL}, got {value:?}")]
     InvalidUrl { item: &'static str, origin: String, value: String },
-    #[error("Configuration item `timeout` must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECS}, got {0}")]
-    InvalidTimeout(String),
+    #[error(transparent)]
+    Item(#[from] ItemError),
 }
 
 /// The resolved MDR connection settings of one job.
 #[derive(Debug, Clone)]
 pub struct MdrSettings {
     /// Base URL without a trailing slash, e.g. `https://mdr.kaspersky.com/api/v1`.
-    pub api_url: String,
+    pub api_url: HttpUrl,
     pub client_id: String,
     pub token_dir: PathBuf,
     /// Extra CA bundle (PEM) trusted for the MDR API.
@@ -58,89 +59,88 @@ pub struct MdrSettings {
 
 impl MdrSettings {
     pub fn from_job(job: &Job) -> Result<MdrSettings, ConfigError> {
-        let yaml = match job.config_str("config_path") {
-            Some(path) => Some(UtilityConfig::load(Path::new(path))?),
-            None => None,
-        };
-        let sources = Sources { job, yaml: yaml.as_ref() };
+        MdrSettings::from_items(job.items(), job.http_settings())
+    }
+
+    /// From configuration items by name: a job's, or a command line's gathered into a map.
+    pub fn from_items(items: Items<'_>, http: HttpSettings) -> Result<MdrSettings, ConfigError> {
+        let sources = Sources::new(items)?;
         let (api_url, origin) =
-            sources.text("api_url").unwrap_or_else(|| (DEFAULT_API_URL.to_owned(), "built-in default".to_owned()));
+            sources.text("api_url")?.unwrap_or_else(|| (DEFAULT_API_URL.to_owned(), "built-in default".to_owned()));
         Ok(MdrSettings {
             api_url: checked_url("api_url", &origin, &api_url)?,
             client_id: sources.required("client_id")?,
-            token_dir: sources
-                .path("token_dir")
-                .or_else(|| yaml.as_ref().map(UtilityConfig::default_token_dir))
-                .ok_or_else(|| sources.missing("token_dir"))?,
-            ssl_cert: sources.path("ssl_cert"),
-            incident_field: job.config_str("incident_custom_field").unwrap_or(DEFAULT_INCIDENT_FIELD).to_owned(),
-            timeout: timeout(job.config("timeout"))?,
-            utility_config: yaml.as_ref().map(|y| y.path.clone()),
-            http: job.http_settings(),
+            token_dir: sources.token_dir()?,
+            ssl_cert: sources.path("ssl_cert")?,
+            incident_field: items.text("incident_custom_field")?.unwrap_or(DEFAULT_INCIDENT_FIELD).to_owned(),
+            timeout: Duration::from_secs(items.whole_number("timeout", DEFAULT_TIMEOUT_SECS, 1..=MAX_TIMEOUT_SECS)?),
+            utility_config: sources.yaml.as_ref().map(|y| y.path.clone()),
+            http,
         })
     }
 }
 
-/// The Cortex configuration, then config.yml.
-struct Sources<'a> {
-    job: &'a Job,
-    yaml: Option<&'a UtilityConfig>,
+/// Only the token folder (`token_dir`, else the utility's), for callers that need no API settings.
+pub fn token_dir(items: Items<'_>) -> Result<PathBuf, ConfigError> {
+    Sources::new(items)?.token_dir()
 }
 
-impl Sources<'_> {
-    /// The value and a description of where it came from.
-    fn text(&self, item: &str) -> Option<(String, String)> {
-        if let Some(v) = self.job.config_str(item) {
-            return Some((v.to_owned(), "Cortex configuration".to_owned()));
-        }
-        let yaml = self.yaml?;
-        yaml.text(item).map(|v| (v, yaml.path.display().to_string()))
+/// The configuration items, then config.yml.
+struct Sources<'a> {
+    items: Items<'a>,
+    yaml: Option<UtilityConfig>,
+}
+
+impl<'a> Sources<'a> {
+    fn new(items: Items<'a>) -> Result<Sources<'a>, ConfigError> {
+        let yaml = match items.text("config_path")? {
+            Some(path) => Some(UtilityConfig::load(Path::new(path))?),
+            None => None,
+        };
+        Ok(Sources { items, yaml })
     }
 
-    fn path(&self, item: &str) -> Option<PathBuf> {
-        if let Some(v) = self.job.config_str(item) {
-            return Some(PathBuf::from(v));
+    /// The value and a description of where it came from.
+    fn text(&self, item: &str) -> Result<Option<(String, String)>, ConfigError> {
+        if let Some(v) = self.items.text(item)? {
+            return Ok(Some((v.to_owned(), "Cortex configuration".to_owned())));
         }
-        let yaml = self.yaml?;
-        yaml.path_text(item).map(|v| yaml.resolve(&v))
+        let Some(yaml) = &self.yaml else { return Ok(None) };
+        Ok(yaml.text(item).map(|v| (v, yaml.path.display().to_string())))
+    }
+
+    fn path(&self, item: &str) -> Result<Option<PathBuf>, ConfigError> {
+        if let Some(v) = self.items.text(item)? {
+            return Ok(Some(PathBuf::from(v)));
+        }
+        Ok(self.yaml.as_ref().and_then(|yaml| yaml.path_text(item).map(|v| yaml.resolve(&v))))
+    }
+
+    fn token_dir(&self) -> Result<PathBuf, ConfigError> {
+        self.path("token_dir")?
+            .or_else(|| self.yaml.as_ref().map(UtilityConfig::default_token_dir))
+            .ok_or_else(|| self.missing("token_dir"))
     }
 
     fn required(&self, item: &'static str) -> Result<String, ConfigError> {
-        self.text(item).map(|(v, _)| v).ok_or_else(|| self.missing(item))
+        self.text(item)?.map(|(v, _)| v).ok_or_else(|| self.missing(item))
     }
 
     fn missing(&self, item: &'static str) -> ConfigError {
         let mut looked_in = "Cortex configuration".to_owned();
-        if let Some(yaml) = self.yaml {
+        if let Some(yaml) = &self.yaml {
             looked_in.push_str(&format!(", {}", yaml.path.display()));
         }
         ConfigError::Missing { item, looked_in }
     }
 }
 
-fn checked_url(item: &'static str, origin: &str, value: &str) -> Result<String, ConfigError> {
-    let trimmed = value.trim().trim_end_matches('/');
-    let has_host =
-        ["https://", "http://"].iter().any(|scheme| trimmed.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty()));
-    if !has_host || trimmed.contains(char::is_whitespace) {
-        return Err(ConfigError::InvalidUrl { item, origin: origin.to_owned(), value: value.to_owned() });
-    }
-    Ok(trimmed.to_owned())
-}
-
-/// The `timeout` item: a number (Cortex `number` items) or a numeric string; absent or null = 30 s.
-fn timeout(value: Option<&serde_json::Value>) -> Result<Duration, ConfigError> {
-    let secs = match value {
-        None => return Ok(Duration::from_secs(DEFAULT_TIMEOUT_SECS)),
-        Some(serde_json::Value::Number(n)) => n.as_u64(),
-        Some(serde_json::Value::String(s)) if s.trim().is_empty() => Some(DEFAULT_TIMEOUT_SECS),
-        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-        Some(_) => None,
-    };
-    match secs {
-        Some(secs @ 1..=MAX_TIMEOUT_SECS) => Ok(Duration::from_secs(secs)),
-        _ => Err(ConfigError::InvalidTimeout(value.map(ToString::to_string).unwrap_or_default())),
-    }
+fn checked_url(item: &'static str, origin: &str, value: &str) -> Result<HttpUrl, ConfigError> {
+    HttpUrl::parse(value).map_err(|_| ConfigError::InvalidUrl {
+        item,
+        origin: origin.to_owned(),
+        value: display_safe(value),
+    })
 }
 
 /// The parts of the MDR Integration Utility's `config.yml` the responders share.
@@ -210,7 +210,7 @@ mod tests {
     #[test]
     fn cortex_items_win_and_api_url_has_a_default() {
         let s = MdrSettings::from_job(&job(json!({"client_id": "abc", "token_dir": "/t", "api_url": null}))).unwrap();
-        assert_eq!(s.api_url, DEFAULT_API_URL);
+        assert_eq!(s.api_url.as_str(), DEFAULT_API_URL);
         assert_eq!(s.client_id, "abc");
         assert_eq!(s.token_dir, PathBuf::from("/t"));
         assert_eq!(s.ssl_cert, None);
@@ -219,15 +219,11 @@ mod tests {
     }
 
     #[test]
-    fn timeout_is_validated() {
+    fn timeout_is_a_whole_number_item() {
         let with = |t: Value| MdrSettings::from_job(&job(json!({"client_id": "c", "token_dir": "/t", "timeout": t})));
-        assert_eq!(with(json!(5)).unwrap().timeout, Duration::from_secs(5));
         assert_eq!(with(json!(" 7 ")).unwrap().timeout, Duration::from_secs(7));
-        assert_eq!(with(json!("")).unwrap().timeout, Duration::from_secs(30));
-        for bad in [json!(0), json!(-1), json!(1.5), json!("soon"), json!(601), json!([5])] {
-            let err = with(bad.clone()).unwrap_err().to_string();
-            assert!(err.starts_with("Configuration item `timeout` must be a whole number"), "{bad}: {err}");
-        }
+        let err = with(json!(601)).unwrap_err().to_string();
+        assert_eq!(err, "Invalid configuration item `timeout`: expected a whole number from 1 to 600, got 601");
     }
 
     #[test]
@@ -249,7 +245,7 @@ mod tests {
         )
         .unwrap();
         let s = MdrSettings::from_job(&job(json!({"config_path": yml.to_str().unwrap(), "token_dir": null}))).unwrap();
-        assert_eq!(s.api_url, "https://mdr.example.invalid/api/v1");
+        assert_eq!(s.api_url.as_str(), "https://mdr.example.invalid/api/v1");
         assert_eq!(s.client_id, "12345");
         assert_eq!(s.ssl_cert, Some(dir.path().join("conf/mdr.pem")));
         assert_eq!(s.token_dir, dir.path().join("conf"));

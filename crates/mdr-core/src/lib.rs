@@ -15,4 +15,4 @@ pub mod token_tool;
 
 pub use client::{MdrClient, MdrError};
 pub use config::{ConfigError, MdrSettings};
-pub use secret::Secret;
+pub use cortex_worker::Secret;

@@ -1,33 +1,5 @@
-//! Secret strings (tokens) that cannot leak through `Debug`, `Display` or a panic message.
-
-use std::fmt;
-
-/// A secret value. Formatting it prints a placeholder; only [`Secret::expose`] gives the text,
-/// and the only callers are the HTTP header builder and the token file writer.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(text: impl Into<String>) -> Secret {
-        Secret(text.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+//! Secrets in free text: URL credentials removed from messages. The `Secret` type itself is
+//! `cortex_worker::Secret`, shared with the other crates.
 
 /// Removes the password of every `scheme://user:password@host` found in `text`, so that
 /// an error message mentioning a proxy URL cannot carry its credentials. Each word goes through
@@ -52,13 +24,6 @@ fn hide_lone_user(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formatting_never_shows_the_value() {
-        let s = Secret::new("eyJhbGciOi.sentinel.sig");
-        assert!(!format!("{s:?} {s}").contains("sentinel"));
-        assert_eq!(s.expose(), "eyJhbGciOi.sentinel.sig");
-    }
 
     #[test]
     fn url_passwords_are_removed() {

@@ -19,15 +19,13 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-use cortex_worker::Job;
+use cortex_http::{Call, Failure, HttpClient, HttpUrl, Untrusted, causes, display_safe};
+use cortex_worker::{ItemError, Job, Secret};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
-use cortex_http::{Call, Failure, HttpClient, Untrusted, causes};
-
 use crate::client::{MdrError, http_config, preview};
-use crate::config::{ConfigError, MdrSettings};
-use crate::secret::Secret;
+use crate::config::MdrSettings;
 use crate::thehive::AttachmentMeta;
 
 /// Largest attachment sent to MDR unless `attachment_max_mb` says otherwise.
@@ -46,6 +44,8 @@ pub enum TheHiveError {
     Incomplete { item: &'static str, with: &'static str },
     #[error("Configuration item `{item}` must be {expected}, got {value:?}")]
     Invalid { item: &'static str, expected: &'static str, value: String },
+    #[error(transparent)]
+    Item(#[from] ItemError),
     #[error(transparent)]
     Setup(#[from] MdrError),
     #[error("TheHive API {what} answered HTTP {status}: {message}{hint}")]
@@ -70,17 +70,11 @@ pub enum TheHiveError {
     Spool { name: String, reason: String },
 }
 
-impl From<ConfigError> for TheHiveError {
-    fn from(err: ConfigError) -> Self {
-        TheHiveError::Setup(MdrError::Config(err))
-    }
-}
-
 /// TheHive connection settings of one job.
 #[derive(Debug, Clone)]
 pub struct TheHiveSettings {
     /// Base URL without a trailing slash, e.g. `https://thehive.example:9000`.
-    pub url: String,
+    pub url: HttpUrl,
     api_key: Secret,
     pub organisation: Option<String>,
     pub version: Option<TheHiveVersion>,
@@ -90,27 +84,28 @@ pub struct TheHiveSettings {
 impl TheHiveSettings {
     /// None when `thehive_url` is not set: the TheHive API is optional.
     pub fn from_job(job: &Job) -> Result<Option<TheHiveSettings>, TheHiveError> {
-        let (url, key) = (job.config_str("thehive_url"), job.config_str("thehive_api_key"));
+        let items = job.items();
+        let (url, key) = (items.text("thehive_url")?, items.text("thehive_api_key")?);
         let (url, key) = match (url, key) {
             (None, None) => return Ok(None),
             (Some(_), None) => return Err(TheHiveError::Incomplete { item: "thehive_api_key", with: "thehive_url" }),
             (None, Some(_)) => return Err(TheHiveError::Incomplete { item: "thehive_url", with: "thehive_api_key" }),
             (Some(url), Some(key)) => (url, key),
         };
-        let url = url.trim_end_matches('/');
-        if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('@') {
+        let url = HttpUrl::parse(url).ok().filter(|url| !url.has_credentials()).ok_or_else(|| {
             let expected = "an http(s) URL without credentials, such as https://thehive.example:9000";
             // The value is shown to say what is wrong; credentials in it (with or without a scheme) must not be.
-            let value = url.rsplit_once('@').map_or_else(|| url.to_owned(), |(_, host)| format!("REMOVED@{host}"));
-            return Err(TheHiveError::Invalid { item: "thehive_url", expected, value });
-        }
+            TheHiveError::Invalid { item: "thehive_url", expected, value: display_safe(url.trim_end_matches('/')) }
+        })?;
         Ok(Some(TheHiveSettings {
-            url: url.to_owned(),
+            url,
             api_key: Secret::new(key),
             organisation: job.parameter_str("organisation").map(str::to_owned),
-            version: version_item(job.config_str("thehive_version"))?,
+            version: version_item(items.text("thehive_version")?)?,
             // A huge limit (meaning "no limit") must not overflow.
-            attachment_max_bytes: max_mb(job.config("attachment_max_mb"))?.saturating_mul(1_000_000),
+            attachment_max_bytes: items
+                .whole_number("attachment_max_mb", DEFAULT_ATTACHMENT_MAX_MB, 1..=u64::MAX)?
+                .saturating_mul(1_000_000),
         }))
     }
 }
@@ -123,19 +118,6 @@ fn version_item(value: Option<&str>) -> Result<Option<TheHiveVersion>, TheHiveEr
         Some(other) => {
             Err(TheHiveError::Invalid { item: "thehive_version", expected: "4, 5 or auto", value: other.to_owned() })
         }
-    }
-}
-
-fn max_mb(value: Option<&Value>) -> Result<u64, TheHiveError> {
-    let Some(value) = value else { return Ok(DEFAULT_ATTACHMENT_MAX_MB) };
-    let number = value.as_f64().or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
-    match number {
-        Some(n) if n >= 1.0 && n.fract() == 0.0 => Ok(n as u64),
-        _ => Err(TheHiveError::Invalid {
-            item: "attachment_max_mb",
-            expected: "a whole number of megabytes, 1 or more",
-            value: value.to_string(),
-        }),
     }
 }
 
@@ -244,7 +226,7 @@ impl TheHiveClient {
         let (mut file, mut spooled) = spool_file().map_err(spool_error)?;
         let size = io::copy(&mut response.take(limit.saturating_add(1)), &mut file).map_err(|e| {
             TheHiveError::Unreachable {
-                url: self.settings.url.clone(),
+                url: self.settings.url.to_string(),
                 detail: format!("the download of {name} broke off: {e}"),
             }
         })?;
@@ -299,7 +281,7 @@ impl TheHiveClient {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.settings.url)
+        format!("{}{path}", self.settings.url.as_str())
     }
 
     fn json<T: serde::de::DeserializeOwned>(&self, what: &str, request: RequestBuilder) -> Result<T, TheHiveError> {
@@ -344,7 +326,7 @@ impl TheHiveClient {
 
 impl TheHiveClient {
     fn transport_error(&self, failure: Failure) -> TheHiveError {
-        let url = self.settings.url.clone();
+        let url = self.settings.url.to_string();
         match failure {
             Failure::Untrusted { reason: Untrusted::NotConfigured, .. } => TheHiveError::NotConfigured { url },
             Failure::Untrusted { detail, .. } | Failure::HandshakeRefused { detail, .. } | Failure::Tls { detail } => {

@@ -12,8 +12,8 @@
 //! Token lifetimes, rotation and the utility's own writes: docs/mdr-api.md#tokens.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::secret::Secret;
+use cortex_worker::{FileMode, Secret, write_atomically};
 
 pub const ACCESS_FILE: &str = ".access_token";
 pub const REFRESH_FILE: &str = ".refresh_token";
@@ -141,10 +141,6 @@ impl TokenStore {
             store.margin = SHARED_EXPIRY_MARGIN_SECS;
         }
         store
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// A usable access token: the one on disk, or a fresh one obtained through `exchange`.
@@ -347,10 +343,10 @@ impl TokenStore {
         self.remove_stale_temporaries();
         let failed = |e: io::Error| TokenError::SaveFailed { dir: self.dir.clone(), reason: e.to_string() };
         // Ours first: whatever happens to the public files from here on, the live token is kept.
-        write_atomically(&self.dir, OWN_REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
-        write_atomically(&self.dir, REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
+        write_private(&self.dir, OWN_REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
+        write_private(&self.dir, REFRESH_FILE, pair.refresh.expose()).map_err(failed)?;
         // The refresh token is safe now: do not send the operator to the MDR console for a new one.
-        write_atomically(&self.dir, ACCESS_FILE, pair.access.expose())
+        write_private(&self.dir, ACCESS_FILE, pair.access.expose())
             .map_err(|e| TokenError::AccessNotSaved { dir: self.dir.clone(), reason: e.to_string() })
     }
 }
@@ -375,49 +371,23 @@ pub fn lock_exclusive(dir: &Path, name: &str) -> Result<File, TokenError> {
     }
 }
 
-/// Replaces `dir/name` with `content` so that readers see the old or the new file. The new file
-/// keeps the old one's mode and group (and owner, where the process may give it away): a utility
-/// running as another user must still read it. A new file gets mode 0600.
-pub fn write_atomically(dir: &Path, name: &str, content: &str) -> io::Result<()> {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
-    let old = fs::metadata(dir.join(name)).ok();
-    let result = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        if let Some(old) = &old {
-            keep_ownership(&file, old);
-            file.set_permissions(fs::Permissions::from_mode(old.permissions().mode() & 0o7777))?;
-        }
-        file.write_all(content.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, dir.join(name))?;
-        // Make the rename durable where the filesystem allows; the new file is in place either
-        // way, so a folder that refuses the sync must not turn this into a reported failure.
-        if let Ok(folder) = File::open(dir) {
-            let _ = folder.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+/// Replaces `dir/name` with `content`: readers see the old or the new file, and the new file keeps
+/// the old one's mode, group and owner (a utility running as another user must still read it).
+pub fn write_private(dir: &Path, name: &str, content: &str) -> io::Result<()> {
+    write_atomically(&dir.join(name), content.as_bytes(), FileMode::PrivateKeepExisting)
 }
 
-/// Owner and group where permitted (only root may give a file away; a member of the group may
-/// set it), else the group alone, else what the process gets.
-fn keep_ownership(file: &File, old: &fs::Metadata) {
-    if std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())).is_err() {
-        let _ = std::os::unix::fs::fchown(file, None, Some(old.gid()));
-    }
-}
-
-fn human_duration(secs: u64) -> String {
-    match secs {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h", s / 3600),
-        s => format!("{} days", s / 86_400),
+/// A short human duration, the largest unit first: `42 s`, `17 min`, `2 h`, `5 h 12 min`, `6 days 23 h`.
+pub fn human_duration(secs: u64) -> String {
+    let (major, unit, minor, minor_unit) = match secs {
+        s if s < 120 => return format!("{s} s"),
+        s if s < 3600 => return format!("{} min", s / 60),
+        s if s < 172_800 => (s / 3600, "h", s % 3600 / 60, "min"),
+        s => (s / 86_400, "days", s % 86_400 / 3600, "h"),
+    };
+    match minor {
+        0 => format!("{major} {unit}"),
+        _ => format!("{major} {unit} {minor} {minor_unit}"),
     }
 }
 
@@ -426,6 +396,7 @@ fn human_duration(secs: u64) -> String {
 mod tests {
     use super::*;
     use std::cell::Cell;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     #[derive(Debug)]
     enum TestError {
@@ -461,6 +432,12 @@ mod tests {
 
     fn file(dir: &tempfile::TempDir, name: &str) -> String {
         fs::read_to_string(dir.path().join(name)).unwrap()
+    }
+
+    #[test]
+    fn durations_name_the_largest_unit_first() {
+        let shown = [59, 3599, 7200, 3600 * 5 + 60 * 12, 172_800, 86_400 * 6 + 3600 * 23].map(human_duration);
+        assert_eq!(shown, ["59 s", "59 min", "2 h", "5 h 12 min", "2 days", "6 days 23 h"]);
     }
 
     #[test]

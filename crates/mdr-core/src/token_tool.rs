@@ -14,13 +14,15 @@ use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use cortex_worker::Job;
-use serde_json::{Map, Value, json};
+use cortex_worker::{HttpSettings, Items};
+use serde_json::{Map, Value};
 
 use crate::client::{MdrClient, MdrError};
-use crate::config::{ConfigError, MdrSettings};
-use crate::secret::Secret;
-use crate::token::{ACCESS_FILE, LOCK_FILE, REFRESH_FILE, TokenError, TokenStore, jwt_expiry, now_secs};
+use crate::config::{self, ConfigError, MdrSettings};
+use crate::token::{
+    ACCESS_FILE, LOCK_FILE, REFRESH_FILE, TokenError, TokenStore, human_duration, jwt_expiry, now_secs,
+};
+use cortex_worker::Secret;
 
 /// The connection options of the command line; each one plays the Cortex configuration item of
 /// the same name.
@@ -65,8 +67,6 @@ pub enum ToolError {
          24 h; generate a new one in the MDR console (Settings > API). The token folder was not changed"
     )]
     SeedRefused { status: u16, message: String },
-    #[error("Internal error: {0}")]
-    Internal(String),
     #[error("Cannot write the report: {0}")]
     Output(#[from] io::Error),
 }
@@ -88,46 +88,30 @@ impl From<ConfigError> for ToolError {
 impl ToolOptions {
     /// The settings a responder job with these configuration items would use.
     pub fn settings(&self) -> Result<MdrSettings, ToolError> {
-        self.resolve(None)
+        // The proxies come from the environment (reqwest reads them); trust adds REQUESTS_CA_BUNDLE.
+        let http = HttpSettings::from_parts(None, None, std::env::var_os("REQUESTS_CA_BUNDLE"));
+        Ok(MdrSettings::from_items(Items::new(&self.items()), http)?)
     }
 
     /// Only the token folder (status needs no API settings).
     pub fn token_dir(&self) -> Result<PathBuf, ToolError> {
-        if let Some(dir) = &self.token_dir {
-            return Ok(dir.clone());
-        }
-        if self.config_path.is_none() {
-            return Err(ToolError::Missing { item: "token_dir", flag: "token-dir" });
-        }
-        Ok(self.resolve(Some("-"))?.token_dir)
+        Ok(config::token_dir(Items::new(&self.items()))?)
     }
 
-    /// Resolves through [`MdrSettings::from_job`] on a job carrying the options as its
-    /// configuration, so that precedence, `config.yml` paths and messages are the responders'.
-    fn resolve(&self, client_id_placeholder: Option<&str>) -> Result<MdrSettings, ToolError> {
-        let mut config = Map::new();
-        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| Value::from(p.to_string_lossy().into_owned()));
-        let mut set = |name: &str, value: Option<Value>| {
-            if let Some(value) = value {
-                config.insert(name.to_owned(), value);
-            }
-        };
-        set("config_path", path(&self.config_path));
-        set("api_url", self.api_url.clone().map(Value::from));
-        set("client_id", self.client_id.clone().map(Value::from));
-        set("token_dir", path(&self.token_dir));
-        set("ssl_cert", path(&self.ssl_cert));
-        let input = json!({"data": {}, "dataType": "mdr-token", "config": config});
-        let job = Job::from_input(input, None).map_err(|e| ToolError::Internal(e.to_string()))?;
-        match MdrSettings::from_job(&job) {
-            // A config.yml without client_id is fine when only the token folder is wanted.
-            Err(ConfigError::Missing { item: "client_id", .. }) if client_id_placeholder.is_some() => {
-                let mut with_placeholder = self.clone();
-                with_placeholder.client_id = client_id_placeholder.map(str::to_owned);
-                with_placeholder.resolve(None)
-            }
-            other => Ok(other?),
-        }
+    /// The options as the configuration items they play, so that precedence, `config.yml` paths
+    /// and messages are the responders'.
+    fn items(&self) -> Map<String, Value> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+        [
+            ("config_path", path(&self.config_path)),
+            ("api_url", self.api_url.clone()),
+            ("client_id", self.client_id.clone()),
+            ("token_dir", path(&self.token_dir)),
+            ("ssl_cert", path(&self.ssl_cert)),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_owned(), Value::from(value?))))
+        .collect()
     }
 }
 
@@ -181,7 +165,7 @@ fn checked_token(text: &str, source: &str) -> Result<Secret, ToolError> {
     if let Some(exp) = jwt_expiry(text) {
         let now = now_secs();
         if exp <= now {
-            return Err(ToolError::Expired { ago: duration(now - exp) });
+            return Err(ToolError::Expired { ago: human_duration(now - exp) });
         }
     }
     Ok(Secret::new(text))
@@ -262,9 +246,9 @@ fn write_status(dir: &Path, out: &mut dyn Write) -> Result<Health, ToolError> {
                 let validity = match jwt_expiry(&token) {
                     Some(exp) if exp > now => {
                         refresh_ok |= name == REFRESH_FILE;
-                        format!("valid until {} (in {})", utc(exp), duration(exp - now))
+                        format!("valid until {} (in {})", utc(exp), human_duration(exp - now))
                     }
-                    Some(exp) => format!("EXPIRED at {} ({} ago)", utc(exp), duration(now - exp)),
+                    Some(exp) => format!("EXPIRED at {} ({} ago)", utc(exp), human_duration(now - exp)),
                     None => {
                         refresh_ok |= name == REFRESH_FILE;
                         "present, expiry unreadable (not a JWT)".to_owned()
@@ -363,16 +347,6 @@ pub fn utc(secs: u64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
-/// A short human duration: `42 s`, `17 min`, `5 h 12 min`, `6 days 23 h`.
-pub fn duration(secs: u64) -> String {
-    match secs {
-        s if s < 120 => format!("{s} s"),
-        s if s < 3600 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        s => format!("{} days {} h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -383,10 +357,6 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_709_251_199), "2024-02-29 23:59:59 UTC");
         assert_eq!(utc(1_900_000_000), "2030-03-17 17:46:40 UTC");
-        assert_eq!(duration(59), "59 s");
-        assert_eq!(duration(3599), "59 min");
-        assert_eq!(duration(3600 * 5 + 60 * 12), "5 h 12 min");
-        assert_eq!(duration(86_400 * 6 + 3600 * 23), "6 days 23 h");
     }
 
     #[test]

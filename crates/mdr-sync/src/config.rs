@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cortex_http::{HttpUrl, display_safe};
 use cortex_worker::HttpSettings;
 use mdr_core::config::{DEFAULT_API_URL, DEFAULT_INCIDENT_FIELD, DEFAULT_TIMEOUT_SECS};
 use mdr_core::{MdrSettings, Secret};
@@ -117,7 +118,7 @@ impl Yml {
         let mut ignored_verify_off = Vec::new();
 
         let token_dir = self.path_of(root.get("token_dir")).unwrap_or_else(|| self.resolve("conf"));
-        let api_url = self.url("api_url", root.get("api_url"))?.unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+        let api_url = self.url("api_url", text(root.get("api_url")).as_deref().unwrap_or(DEFAULT_API_URL))?;
         let client_id = text(root.get("client_id"))
             .ok_or_else(|| self.missing("client_id", "copy it from the MDR console (Settings > API)"))?;
         let ssl_cert = self.cert(root.get("ssl_cert"), "ssl_cert", &mut ignored_verify_off);
@@ -133,7 +134,7 @@ impl Yml {
             http: HttpSettings::default(),
         };
 
-        let hive_url = self.url("thehive.api_url", hive.get("api_url"))?.ok_or_else(|| {
+        let hive_url = self.optional_url("thehive.api_url", hive.get("api_url"))?.ok_or_else(|| {
             self.missing("thehive.api_url", "the TheHive base URL, such as https://thehive.example:9000")
         })?;
         let api_key = text(hive.get("api_key"))
@@ -199,7 +200,7 @@ impl Yml {
             attachment_limit,
             exclude_author,
             console_url: self
-                .url("mdr_sync.console_url", sync.get("console_url"))?
+                .optional_url("mdr_sync.console_url", sync.get("console_url"))?
                 .unwrap_or_else(|| DEFAULT_CONSOLE_URL.to_owned()),
             state_file: self.path_of(sync.get("state_file")).unwrap_or_else(|| token_dir.join(STATE_FILE_NAME)),
             start_time,
@@ -231,15 +232,15 @@ impl Yml {
         }
     }
 
-    fn url(&self, key: &'static str, value: Option<&Yaml>) -> Result<Option<String>, ConfigError> {
-        let Some(value) = text(value) else { return Ok(None) };
-        let trimmed = value.trim_end_matches('/');
-        let host = ["https://", "http://"].iter().find_map(|s| trimmed.strip_prefix(s)).unwrap_or("");
-        if host.is_empty() || host.contains(char::is_whitespace) || host.contains('@') {
-            let shown = value.rsplit_once('@').map_or_else(|| value.clone(), |(_, h)| format!("REMOVED@{h}"));
-            return Err(self.invalid(key, "an http(s) URL without credentials", &format!("{shown:?}")));
+    fn url(&self, key: &'static str, value: &str) -> Result<HttpUrl, ConfigError> {
+        match HttpUrl::parse(value) {
+            Ok(url) if !url.has_credentials() => Ok(url),
+            _ => Err(self.invalid(key, "an http(s) URL without credentials", &format!("{:?}", display_safe(value)))),
         }
-        Ok(Some(trimmed.to_owned()))
+    }
+
+    fn optional_url(&self, key: &'static str, value: Option<&Yaml>) -> Result<Option<String>, ConfigError> {
+        text(value).map(|v| self.url(key, &v).map(|url| url.as_str().to_owned())).transpose()
     }
 
     /// A PEM bundle path; `false` (the utility's "do not verify") is refused quietly: we verify

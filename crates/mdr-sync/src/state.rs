@@ -5,10 +5,9 @@
 //! The state only says where to start reading; what exists in TheHive is always looked up there
 //! before anything is created, so a pass replayed after a crash duplicates nothing.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::Path;
 
+use cortex_worker::{FileMode, write_atomically};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -78,21 +77,7 @@ impl State {
         let fail =
             |e: std::io::Error| StateError::Unwritable { path: path.display().to_string(), reason: e.to_string() };
         let text = serde_json::to_vec_pretty(self).map_err(|e| fail(std::io::Error::other(e)))?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let written = (|| {
-            let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&temp)?;
-            file.write_all(&text)?;
-            file.sync_all()?;
-            std::fs::rename(&temp, path)?;
-            // The rename itself must survive a power cut too.
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).or(Ok::<(), std::io::Error>(()))
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        written.map_err(fail)
+        write_atomically(path, &text, FileMode::Default).map_err(fail)
     }
 }
 

@@ -7,8 +7,8 @@
 //! TheHive API configured (`thehive_url`, `thehive_api_key`) the case is resolved through it once
 //! MDR holds the incident as closed, unless `close_thehive_case` is false.
 
-use cortex_worker::{Job, Report};
-use serde_json::json;
+use cortex_worker::{Items, Job, Report};
+use serde::Serialize;
 
 use super::{ActionError, context, not_found_as};
 use crate::client::{Incident, MdrClient, MdrError, Resolution};
@@ -23,15 +23,83 @@ const DEFAULT_RESOLUTION_FIELD: &str = "mdr-resolution";
 /// TheHive 5 statuses of a closed case besides the two MDR knows.
 const CLOSED_STAGES: &[&str] = &["indeterminate", "other", "duplicated", "resolved"];
 
+/// The action's configuration items, read and checked before anything is sent.
+#[derive(Debug)]
+struct Options {
+    close_thehive_case: bool,
+    resolution_map: ResolutionMap,
+    resolution_field: String,
+    /// TheHive 5 statuses that close a case, where the organisation renamed the built-in ones.
+    true_positive_status: Option<String>,
+    false_positive_status: Option<String>,
+}
+
+impl Options {
+    fn read(items: Items<'_>) -> Result<Options, ActionError> {
+        let owned = |name: &str| items.text(name).map(|v| v.map(str::to_owned));
+        Ok(Options {
+            close_thehive_case: items.flag("close_thehive_case", true)?,
+            resolution_map: ResolutionMap::parse(items.text("resolution_map")?)?,
+            resolution_field: owned("resolution_custom_field")?.unwrap_or_else(|| DEFAULT_RESOLUTION_FIELD.to_owned()),
+            true_positive_status: owned("thehive_true_positive_status")?,
+            false_positive_status: owned("thehive_false_positive_status")?,
+        })
+    }
+
+    /// The TheHive status that closes the case: TheHive 5 organisations may rename `TruePositive`
+    /// and `FalsePositive`; TheHive 4's resolutions are fixed.
+    fn thehive_status(&self, resolution: Resolution, version: TheHiveVersion) -> &str {
+        let (custom, default) = match resolution {
+            Resolution::TruePositive => (&self.true_positive_status, "TruePositive"),
+            Resolution::FalsePositive => (&self.false_positive_status, "FalsePositive"),
+        };
+        custom.as_deref().filter(|_| version == TheHiveVersion::V5).unwrap_or(default)
+    }
+}
+
+/// What happened to the TheHive case, as the report's `thehive_case`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum TheHiveCase {
+    NotChanged { reason: &'static str },
+    AlreadyResolved,
+    Resolved { case_id: String },
+}
+
+impl TheHiveCase {
+    fn message_suffix(&self) -> &'static str {
+        match self {
+            TheHiveCase::Resolved { .. } => "; the TheHive case is resolved",
+            TheHiveCase::AlreadyResolved => "; the TheHive case was already resolved",
+            TheHiveCase::NotChanged { .. } => "",
+        }
+    }
+}
+
+/// The report's `full` object.
+#[derive(Debug, Serialize)]
+struct Closed<'a> {
+    message: String,
+    incident_id: &'a str,
+    already_closed: bool,
+    requested: Requested<'a>,
+    mdr: &'a Incident,
+    thehive_case: TheHiveCase,
+}
+
+#[derive(Debug, Serialize)]
+struct Requested<'a> {
+    resolution_status: &'static str,
+    summary: &'a str,
+}
+
 pub fn close_incident(job: &Job) -> Result<Report, ActionError> {
     let ctx = context(job, &[DataType::Case])?;
     let settings = MdrSettings::from_job(job)?;
-    let close_thehive_case = job.config_bool("close_thehive_case", true)?;
-    let thehive = TheHiveSettings::from_job(job)?.filter(|_| close_thehive_case);
+    let options = Options::read(job.items())?;
+    let thehive = TheHiveSettings::from_job(job)?.filter(|_| options.close_thehive_case);
     let incident_id = ctx.case.mdr_incident_id(&settings.incident_field)?;
-    let map = ResolutionMap::parse(job.config_str("resolution_map"))?;
-    let field = job.config_str("resolution_custom_field").unwrap_or(DEFAULT_RESOLUTION_FIELD);
-    let resolution = resolution(&ctx.case, &map, field)?;
+    let resolution = resolution(&ctx.case, &options.resolution_map, &options.resolution_field)?;
     let summary = summary(&ctx.case, job.parameter_str("user"));
 
     let client = MdrClient::new(&settings)?;
@@ -47,20 +115,31 @@ pub fn close_incident(job: &Job) -> Result<Report, ActionError> {
             Err(err) => return Err(err.into()),
         }
     };
-    let mut full = report(&incident, resolution, &summary, already_closed);
     let thehive_case = match thehive {
-        Some(thehive) => resolve_thehive_case(job, &ctx.case, thehive, &settings, resolution, &summary, incident_id)?,
-        None => json!({"status": "not_changed", "reason": "the TheHive API is not configured (`thehive_url`, \
-                        `thehive_api_key`) or `close_thehive_case` is false: close the case in TheHive"}),
+        Some(thehive) => {
+            let closing =
+                Closing { settings: &settings, options: &options, resolution, summary: &summary, incident_id };
+            resolve_thehive_case(job, &ctx.case, thehive, &closing)?
+        }
+        None => TheHiveCase::NotChanged {
+            reason: "the TheHive API is not configured (`thehive_url`, `thehive_api_key`) or `close_thehive_case` \
+                     is false: close the case in TheHive",
+        },
     };
-    let suffix = match thehive_case["status"].as_str() {
-        Some("resolved") => "; the TheHive case is resolved",
-        Some("already_resolved") => "; the TheHive case was already resolved",
-        _ => "",
-    };
-    full["message"] = json!(format!("{}{suffix}", full["message"].as_str().unwrap_or("")));
-    full["thehive_case"] = thehive_case;
-    Ok(Report::from_value(full))
+    let message = format!("{}{}", message(&incident, resolution, already_closed), thehive_case.message_suffix());
+    let requested = Requested { resolution_status: resolution.api_name(), summary: &summary };
+    let full =
+        Closed { message, incident_id: &incident.incident_id, already_closed, requested, mdr: &incident, thehive_case };
+    Ok(Report::of(&full)?)
+}
+
+/// What MDR was asked for, for resolving the TheHive case to match.
+struct Closing<'a> {
+    settings: &'a MdrSettings,
+    options: &'a Options,
+    resolution: Resolution,
+    summary: &'a str,
+    incident_id: &'a str,
 }
 
 /// Resolves the TheHive case too, unless it already is; MDR is closed by now, so a failure here
@@ -69,43 +148,29 @@ fn resolve_thehive_case(
     job: &Job,
     case: &Case<'_>,
     thehive: TheHiveSettings,
-    settings: &MdrSettings,
-    resolution: Resolution,
-    summary: &str,
-    incident_id: &str,
-) -> Result<serde_json::Value, ActionError> {
+    closing: &Closing<'_>,
+) -> Result<TheHiveCase, ActionError> {
     let closed_by_status = || {
         case.extended_status().is_some_and(|s| builtin(s).is_some() || CLOSED_STAGES.contains(&normalise(s).as_str()))
     };
     if case.is_closed().unwrap_or_else(closed_by_status) {
-        return Ok(json!({"status": "already_resolved"}));
+        return Ok(TheHiveCase::AlreadyResolved);
     }
     let case_id = job.param("data._id").or_else(|| job.param("data.id")).and_then(|v| v.as_str()).unwrap_or("");
     let hint = (case.extended_status().is_some() || case.stage().is_some()).then_some(TheHiveVersion::V5);
     let failed = |e: crate::thehive_api::TheHiveError| {
         ActionError::Refused(format!(
-            "MDR incident {incident_id} is closed, but resolving the TheHive case failed: {e}. Run the responder \
-             again to retry: MDR will not be closed twice"
+            "MDR incident {} is closed, but resolving the TheHive case failed: {e}. Run the responder again to retry: \
+             MDR will not be closed twice",
+            closing.incident_id
         ))
     };
-    let client = TheHiveClient::new(thehive, settings)?;
+    let client = TheHiveClient::new(thehive, closing.settings)?;
     let version = client.version(hint).map_err(failed)?;
     let impact = job.param("data.impactStatus").and_then(|v| v.as_str());
-    let status = thehive_status(job, resolution, version);
-    client.resolve_case(case_id, version, status, summary, impact).map_err(failed)?;
-    Ok(json!({"status": "resolved", "case_id": case_id}))
-}
-
-/// The TheHive status that closes the case: TheHive 5 organisations may rename `TruePositive` and
-/// `FalsePositive`, so `thehive_true_positive_status` / `thehive_false_positive_status` override
-/// them there; TheHive 4's resolutions are fixed.
-fn thehive_status(job: &Job, resolution: Resolution, version: TheHiveVersion) -> &str {
-    let (item, default) = match resolution {
-        Resolution::TruePositive => ("thehive_true_positive_status", "TruePositive"),
-        Resolution::FalsePositive => ("thehive_false_positive_status", "FalsePositive"),
-    };
-    let custom = job.config_str(item).map(str::trim).filter(|s| !s.is_empty());
-    custom.filter(|_| version == TheHiveVersion::V5).unwrap_or(default)
+    let status = closing.options.thehive_status(closing.resolution, version);
+    client.resolve_case(case_id, version, status, closing.summary, impact).map_err(failed)?;
+    Ok(TheHiveCase::Resolved { case_id: case_id.to_owned() })
 }
 
 fn is_closed(incident: &Incident) -> bool {
@@ -195,22 +260,15 @@ fn summary(case: &Case<'_>, user: Option<&str>) -> String {
     }
 }
 
-fn report(incident: &Incident, requested: Resolution, summary: &str, already_closed: bool) -> serde_json::Value {
+fn message(incident: &Incident, requested: Resolution, already_closed: bool) -> String {
     let id = &incident.incident_id;
-    let message = match already_closed {
+    match already_closed {
         true => format!(
             "MDR incident {id} was already closed (resolution {:?}); nothing was sent",
             incident.resolution.as_deref().unwrap_or("")
         ),
         false => format!("MDR incident {id} closed as {}", requested.api_name()),
-    };
-    json!({
-        "message": message,
-        "incident_id": id,
-        "already_closed": already_closed,
-        "requested": {"resolution_status": requested.api_name(), "summary": summary},
-        "mdr": incident,
-    })
+    }
 }
 
 #[cfg(test)]

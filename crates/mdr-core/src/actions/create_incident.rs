@@ -12,77 +12,70 @@
 //! Affected hosts come from a custom field, from `host:` tags and, with the TheHive API
 //! configured, from the case's hostname and FQDN observables.
 
-use std::path::Path;
+use cortex_http::HttpUrl;
+use cortex_worker::{CustomFieldValue, Items, Job, Operation, Report};
+use serde::Serialize;
 
-use cortex_worker::{CustomFieldValue, Job, Operation, Report};
-use serde_json::json;
-
+use super::ledger::{Entry, Ledger, Locked};
 use super::{ActionError, context};
 use crate::client::{Incident, MdrClient, NewIncident};
 use crate::config::MdrSettings;
 use crate::thehive::{Case, DataType};
 use crate::thehive_api::{TheHiveClient, TheHiveError, TheHiveSettings, TheHiveVersion};
-use crate::token::{lock_exclusive, write_atomically};
 
 const DEFAULT_HOSTS_FIELD: &str = "mdr-affected-hosts";
 const DEFAULT_HOST_TAG_PREFIX: &str = "host:";
 /// The MDR Integration Utility tags the cases it imports `MDR`; the link-back tag is the same.
 const DEFAULT_TAG: &str = "MDR";
-const LEDGER_DIR: &str = ".created-incidents";
-const LEDGER_LOCK: &str = ".create-incident.lock";
-/// Ledger content while a creation's outcome is unknown (MDR ids never contain a colon).
-const PENDING: &str = "pending:";
 /// Tolerated difference between this host's clock and MDR's when looking for a recent incident.
 const CLOCK_SKEW_MS: i64 = 10 * 60 * 1000;
+
+/// The action's configuration items, read and checked before anything is sent.
+#[derive(Debug)]
+struct Options<'a> {
+    hosts_field: &'a str,
+    host_tag_prefix: &'a str,
+    /// The tag of cases the utility imported (never sent again); `None` when switched off.
+    imported_case_tag: Option<&'a str>,
+    /// The tag put on the case once linked; `None` when switched off.
+    case_tag: Option<&'a str>,
+    hosts_from_observables: bool,
+}
+
+impl<'a> Options<'a> {
+    fn read(items: Items<'a>) -> Result<Options<'a>, ActionError> {
+        Ok(Options {
+            hosts_field: items.text("hosts_custom_field")?.unwrap_or(DEFAULT_HOSTS_FIELD),
+            host_tag_prefix: items.text("host_tag_prefix")?.unwrap_or(DEFAULT_HOST_TAG_PREFIX),
+            imported_case_tag: tag_item(items, "imported_case_tag")?,
+            case_tag: tag_item(items, "case_tag")?,
+            hosts_from_observables: items.flag("hosts_from_observables", true)?,
+        })
+    }
+}
 
 pub fn create_incident(job: &Job) -> Result<Report, ActionError> {
     let ctx = context(job, &[DataType::Case])?;
     let settings = MdrSettings::from_job(job)?;
+    let options = Options::read(job.items())?;
     let case = ctx.case;
     if let Ok(linked) = case.mdr_incident_id(&settings.incident_field) {
-        return Ok(already_linked(linked, &settings));
+        return Ok(Report::of(&Linked::already(linked, &settings))?);
     }
     let case_id = case_id(job)?;
-    let case_key = ledger_name(case_id);
+    let ledger = Ledger::new(&settings.token_dir, case_id);
     // Created by an earlier run whose link-back TheHive has not (fully) applied: link again.
-    if let Some(Ledger::Created(recorded)) = ledger_read(&settings.token_dir, &case_key) {
-        return Ok(linked_report(job, &settings, &recorded, None, &[], &[], true));
+    if let Some(Entry::Created(recorded)) = ledger.read() {
+        return link(&settings, &options, Linked::earlier(&recorded, &settings));
     }
-    let imported_tag = tag_item(job, "imported_case_tag");
-    if let Some(tag) = imported_tag.filter(|t| case.tags().iter().any(|c| c.eq_ignore_ascii_case(t))) {
-        return Err(ActionError::Refused(format!(
-            "The case carries the tag {tag:?} that the MDR Integration Utility puts on cases it imported from MDR, \
-             but no incident id: set the case custom field `{}` to that incident's id rather than creating a duplicate",
-            settings.incident_field
-        )));
-    }
-    let mut hosts = host_names(&case, job);
-    for host in observed_hosts(job, &case, &settings)? {
-        if !hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
-            hosts.push(host);
-        }
-    }
-    if hosts.is_empty() {
-        return Err(ActionError::Refused(format!(
-            "No affected hosts on the case: MDR needs at least one. List host names in the case custom field `{}`, \
-             add tags like `{}HOST-01`, or (with the TheHive API configured) add hostname observables",
-            job.config_str("hosts_custom_field").unwrap_or(DEFAULT_HOSTS_FIELD),
-            job.config_str("host_tag_prefix").unwrap_or(DEFAULT_HOST_TAG_PREFIX)
-        )));
-    }
+    refuse_imported(&case, &options, &settings)?;
+    let hosts = affected_hosts(job, &case, &options, &settings)?;
 
     let client = MdrClient::new(&settings)?;
-    let _lock = lock_exclusive(&settings.token_dir, LEDGER_LOCK).map_err(crate::client::MdrError::from)?;
+    let locked = ledger.lock()?;
     let marker = origin_marker(case_id);
-    match ledger_read(&settings.token_dir, &case_key) {
-        Some(Ledger::Created(recorded)) => return Ok(linked_report(job, &settings, &recorded, None, &[], &[], true)),
-        Some(Ledger::Pending(since)) => {
-            if let Some(found) = find_created(&client, since, &marker)? {
-                let _ = ledger_write(&settings.token_dir, &case_key, &found);
-                return Ok(linked_report(job, &settings, &found, None, &[], &[], true));
-            }
-        }
-        None => {}
+    if let Some(earlier) = earlier_incident(&client, &locked, &marker)? {
+        return link(&settings, &options, Linked::earlier(&earlier, &settings));
     }
     let (resolved, unknown) = resolve_hosts(&client, &hosts)?;
     if resolved.is_empty() {
@@ -91,24 +84,83 @@ pub fn create_incident(job: &Job) -> Result<Report, ActionError> {
             unknown.join(", ")
         )));
     }
-    ledger_write(&settings.token_dir, &case_key, &format!("{PENDING}{}", now_ms()))
-        .map_err(|e| ActionError::Refused(format!("Nothing was created: {e}")))?;
-    let incident = match client.create_incident(&new_incident(&case, job, &resolved, &marker)) {
-        Ok(incident) => incident,
-        // MDR may have created it: keep the pending record, so the next run looks before creating.
-        Err(err) if err.outcome_unknown() => {
-            return Err(ActionError::Refused(format!(
+    let incident = create(&client, &locked, &new_incident(&case, job, &resolved, &marker))?;
+    let recorded = locked.record(&incident.incident_id);
+    let created = Created {
+        incident_number: incident.incident_number,
+        priority: priority(case.severity()),
+        affected_hosts: &resolved,
+        unknown_hosts: &unknown,
+        warning: recorded.err(),
+    };
+    link(&settings, &options, Linked::created(&incident, created, &settings))
+}
+
+/// A case the utility imported from MDR is linked by hand, never sent back as a new incident.
+fn refuse_imported(case: &Case<'_>, options: &Options<'_>, settings: &MdrSettings) -> Result<(), ActionError> {
+    match options.imported_case_tag.filter(|t| case.tags().iter().any(|c| c.eq_ignore_ascii_case(t))) {
+        Some(tag) => Err(ActionError::Refused(format!(
+            "The case carries the tag {tag:?} that the MDR Integration Utility puts on cases it imported from MDR, \
+             but no incident id: set the case custom field `{}` to that incident's id rather than creating a duplicate",
+            settings.incident_field
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The hosts named on the case, then its host observables; at least one.
+fn affected_hosts(
+    job: &Job,
+    case: &Case<'_>,
+    options: &Options<'_>,
+    settings: &MdrSettings,
+) -> Result<Vec<String>, ActionError> {
+    let mut hosts = host_names(case, options);
+    for host in observed_hosts(job, case, options, settings)? {
+        if !hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+            hosts.push(host);
+        }
+    }
+    if hosts.is_empty() {
+        return Err(ActionError::Refused(format!(
+            "No affected hosts on the case: MDR needs at least one. List host names in the case custom field `{}`, \
+             add tags like `{}HOST-01`, or (with the TheHive API configured) add hostname observables",
+            options.hosts_field, options.host_tag_prefix
+        )));
+    }
+    Ok(hosts)
+}
+
+/// The incident an earlier run created for this case, as the ledger (under its lock) or, after an
+/// unclear answer, MDR itself knows it.
+fn earlier_incident(client: &MdrClient, locked: &Locked<'_>, marker: &str) -> Result<Option<String>, ActionError> {
+    match locked.read() {
+        Some(Entry::Created(recorded)) => Ok(Some(recorded)),
+        Some(Entry::Pending(since)) => {
+            let found = find_created(client, since, marker)?;
+            if let Some(found) = &found {
+                // Only weakens the guard if it fails: the incident is linked either way.
+                let _ = locked.record(found);
+            }
+            Ok(found)
+        }
+        None => Ok(None),
+    }
+}
+
+/// Asks MDR for the incident with a pending record, which stays when MDR may have created it.
+fn create(client: &MdrClient, locked: &Locked<'_>, new: &NewIncident) -> Result<Incident, ActionError> {
+    locked.mark_pending().map_err(|e| ActionError::Refused(format!("Nothing was created: {e}")))?;
+    client.create_incident(new).map_err(|err| {
+        if err.outcome_unknown() {
+            return ActionError::Refused(format!(
                 "MDR may have created the incident but did not answer clearly ({err}). Run the responder again: \
                  it looks for the incident in MDR before creating another"
-            )));
+            ));
         }
-        Err(err) => {
-            ledger_remove(&settings.token_dir, &case_key);
-            return Err(err.into());
-        }
-    };
-    let recorded = ledger_write(&settings.token_dir, &case_key, &incident.incident_id);
-    Ok(linked_report(job, &settings, &incident.incident_id, Some((&incident, recorded)), &resolved, &unknown, false))
+        locked.forget();
+        err.into()
+    })
 }
 
 /// Written into the incident's description: finds it again after an unclear answer.
@@ -123,17 +175,13 @@ fn find_created(client: &MdrClient, since: i64, marker: &str) -> Result<Option<S
     Ok(found.map(|i| i.incident_id))
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// A tag item: default `MDR`; `none` (or `-`) switches it off.
-fn tag_item<'a>(job: &'a Job, item: &str) -> Option<&'a str> {
-    match job.config_str(item) {
+fn tag_item<'a>(items: Items<'a>, item: &str) -> Result<Option<&'a str>, ActionError> {
+    Ok(match items.text(item)? {
         Some(v) if v.eq_ignore_ascii_case("none") || v == "-" => None,
         Some(v) => Some(v),
         None => Some(DEFAULT_TAG),
-    }
+    })
 }
 
 /// The case's TheHive id.
@@ -145,17 +193,11 @@ fn case_id(job: &Job) -> Result<&str, ActionError> {
     })
 }
 
-/// The case id made safe as a file name in the ledger.
-fn ledger_name(case_id: &str) -> String {
-    case_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_~".contains(c) { c } else { '_' }).collect()
-}
-
 /// Host names from the hosts custom field (separated by commas, spaces or new lines) and from
 /// tags carrying the host prefix, in order, without duplicates.
-fn host_names(case: &Case<'_>, job: &Job) -> Vec<String> {
-    let field = job.config_str("hosts_custom_field").unwrap_or(DEFAULT_HOSTS_FIELD);
-    let prefix = job.config_str("host_tag_prefix").unwrap_or(DEFAULT_HOST_TAG_PREFIX);
-    let values = case.custom_field_all(field);
+fn host_names(case: &Case<'_>, options: &Options<'_>) -> Vec<String> {
+    let prefix = options.host_tag_prefix;
+    let values = case.custom_field_all(options.hosts_field);
     let from_field = values.iter().filter_map(|v| v.as_str()).flat_map(|text| text.split([',', ';', ' ', '\n']));
     let from_field = from_field.map(str::to_owned);
     let from_tags = case.tags().into_iter().filter_map(|tag| {
@@ -174,10 +216,14 @@ fn host_names(case: &Case<'_>, job: &Job) -> Vec<String> {
 
 /// Hostname and FQDN observables of the case, when the TheHive API is configured (and
 /// `hosts_from_observables` is not false).
-fn observed_hosts(job: &Job, case: &Case<'_>, settings: &MdrSettings) -> Result<Vec<String>, ActionError> {
-    let wanted = job.config_bool("hosts_from_observables", true)?;
+fn observed_hosts(
+    job: &Job,
+    case: &Case<'_>,
+    options: &Options<'_>,
+    settings: &MdrSettings,
+) -> Result<Vec<String>, ActionError> {
     let Some(thehive) = TheHiveSettings::from_job(job)? else { return Ok(Vec::new()) };
-    if !wanted {
+    if !options.hosts_from_observables {
         return Ok(Vec::new());
     }
     let failed = |e: TheHiveError| {
@@ -228,96 +274,82 @@ fn priority(severity: Option<i64>) -> &'static str {
     }
 }
 
-/// What the ledger knows of a case.
-enum Ledger {
-    Created(String),
-    /// A creation started at this time (ms) and its outcome is unknown.
-    Pending(i64),
-}
-
-fn ledger_read(token_dir: &Path, case_key: &str) -> Option<Ledger> {
-    let text = std::fs::read_to_string(token_dir.join(LEDGER_DIR).join(case_key)).ok()?;
-    let text = text.trim();
-    match text.strip_prefix(PENDING) {
-        Some(since) => Some(Ledger::Pending(since.parse().unwrap_or(0))),
-        None => (!text.is_empty()).then(|| Ledger::Created(text.to_owned())),
-    }
-}
-
-fn ledger_remove(token_dir: &Path, case_key: &str) {
-    let _ = std::fs::remove_file(token_dir.join(LEDGER_DIR).join(case_key));
-}
-
-/// Records the incident for the case; the outcome goes into the report (a failure here only
-/// weakens the double-click guard, the incident exists either way).
-fn ledger_write(token_dir: &Path, case_key: &str, incident_id: &str) -> Result<(), String> {
-    let dir = token_dir.join(LEDGER_DIR);
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| write_atomically(&dir, case_key, incident_id))
-        .map_err(|e| format!("could not record the incident in {}: {e}", dir.display()))
-}
-
-/// `https://mdr.kaspersky.com/api/v1` → `https://mdr.kaspersky.com/incidents/<id>`.
-fn console_link(api_url: &str, incident_id: &str) -> String {
-    let console = api_url.trim_end_matches('/').trim_end_matches("/api/v1").trim_end_matches("/api");
+/// `https://mdr.kaspersky.com/api/v1` → `https://mdr.kaspersky.com/incidents/<id>`, from the display form
+/// of `api_url`: the report reaches TheHive, credentials in the URL must not.
+fn console_link(api_url: &HttpUrl, incident_id: &str) -> String {
+    let shown = api_url.to_string();
+    let console = shown.trim_end_matches("/api/v1").trim_end_matches("/api");
     format!("{console}/incidents/{incident_id}")
 }
 
-fn already_linked(incident_id: &str, settings: &MdrSettings) -> Report {
-    Report::from_value(json!({
-        "message": format!("The case is already linked to MDR incident {incident_id}; no new incident was created"),
-        "incident_id": incident_id,
-        "already_linked": true,
-        "link": console_link(&settings.api_url, incident_id),
-    }))
+/// The report's `full` object once the case is (to be) linked to an incident.
+#[derive(Debug, Serialize)]
+struct Linked<'a> {
+    message: String,
+    incident_id: &'a str,
+    already_linked: bool,
+    link: String,
+    /// Only when this run created the incident.
+    #[serde(flatten)]
+    created: Option<Created<'a>>,
 }
 
-fn linked_report(
-    job: &Job,
-    settings: &MdrSettings,
-    incident_id: &str,
-    created: Option<(&Incident, Result<(), String>)>,
-    hosts: &[String],
-    unknown: &[String],
-    earlier_click: bool,
-) -> Report {
-    let message = match (earlier_click, unknown.is_empty()) {
-        (true, _) => format!(
-            "MDR incident {incident_id} was already created from this case by an earlier run; linking the case to it"
-        ),
-        (false, true) => format!("MDR incident {incident_id} created"),
-        (false, false) => format!(
-            "MDR incident {incident_id} created; these hosts are unknown to MDR and were left out: {}",
-            unknown.join(", ")
-        ),
-    };
-    let mut full = json!({
-        "message": message,
-        "incident_id": incident_id,
-        "already_linked": earlier_click,
-        "link": console_link(&settings.api_url, incident_id),
-    });
-    if let Some((incident, recorded)) = created {
-        full["incident_number"] = json!(incident.incident_number);
-        full["priority"] = json!(incident_priority(job));
-        full["affected_hosts"] = json!(hosts);
-        full["unknown_hosts"] = json!(unknown);
-        if let Err(warning) = recorded {
-            full["warning"] = json!(warning);
+/// What this run sent and MDR answered.
+#[derive(Debug, Serialize)]
+struct Created<'a> {
+    incident_number: Option<i64>,
+    priority: &'static str,
+    affected_hosts: &'a [String],
+    unknown_hosts: &'a [String],
+    /// Why the ledger could not record the incident, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
+}
+
+impl<'a> Linked<'a> {
+    /// The case custom field already names the incident: nothing to do.
+    fn already(incident_id: &'a str, settings: &MdrSettings) -> Linked<'a> {
+        Linked {
+            message: format!("The case is already linked to MDR incident {incident_id}; no new incident was created"),
+            incident_id,
+            already_linked: true,
+            link: console_link(&settings.api_url, incident_id),
+            created: None,
         }
     }
-    let mut report = Report::from_value(full).with_operation(Operation::AddCustomFields {
-        name: settings.incident_field.clone(),
-        value: CustomFieldValue::String(incident_id.to_owned()),
-    });
-    if let Some(tag) = tag_item(job, "case_tag") {
-        report.push_operation(Operation::AddTagToCase { tag: tag.to_owned() });
+
+    fn earlier(incident_id: &'a str, settings: &MdrSettings) -> Linked<'a> {
+        Linked {
+            message: format!(
+                "MDR incident {incident_id} was already created from this case by an earlier run; linking the case to it"
+            ),
+            ..Linked::already(incident_id, settings)
+        }
     }
-    report
+
+    fn created(incident: &'a Incident, created: Created<'a>, settings: &MdrSettings) -> Linked<'a> {
+        let id = incident.incident_id.as_str();
+        let message = match created.unknown_hosts {
+            [] => format!("MDR incident {id} created"),
+            unknown => format!(
+                "MDR incident {id} created; these hosts are unknown to MDR and were left out: {}",
+                unknown.join(", ")
+            ),
+        };
+        Linked { message, already_linked: false, created: Some(created), ..Linked::already(id, settings) }
+    }
 }
 
-fn incident_priority(job: &Job) -> &'static str {
-    priority(job.param("data.severity").and_then(|v| v.as_i64()))
+/// The report with the operations that link the case: the incident id field and the tag.
+fn link(settings: &MdrSettings, options: &Options<'_>, linked: Linked<'_>) -> Result<Report, ActionError> {
+    let mut report = Report::of(&linked)?.with_operation(Operation::AddCustomFields {
+        name: settings.incident_field.clone(),
+        value: CustomFieldValue::String(linked.incident_id.to_owned()),
+    });
+    if let Some(tag) = options.case_tag {
+        report.push_operation(Operation::AddTagToCase { tag: tag.to_owned() });
+    }
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -336,9 +368,11 @@ mod tests {
     #[test]
     fn console_links_drop_the_api_path() {
         assert_eq!(
-            console_link("https://mdr.kaspersky.com/api/v1", "-Nz1"),
+            console_link(&HttpUrl::parse("https://mdr.kaspersky.com/api/v1/").unwrap(), "-Nz1"),
             "https://mdr.kaspersky.com/incidents/-Nz1"
         );
+        let with_user = HttpUrl::parse("https://user:secret@mdr.example/api").unwrap();
+        assert_eq!(console_link(&with_user, "-Nz1"), "https://REMOVED@mdr.example/incidents/-Nz1");
     }
 
     #[test]
@@ -348,6 +382,7 @@ mod tests {
             "customFields": {"mdr-affected-hosts": {"string": "HOST-01, HOST-03\nHOST-01"}}}});
         let job = Job::from_input(input, None).unwrap();
         let case = Case::new(job.data().unwrap());
-        assert_eq!(host_names(&case, &job), ["HOST-01", "HOST-03", "HOST-02"]);
+        let options = Options::read(job.items()).unwrap();
+        assert_eq!(host_names(&case, &options), ["HOST-01", "HOST-03", "HOST-02"]);
     }
 }

@@ -3,6 +3,7 @@
 
 mod close_incident;
 mod create_incident;
+mod ledger;
 mod respond;
 mod send_task_log;
 
@@ -31,6 +32,8 @@ pub enum ActionError {
     Mdr(#[from] MdrError),
     #[error(transparent)]
     TheHive(#[from] TheHiveError),
+    #[error("Cannot build the report: {0}")]
+    Report(#[from] serde_json::Error),
     #[error("No `data` in the job: Cortex must pass the TheHive object the responder runs on")]
     NoData,
     /// A refusal specific to one action, already phrased for the analyst.

@@ -3,7 +3,7 @@
 //! `Response`, description starting `**ID**: <response_id>`).
 
 use cortex_worker::{Job, Operation, Report};
-use serde_json::json;
+use serde::Serialize;
 
 use super::{ActionError, context, not_found_as};
 use crate::client::{Decision, MdrClient, MdrError, MdrResponse};
@@ -23,7 +23,7 @@ pub fn decline_response(job: &Job) -> Result<Report, ActionError> {
 /// One binary serves both flavours: the flavour file fixes `config.service`, with the service
 /// names of the Python responders.
 pub fn respond_by_service(job: &Job) -> Result<Report, ActionError> {
-    match job.config_str("service") {
+    match job.items().text("service")? {
         Some("confirm_response" | "approve_response") => approve_response(job),
         Some("decline_response") => decline_response(job),
         Some(other) => Err(ActionError::Refused(format!(
@@ -36,7 +36,8 @@ pub fn respond_by_service(job: &Job) -> Result<Report, ActionError> {
 fn respond(job: &Job, decision: Decision) -> Result<Report, ActionError> {
     let ctx = context(job, &[DataType::Task, DataType::TaskLog])?;
     let task = ctx.task.ok_or(ActionError::NoData)?;
-    check_group(&task, job.config_str("response_task_group").unwrap_or(DEFAULT_GROUP))?;
+    let group = job.items().text("response_task_group")?.unwrap_or(DEFAULT_GROUP);
+    check_group(&task, group)?;
     let response_id = response_id(task.description().unwrap_or(""))?;
     let settings = MdrSettings::from_job(job)?;
     let incident_id = ctx.case.mdr_incident_id(&settings.incident_field)?;
@@ -51,25 +52,29 @@ fn respond(job: &Job, decision: Decision) -> Result<Report, ActionError> {
             settings.incident_field
         ))
     })?;
-    match standing(response, decision) {
-        Standing::AlreadyDecided => return Ok(report(&ctx, response, decision, None, true)),
-        Standing::Opposite(status) => return Err(opposite_decision(&response_id, &status, decision)),
-        Standing::Open => {}
+    if let Some(done) = verdict(&ctx, response, decision)? {
+        return Ok(done);
     }
     let comment = comment(&ctx, decision, user);
     match client.update_response(&response_id, decision, &comment) {
-        Ok(()) => Ok(report(&ctx, response, decision, Some(&comment), false)),
+        Ok(()) => report(&ctx, response, decision, Some(&comment), false),
         // Decided meanwhile (another click, the console, the auto-accept setting): say what MDR holds.
         Err(conflict @ MdrError::Status { status: 409, .. }) => {
             let now = client.list_responses(incident_id)?;
             let now = now.iter().find(|r| r.response_id == response_id).unwrap_or(response);
-            match standing(now, decision) {
-                Standing::AlreadyDecided => Ok(report(&ctx, now, decision, None, true)),
-                Standing::Opposite(status) => Err(opposite_decision(&response_id, &status, decision)),
-                Standing::Open => Err(conflict.into()),
-            }
+            verdict(&ctx, now, decision)?.ok_or_else(|| conflict.into())
         }
         Err(err) => Err(err.into()),
+    }
+}
+
+/// What the response's status in MDR means for the requested decision: the report when it was
+/// already taken, a refusal when the opposite one was, `None` when the decision is still open.
+fn verdict(ctx: &Context<'_>, response: &MdrResponse, decision: Decision) -> Result<Option<Report>, ActionError> {
+    match standing(response, decision) {
+        Standing::AlreadyDecided => report(ctx, response, decision, None, true).map(Some),
+        Standing::Opposite(status) => Err(opposite_decision(&response.response_id, &status, decision)),
+        Standing::Open => Ok(None),
     }
 }
 
@@ -196,34 +201,45 @@ fn comment(ctx: &Context<'_>, decision: Decision, user: Option<&str>) -> String 
     }
 }
 
+/// The report's `full` object.
+#[derive(Debug, Serialize)]
+struct Decided<'a> {
+    message: &'a str,
+    response_id: &'a str,
+    response_type: Option<&'a str>,
+    decision: &'static str,
+    already_decided: bool,
+    comment: Option<&'a str>,
+}
+
 fn report(
     ctx: &Context<'_>,
     response: &MdrResponse,
     decision: Decision,
     comment: Option<&str>,
     already: bool,
-) -> Report {
+) -> Result<Report, ActionError> {
     let id = &response.response_id;
     let word = decision.api_name().to_lowercase();
     let message = match already {
         true => format!("MDR response {id} was already {word}; nothing was sent"),
         false => format!("MDR response {id} {word}"),
     };
-    let mut report = Report::from_value(json!({
-        "message": message,
-        "response_id": id,
-        "response_type": response.kind,
-        "decision": decision.api_name(),
-        "already_decided": already,
-        "comment": comment,
-    }));
+    let mut report = Report::of(&Decided {
+        message: &message,
+        response_id: id,
+        response_type: response.kind.as_deref(),
+        decision: decision.api_name(),
+        already_decided: already,
+        comment,
+    })?;
     // Task operations apply only when the responder runs on a log (TheHive resolves the task
     // from the log); on a task they would fail with "without task".
     if ctx.log.is_some() {
         report.push_operation(Operation::AddLogToTask { content: message, owner: None });
         report.push_operation(Operation::CloseTask);
     }
-    report
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -271,7 +287,7 @@ mod tests {
     #[test]
     fn only_a_decision_already_taken_stops_the_update() {
         let with = |status: Option<&str>| -> MdrResponse {
-            serde_json::from_value(json!({"response_id": "MDR_1", "status": status})).unwrap()
+            serde_json::from_value(serde_json::json!({"response_id": "MDR_1", "status": status})).unwrap()
         };
         assert!(matches!(standing(&with(Some("confirmed")), Decision::Confirmed), Standing::AlreadyDecided));
         assert!(matches!(standing(&with(Some("Declined")), Decision::Confirmed), Standing::Opposite(_)));

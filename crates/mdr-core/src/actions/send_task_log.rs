@@ -8,7 +8,8 @@
 //! fails the error says what went through and a second click sends only what is missing.
 
 use cortex_worker::{Job, Report};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::{ActionError, context, not_found_as};
 use crate::client::{Comment, MdrClient, Upload};
@@ -51,21 +52,23 @@ pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
             Prepared::Ready { meta_name, spooled } => {
                 let caption = format!("{author} attached {meta_name} {}", origin.footer());
                 let upload = Upload { incident_id, path: &spooled.path, file_name: &meta_name, caption: &caption };
-                match client.upload_attachment(&upload) {
-                    Ok(answer) => json!({"name": meta_name, "status": "sent", "size": spooled.size,
-                                         "attachment_id": answer.get("attachment_id")}),
+                let status = match client.upload_attachment(&upload) {
+                    Ok(answer) => {
+                        Status::Sent { size: spooled.size, attachment_id: answer.get("attachment_id").cloned() }
+                    }
                     Err(e) => {
                         failed.push(format!("uploading {meta_name} failed: {e}"));
-                        json!({"name": meta_name, "status": "not_sent", "reason": format!("upload failed: {e}")})
+                        Status::NotSent { reason: format!("upload failed: {e}") }
                     }
-                }
+                };
+                Outcome { name: meta_name, status }
             }
             Prepared::Done(outcome) => outcome,
         });
     }
     if !failed.is_empty() {
         let sent: Vec<&str> =
-            outcomes.iter().filter(|o| o["status"] == "sent").filter_map(|o| o["name"].as_str()).collect();
+            outcomes.iter().filter(|o| matches!(o.status, Status::Sent { .. })).map(|o| o.name.as_str()).collect();
         let sent = match sent.is_empty() {
             true => String::new(),
             false => format!(" ({} uploaded)", sent.join(", ")),
@@ -77,15 +80,55 @@ pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
             failed.join("; ")
         )));
     }
-    Ok(report(incident_id, &comment, &text, already_sent, outcomes))
+    report(incident_id, &comment, &text, already_sent, outcomes)
+}
+
+/// What became of one of the log's files, as listed in the report.
+#[derive(Debug, Serialize)]
+struct Outcome {
+    name: String,
+    #[serde(flatten)]
+    status: Status,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum Status {
+    /// `attachment_id` as MDR answered it (null when it did not say).
+    Sent {
+        size: u64,
+        attachment_id: Option<Value>,
+    },
+    AlreadySent {
+        attachment_id: String,
+    },
+    NotSent {
+        reason: String,
+    },
+}
+
+impl Outcome {
+    fn not_sent(name: &str, reason: String) -> Outcome {
+        Outcome { name: name.to_owned(), status: Status::NotSent { reason } }
+    }
+
+    /// This file's part of the report's message.
+    fn message(&self) -> String {
+        let name = &self.name;
+        match &self.status {
+            Status::Sent { .. } => format!("; attachment {name} uploaded"),
+            Status::AlreadySent { .. } => format!("; attachment {name} was already uploaded"),
+            Status::NotSent { reason } => format!("; attachment {name} NOT sent: {reason}"),
+        }
+    }
 }
 
 /// What to do with one of the log's attachments, decided before anything is posted.
 enum Prepared {
     /// Downloaded from TheHive, to upload after the comment.
     Ready { meta_name: String, spooled: Spooled },
-    /// Nothing to upload; the value says why, for the report.
-    Done(Value),
+    /// Nothing to upload; the outcome says why, for the report.
+    Done(Outcome),
 }
 
 fn prepare_attachments(
@@ -103,10 +146,7 @@ fn prepare_attachments(
     let Some(thehive) = thehive else {
         let reason = "Cortex passes only the attachment's metadata; set `thehive_url` and `thehive_api_key` so the \
                       responder can fetch the file from TheHive";
-        return Ok(metas
-            .iter()
-            .map(|m| Prepared::Done(json!({"name": m.name, "status": "not_sent", "reason": reason})))
-            .collect());
+        return Ok(metas.iter().map(|m| Prepared::Done(Outcome::not_sent(m.name, reason.to_owned()))).collect());
     };
     let uploaded = match origin.marker() {
         Some(_) => client.list_attachments(incident_id)?,
@@ -122,14 +162,13 @@ fn prepare_attachments(
         let done =
             origin.marker().and_then(|m| uploaded.iter().find(|a| a.full_name == name && a.caption.contains(&m)));
         if let Some(found) = done {
-            prepared.push(Prepared::Done(
-                json!({"name": name, "status": "already_sent", "attachment_id": found.attachment_id}),
-            ));
+            let status = Status::AlreadySent { attachment_id: found.attachment_id.clone() };
+            prepared.push(Prepared::Done(Outcome { name, status }));
             continue;
         }
         let too_large = |size: String| {
-            Prepared::Done(json!({"name": name, "status": "not_sent",
-                "reason": format!("{name} is {size}, above the {} MB limit (`attachment_max_mb`)", limit / 1_000_000)}))
+            let reason = format!("{name} is {size}, above the {} MB limit (`attachment_max_mb`)", limit / 1_000_000);
+            Prepared::Done(Outcome::not_sent(&name, reason))
         };
         if let Some(size) = meta.size.filter(|s| *s > limit) {
             prepared.push(too_large(format!("{} MB", size.div_ceil(1_000_000))));
@@ -194,7 +233,28 @@ fn comment_text(author: &str, message: &str, origin: &Origin<'_>) -> String {
     format!("{author} wrote:\n{}\n\n{}", quoted.join("\n"), origin.footer())
 }
 
-fn report(incident_id: &str, comment: &Comment, text: &str, already_sent: bool, attachments: Vec<Value>) -> Report {
+/// The report's `full` object.
+#[derive(Debug, Serialize)]
+struct Sent<'a> {
+    message: String,
+    incident_id: &'a str,
+    comment_id: &'a str,
+    already_sent: bool,
+    text: &'a str,
+    /// The first file, which keeps the report readable by what read it before `attachments`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attachment: Option<&'a Outcome>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    attachments: &'a [Outcome],
+}
+
+fn report(
+    incident_id: &str,
+    comment: &Comment,
+    text: &str,
+    already_sent: bool,
+    attachments: Vec<Outcome>,
+) -> Result<Report, ActionError> {
     let mut message = match already_sent {
         true => format!(
             "This task log was already sent to MDR incident {incident_id} (comment {}); not sent again",
@@ -203,26 +263,18 @@ fn report(incident_id: &str, comment: &Comment, text: &str, already_sent: bool, 
         false => format!("Comment {} added to MDR incident {incident_id}", comment.comment_id),
     };
     for attachment in &attachments {
-        let name = attachment["name"].as_str().unwrap_or("the attachment");
-        message.push_str(&match attachment["status"].as_str() {
-            Some("sent") => format!("; attachment {name} uploaded"),
-            Some("already_sent") => format!("; attachment {name} was already uploaded"),
-            _ => format!("; attachment {name} NOT sent: {}", attachment["reason"].as_str().unwrap_or("")),
-        });
+        message.push_str(&attachment.message());
     }
-    let mut full = json!({
-        "message": message,
-        "incident_id": incident_id,
-        "comment_id": comment.comment_id,
-        "already_sent": already_sent,
-        "text": text,
-    });
-    // `attachment` (the first file) keeps the report readable by what read it before.
-    if let Some(first) = attachments.first() {
-        full["attachment"] = first.clone();
-        full["attachments"] = Value::Array(attachments);
-    }
-    Report::from_value(full)
+    let full = Sent {
+        message,
+        incident_id,
+        comment_id: &comment.comment_id,
+        already_sent,
+        text,
+        attachment: attachments.first(),
+        attachments: &attachments,
+    };
+    Ok(Report::of(&full)?)
 }
 
 #[cfg(test)]

@@ -230,8 +230,9 @@ fn close_thehive_case_as_a_string_is_read_as_the_boolean_it_says() {
     let mut job = open_case_job(&mdr, &th, "th4/input_case_open.json", "TruePositive");
     job.input["config"]["close_thehive_case"] = "yes".into();
     let message = job.run(CLOSE).assert_error();
-    assert!(message.contains("`close_thehive_case`") && message.contains("true or false"), "{message}");
-    assert!(mdr.calls("incidents/close").is_empty(), "a bad item stops the job before MDR is touched");
+    assert_eq!(message, "Invalid configuration item `close_thehive_case`: expected true or false, got \"yes\"");
+    assert!(mdr.journal().is_empty(), "a bad item stops the job before MDR is touched");
+    assert!(th.journal().is_empty(), "and before TheHive is");
     job.input["config"]["close_thehive_case"] = "false".into();
     assert_eq!(job.run(CLOSE).assert_success()["thehive_case"]["status"], "not_changed");
     assert_eq!(mdr.incident(INCIDENT).unwrap()["status"], "Closed");
