@@ -9,6 +9,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
+use mdr_core::sync_api::Cursor;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -53,9 +54,9 @@ impl State {
         }
     }
 
-    pub fn is_done(&self, incident_id: &str, update_time: i64) -> bool {
-        update_time < self.cursor
-            || (update_time == self.cursor && self.done_at_cursor.iter().any(|d| d == incident_id))
+    /// Where the next listing starts (the listing skips what this covers).
+    pub fn position(&self) -> Cursor<'_> {
+        Cursor { time: self.cursor, done: &self.done_at_cursor }
     }
 
     /// Moves past the outcomes (in `update_time` order) up to the first failure, never beyond it.
@@ -110,7 +111,7 @@ mod tests {
         let mut s = State { cursor: 5, done_at_cursor: vec!["a".to_owned()] };
         s.advance(&[outcome("b", 5, true), outcome("c", 7, true), outcome("d", 9, false), outcome("e", 11, true)]);
         assert_eq!(s, State { cursor: 7, done_at_cursor: vec!["c".to_owned()] });
-        assert!(s.is_done("b", 5) && s.is_done("c", 7) && !s.is_done("d", 9) && !s.is_done("e", 11));
+        assert_eq!((s.position().time, s.position().done), (7, &["c".to_owned()][..]));
         s.advance(&[outcome("x", 7, true)]);
         assert_eq!(s.done_at_cursor, vec!["c".to_owned(), "x".to_owned()]);
     }
