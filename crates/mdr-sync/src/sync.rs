@@ -99,8 +99,9 @@ fn mirror(
     incident: &Incident,
     label: &str,
 ) -> Result<(), ItemError> {
-    let case = case_for(config, hive, incident, label)?;
-    let mut tasks = hive.tasks(&case.id)?;
+    let (case, created) = case_for(config, hive, incident, label)?;
+    // A case created a moment ago has no task yet: no need to ask.
+    let mut tasks = if created { Vec::new() } else { hive.tasks(&case.id)? };
     let comments = mdr.list_comments(&incident.incident_id)?;
     let attachments = mdr.list_attachments(&incident.incident_id)?;
     let comments: Vec<&Comment> =
@@ -126,17 +127,22 @@ fn mirrored_author(config: &SyncConfig, author: &str, text: &str) -> bool {
     !text.contains(RESPONDER_MARKER) && !config.exclude_author.as_ref().is_some_and(|re| re.is_match(author))
 }
 
-/// The one case carrying the incident id, created when there is none.
-fn case_for(config: &SyncConfig, hive: &TheHive, incident: &Incident, label: &str) -> Result<CaseRef, ItemError> {
+/// The one case carrying the incident id, created when there is none (then `true`).
+fn case_for(
+    config: &SyncConfig,
+    hive: &TheHive,
+    incident: &Incident,
+    label: &str,
+) -> Result<(CaseRef, bool), ItemError> {
     let mut found = hive.find_cases(&incident.incident_id)?;
     match found.len() {
         0 => {}
-        1 => return Ok(found.remove(0)),
+        1 => return Ok((found.remove(0), false)),
         n => return Err(ItemError::Duplicates(n, incident.incident_id.clone())),
     }
     let case = hive.create_case(&new_case(config, incident))?;
     log(&format!("{label}: created case {}", case_name(&case)));
-    Ok(case)
+    Ok((case, true))
 }
 
 fn case_name(case: &CaseRef) -> String {
