@@ -106,7 +106,10 @@ fn full_run(version: TheHiveVersion) {
     let comments_task = tasks.iter().find(|t| t["title"] == "MDR Response").unwrap();
     let logs = w.logs_of(&comments_task["_id"]);
     assert_eq!(logs.len(), 2, "{logs:?}");
-    assert!(logs[0]["message"].as_str().unwrap().starts_with("Security Team wrote:\n> "), "{logs:?}");
+    // MDR keeps the comment as HTML (`<p>...</p>`); the log shows its text.
+    let comment = logs[0]["message"].as_str().unwrap();
+    assert!(comment.starts_with("Security Team wrote:\n> We detected a suspicious PowerShell"), "{comment}");
+    assert!(!comment.contains("<p>") && !comment.contains("</p>"), "{comment}");
     let with_file = &logs[1];
     assert_eq!(with_file["attachments"].as_array().unwrap().len(), 1, "{with_file}");
     let response_tasks: Vec<&Value> = tasks.iter().filter(|t| t["group"] == "Response").collect();

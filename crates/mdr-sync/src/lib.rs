@@ -5,6 +5,7 @@
 //! file of its own (`state`); one pass is `sync::pass`.
 
 pub mod config;
+pub mod html;
 pub mod log;
 pub mod state;
 pub mod sync;

@@ -117,6 +117,16 @@ mod tests {
     }
 
     #[test]
+    fn a_state_file_of_the_previous_version_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, "{\n  \"cursor\": 1718000200000,\n  \"done_at_cursor\": [\"-NzA\", \"-NzB\"]\n}")
+            .unwrap();
+        let s = State::load(&path, 0).unwrap();
+        assert_eq!((s.position().time, s.position().done.len()), (1_718_000_200_000, 2));
+    }
+
+    #[test]
     fn saves_atomically_and_names_a_damaged_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");

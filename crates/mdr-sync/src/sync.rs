@@ -198,12 +198,13 @@ pub fn decision_marker(response_id: &str) -> String {
     format!("[MDR decision {response_id}]")
 }
 
-/// `<author> wrote:` and every line quoted, as the utility and the responders write comments.
+/// `<author> wrote:` and every line quoted, as the utility and the responders write comments;
+/// MDR's HTML rendering of a comment is turned back into readable text first.
 pub fn comment_log(comment: &Comment) -> String {
     format!(
         "{} wrote:\n{}\n\n{}",
         author(comment.author_name.as_deref().unwrap_or("")),
-        quote(&comment.text),
+        quote(&crate::html::readable(&comment.text)),
         comment_marker(&comment.comment_id)
     )
 }
@@ -402,5 +403,7 @@ mod tests {
             creation_time: Some(0),
         };
         assert_eq!(comment_log(&comment), "SOC wrote:\n> a\n>\n> b\n\n[MDR comment c1]");
+        let html = Comment { text: "<p>a</p>\n<p>b &amp; c</p>".to_owned(), ..comment };
+        assert_eq!(comment_log(&html), "SOC wrote:\n> a\n>\n> b & c\n\n[MDR comment c1]");
     }
 }
