@@ -14,7 +14,9 @@
 //! bulk change): that group is read whole with offset pages, and trusted only when MDR counts
 //! the same number of incidents at that time before and after, all of them seen. Otherwise the
 //! group is kept for the next pass and nothing newer is taken, so the cursor cannot pass an
-//! incident a moving page skipped.
+//! incident a moving page skipped. Once such a group at the cursor's own time is read whole and
+//! all mirrored, the listing says so ([`Changes::settled_below`]), so that the passes after it
+//! start past the group and a quiet pass stays one request.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -95,11 +97,22 @@ impl IncidentPages for FilteredIncidents<'_> {
     }
 }
 
+/// What a listing found.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// The incidents to mirror, oldest change first, each once.
+    pub incidents: Vec<Incident>,
+    /// Every matching incident updated before this time is mirrored already: the cursor may
+    /// move there (with nothing done at it) before the incidents are mirrored.
+    pub settled_below: Option<i64>,
+}
+
 /// What one listing has gathered: the incidents not yet mirrored, oldest change first, each once.
 struct Gathered<'a> {
     cursor: Cursor<'a>,
     seen: HashSet<String>,
     todo: Vec<Incident>,
+    settled_below: Option<i64>,
 }
 
 impl Gathered<'_> {
@@ -111,9 +124,9 @@ impl Gathered<'_> {
         }
     }
 
-    fn first(mut self, limit: usize) -> Vec<Incident> {
+    fn first(mut self, limit: usize) -> Changes {
         self.todo.truncate(limit);
-        self.todo
+        Changes { incidents: self.todo, settled_below: self.settled_below }
     }
 }
 
@@ -125,7 +138,7 @@ impl MdrClient {
         filter: &Map<String, Value>,
         cursor: Cursor<'_>,
         limit: usize,
-    ) -> Result<Vec<Incident>, MdrError> {
+    ) -> Result<Changes, MdrError> {
         changed_incidents(&FilteredIncidents { client: self, filter }, cursor, limit)
     }
 
@@ -156,12 +169,8 @@ impl MdrClient {
 }
 
 /// See the module comment: keyset pages, and a whole-group read for a page of one `update_time`.
-pub fn changed_incidents(
-    pages: &impl IncidentPages,
-    cursor: Cursor<'_>,
-    limit: usize,
-) -> Result<Vec<Incident>, MdrError> {
-    let mut gathered = Gathered { cursor, seen: HashSet::new(), todo: Vec::new() };
+pub fn changed_incidents(pages: &impl IncidentPages, cursor: Cursor<'_>, limit: usize) -> Result<Changes, MdrError> {
+    let mut gathered = Gathered { cursor, seen: HashSet::new(), todo: Vec::new(), settled_below: None };
     let mut lower = cursor.time;
     for _ in 0..MAX_REQUESTS {
         let page = pages.first_page(lower)?;
@@ -174,6 +183,9 @@ pub fn changed_incidents(
             let ids: HashSet<&str> =
                 group.iter().filter(|i| i.update_time == lower).map(|i| i.incident_id.as_str()).collect();
             let whole = before == after && ids.len() as u64 == after;
+            if whole && lower == cursor.time && group.iter().all(|i| cursor.covers(i)) {
+                gathered.settled_below = lower.checked_add(1);
+            }
             gathered.take(group);
             match lower.checked_add(1) {
                 Some(next) if whole => lower = next,
@@ -267,7 +279,11 @@ mod tests {
     fn sync_until_quiet(server: &Server, limit: usize) -> (Vec<String>, usize) {
         let (mut time, mut done, mut mirrored, mut passes) = (0_i64, Vec::<String>::new(), Vec::new(), 0);
         loop {
-            let todo = changed_incidents(server, Cursor { time, done: &done }, limit).unwrap();
+            let changes = changed_incidents(server, Cursor { time, done: &done }, limit).unwrap();
+            if let Some(settled) = changes.settled_below {
+                (time, done) = (settled, Vec::new());
+            }
+            let todo = changes.incidents;
             if todo.is_empty() {
                 return (mirrored, passes);
             }
@@ -309,7 +325,7 @@ mod tests {
                 list[0].1 = 5000;
             }
         });
-        let todo = changed_incidents(&server, Cursor { time: 0, done: &[] }, 200).unwrap();
+        let todo = changed_incidents(&server, Cursor { time: 0, done: &[] }, 200).unwrap().incidents;
         let ids: HashSet<&str> = todo.iter().map(|i| i.incident_id.as_str()).collect();
         assert_eq!(ids.len(), 150, "every incident once");
         assert!(todo.windows(2).all(|w| w[0].update_time <= w[1].update_time), "oldest change first");
@@ -325,7 +341,7 @@ mod tests {
                 list[0].1 = 9;
             }
         });
-        let todo = changed_incidents(&server, Cursor { time: 0, done: &[] }, 500).unwrap();
+        let todo = changed_incidents(&server, Cursor { time: 0, done: &[] }, 500).unwrap().incidents;
         assert!(todo.iter().all(|i| i.update_time == 7), "{:?}", todo.last());
         server.between = Box::new(|_, _| {});
         let (mirrored, _) = sync_until_quiet(&server, 500);
@@ -336,7 +352,22 @@ mod tests {
     fn a_quiet_pass_is_one_request() {
         let server = Server::new(incidents(3, |i| 10 + i as i64));
         let done = vec!["i0002".to_owned()];
-        assert!(changed_incidents(&server, Cursor { time: 12, done: &done }, 10).unwrap().is_empty());
+        assert!(changed_incidents(&server, Cursor { time: 12, done: &done }, 10).unwrap().incidents.is_empty());
         assert_eq!(*server.requests.borrow(), 1);
+    }
+
+    #[test]
+    fn a_bulk_change_all_mirrored_lets_the_cursor_past_it() {
+        let server = Server::new(incidents(150, |_| 7));
+        let done: Vec<String> = server.incidents.borrow().iter().map(|(id, _)| id.clone()).collect();
+        let changes = changed_incidents(&server, Cursor { time: 7, done: &done }, 10).unwrap();
+        assert!(changes.incidents.is_empty());
+        assert_eq!(changes.settled_below, Some(8));
+        *server.requests.borrow_mut() = 0;
+        assert!(changed_incidents(&server, Cursor { time: 8, done: &[] }, 10).unwrap().incidents.is_empty());
+        assert_eq!(*server.requests.borrow(), 1, "the next quiet pass is one request");
+        // One of them not mirrored yet: the cursor stays.
+        let changes = changed_incidents(&server, Cursor { time: 7, done: &done[1..] }, 10).unwrap();
+        assert_eq!((changes.incidents.len(), changes.settled_below), (1, None));
     }
 }

@@ -59,6 +59,17 @@ impl State {
         Cursor { time: self.cursor, done: &self.done_at_cursor }
     }
 
+    /// Moves the cursor to `time` with nothing done at it, when that is forward (the listing
+    /// found everything before `time` mirrored); whether it moved.
+    pub fn settle_below(&mut self, time: i64) -> bool {
+        if time <= self.cursor {
+            return false;
+        }
+        self.cursor = time;
+        self.done_at_cursor.clear();
+        true
+    }
+
     /// Moves past the outcomes (in `update_time` order) up to the first failure, never beyond it.
     pub fn advance(&mut self, outcomes: &[Outcome]) {
         for outcome in outcomes {

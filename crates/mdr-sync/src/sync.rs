@@ -57,7 +57,13 @@ pub struct Summary {
 pub fn pass(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool) -> Result<Summary, PassError> {
     let mut state = State::load(&config.state_file, config.start_time)?;
     let mdr = MdrClient::new(&config.mdr)?;
-    let todo = mdr.changed_incidents(&config.filter, state.position(), config.max_incidents)?;
+    let changes = mdr.changed_incidents(&config.filter, state.position(), config.max_incidents)?;
+    if let Some(settled) = changes.settled_below
+        && state.settle_below(settled)
+    {
+        state.save(&config.state_file)?;
+    }
+    let todo = changes.incidents;
     let mut summary = Summary::default();
     let mut outcomes = Vec::new();
     for incident in &todo {
