@@ -41,7 +41,7 @@ pub struct Cursor<'a> {
 impl Cursor<'_> {
     fn covers(&self, incident: &Incident) -> bool {
         incident.update_time < self.time
-            || (incident.update_time == self.time && self.done.iter().any(|d| *d == incident.incident_id))
+            || (incident.update_time == self.time && self.done.contains(&incident.incident_id))
     }
 }
 
@@ -213,22 +213,26 @@ mod tests {
 
     use super::*;
 
+    /// The incidents a test server holds: id and `update_time`.
+    type Held = Vec<(String, i64)>;
+    /// What the server changes after its n-th request.
+    type Between = Box<dyn Fn(usize, &mut Held)>;
+
     /// A server as strict as MDR: one sort key, ties in a fixed order, pages as offsets into the
     /// answer of the moment; `between` changes it after each request.
     struct Server {
-        incidents: RefCell<Vec<(String, i64)>>,
+        incidents: RefCell<Held>,
         requests: RefCell<usize>,
-        between: Box<dyn Fn(usize, &mut Vec<(String, i64)>)>,
+        between: Between,
     }
 
     impl Server {
-        fn new(incidents: Vec<(String, i64)>) -> Server {
+        fn new(incidents: Held) -> Server {
             Server { incidents: RefCell::new(incidents), requests: RefCell::new(0), between: Box::new(|_, _| {}) }
         }
 
         fn answer(&self, keep: impl Fn(i64) -> bool, page: usize) -> Vec<Incident> {
-            let mut matching: Vec<(String, i64)> =
-                self.incidents.borrow().iter().filter(|(_, t)| keep(*t)).cloned().collect();
+            let mut matching: Held = self.incidents.borrow().iter().filter(|(_, t)| keep(*t)).cloned().collect();
             matching.sort_by_key(|(_, t)| *t);
             let answer = matching
                 .into_iter()
@@ -271,7 +275,7 @@ mod tests {
         }
     }
 
-    fn incidents(n: usize, time: impl Fn(usize) -> i64) -> Vec<(String, i64)> {
+    fn incidents(n: usize, time: impl Fn(usize) -> i64) -> Held {
         (0..n).map(|i| (format!("i{i:04}"), time(i))).collect()
     }
 
