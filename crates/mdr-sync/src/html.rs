@@ -48,23 +48,12 @@ const KNOWN: &[&str] = &[
 const BLOCKS: &[&str] =
     &["p", "br", "div", "blockquote", "ul", "ol", "li", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table"];
 
-/// One open block whose text is gathered apart: a quote is prefixed line by line when it closes.
-struct Block {
-    tag: &'static str,
-    text: String,
-}
-
 /// The readable form of `text`: converted when it is HTML, unchanged otherwise.
 pub fn readable(text: &str) -> String {
     if !is_html(text) {
         return text.to_owned();
     }
-    let mut out = Converter {
-        blocks: vec![Block { tag: "", text: String::new() }],
-        lists: Vec::new(),
-        links: Vec::new(),
-        pre: 0,
-    };
+    let mut out = Converter { root: String::new(), quotes: Vec::new(), lists: Vec::new(), links: Vec::new(), pre: 0 };
     let mut rest = text;
     while let Some(start) = rest.find('<') {
         out.text(&rest[..start]);
@@ -132,19 +121,22 @@ fn attribute(attributes: &str, name: &str) -> Option<String> {
 }
 
 struct Converter {
-    blocks: Vec<Block>,
+    root: String,
+    /// The text of each open quote, gathered apart: it is prefixed line by line when it closes.
+    quotes: Vec<String>,
     /// Open lists: `None` for bullets, `Some(n)` for the next number.
     lists: Vec<Option<u32>>,
-    /// Open links: their target and where their text starts.
-    links: Vec<(Option<String>, usize)>,
+    /// Open links: their target, the quote depth and where their text starts in it.
+    links: Vec<(Option<String>, usize, usize)>,
     pre: usize,
 }
 
 impl Converter {
     fn current(&mut self) -> &mut String {
-        // The first block is never closed, so there is always one.
-        let last = self.blocks.len() - 1;
-        &mut self.blocks[last].text
+        match self.quotes.last_mut() {
+            Some(quote) => quote,
+            None => &mut self.root,
+        }
     }
 
     fn text(&mut self, raw: &str) {
@@ -238,12 +230,12 @@ impl Converter {
             }
             ("a", false) => {
                 let start = self.current().len();
-                self.links.push((tag.href.clone(), start));
+                self.links.push((tag.href.clone(), self.quotes.len(), start));
             }
             ("a", true) => self.close_link(),
             ("blockquote", false) => {
                 self.paragraph();
-                self.blocks.push(Block { tag: "blockquote", text: String::new() });
+                self.quotes.push(String::new());
             }
             ("blockquote", true) => self.close_quote(),
             _ => {}
@@ -251,11 +243,10 @@ impl Converter {
     }
 
     fn close_link(&mut self) {
-        let Some((href, start)) = self.links.pop() else { return };
-        let Some(href) = href.filter(|h| !h.is_empty()) else { return };
+        let Some((href, depth, start)) = self.links.pop() else { return };
+        let Some(href) = href.filter(|h| !h.is_empty() && depth == self.quotes.len()) else { return };
         let text = self.current();
-        let start = start.min(text.len());
-        let label = text[start..].to_owned();
+        let Some(label) = text.get(start..).map(str::to_owned) else { return };
         if label.trim() == href {
             return;
         }
@@ -264,28 +255,20 @@ impl Converter {
     }
 
     fn close_quote(&mut self) {
-        if self.blocks.len() < 2 || self.blocks.last().is_some_and(|b| b.tag != "blockquote") {
-            return;
-        }
-        let Some(block) = self.blocks.pop() else { return };
-        let quoted: Vec<String> = block
-            .text
-            .trim()
-            .lines()
-            .map(|l| if l.trim().is_empty() { ">".to_owned() } else { format!("> {l}") })
-            .collect();
+        let Some(quote) = self.quotes.pop() else { return };
+        let quoted: Vec<String> =
+            quote.trim().lines().map(|l| if l.trim().is_empty() { ">".to_owned() } else { format!("> {l}") }).collect();
         self.push(&quoted.join("\n"));
         self.paragraph();
     }
 
     fn finish(mut self) -> String {
-        while self.blocks.len() > 1 {
+        while !self.quotes.is_empty() {
             self.close_quote();
         }
-        let text = self.blocks.pop().map(|b| b.text).unwrap_or_default();
         let mut out = String::new();
         let mut blank = 0;
-        for line in text.trim().lines() {
+        for line in self.root.trim().lines() {
             let line = line.trim_end();
             blank = if line.is_empty() { blank + 1 } else { 0 };
             if blank < 2 {
@@ -381,5 +364,7 @@ mod tests {
         assert_eq!(readable("<p>unclosed <b>bold"), "unclosed **bold");
         assert_eq!(readable("<p>a</p><blockquote>never closed"), "a\n\n> never closed");
         assert_eq!(readable("<p>tag cut <b"), "tag cut <b");
+        // A link opened in a quote and closed after it keeps its text, unlinked.
+        assert_eq!(readable("<blockquote><p>ab<a href=\"u\">é</p></blockquote>xé</a>"), "> abé\n\nxé");
     }
 }
