@@ -7,6 +7,10 @@ a monotonic clock, under /usr/bin/time for the peak RSS.
 Each run gets its own job folder and ids, so that every run takes the code path named in the table (a
 second comment on the same log would only be looked up, not posted). The stand-in's request journal is
 read after every run to count the HTTP requests the run made.
+
+mdr-sync is timed the same way, one `mdr-sync --once` pass per run, against the stand-in started
+with `--thehive 5` (its stateful TheHive stand-in): MDR and TheHive requests are counted from the
+two journals, TheHive writes (anything but a GET, a `_search` or a `/api/v1/query`) apart.
 """
 
 import argparse
@@ -22,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,14 +37,19 @@ TIME = "/usr/bin/time"
 class Sandbox:
     """The mdr-sandbox binary on 127.0.0.1, with its journal lines counted as they arrive."""
 
-    def __init__(self, binary, seed, token_dir, tls, ca_out):
+    def __init__(self, binary, seed, token_dir, tls, ca_out, thehive=None):
         args = [binary, "--seed", str(seed), "--token-dir", str(token_dir)]
         if tls:
             args += ["--tls", "--ca-out", str(ca_out)]
+        if thehive:
+            args += ["--thehive", str(thehive)]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        fields = dict(self.proc.stdout.readline().strip().split("=", 1) for _ in range(2))
+        fields = dict(self.proc.stdout.readline().strip().split("=", 1) for _ in range(4 if thehive else 2))
         self.api_url, self.client_id = fields["api_url"], fields["client_id"]
+        self.thehive_url, self.thehive_key = fields.get("thehive_url"), fields.get("thehive_api_key")
         self.requests = 0
+        self.thehive_requests = 0
+        self.thehive_writes = 0
         self.statuses = []
         self.lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
@@ -48,13 +58,25 @@ class Sandbox:
         for line in self.proc.stdout:
             entry = json.loads(line)
             with self.lock:
-                self.requests += 1
+                if entry.get("service") == "thehive":
+                    self.thehive_requests += 1
+                    endpoint = entry["endpoint"]
+                    reads = endpoint.startswith("GET ") or "_search" in endpoint or "/api/v1/query" in endpoint
+                    self.thehive_writes += 0 if reads else 1
+                else:
+                    self.requests += 1
                 self.statuses.append((entry["endpoint"], entry["status"]))
 
     def count(self):
         time.sleep(0.005)  # the journal line is printed just after the answer
         with self.lock:
             return self.requests
+
+    def counts(self):
+        """(MDR requests, TheHive requests, TheHive writes) so far."""
+        time.sleep(0.005)
+        with self.lock:
+            return self.requests, self.thehive_requests, self.thehive_writes
 
     def stop(self):
         self.proc.stdin.close()
@@ -98,10 +120,29 @@ def seed_file(path, count):
     path.write_text(json.dumps(seed))
 
 
+def sync_seed(path, count):
+    """`count` bare incidents, then `count` incidents with one pending response, older changes first:
+    with `max_incidents_at_time: 1` each pass mirrors exactly the next one."""
+    template = json.loads((ROOT / "tests/fixtures/sandbox/seed.json").read_text())["incidents"][0]
+    incidents = []
+    for kind, base in (("Bare", 1_700_000_000_000), ("Resp", 1_700_100_000_000)):
+        for i in range(count):
+            incident = copy.deepcopy(template)
+            incident.update({"incident_id": f"-NzSync{kind}{i:05d}", "incident_number": 800000 + len(incidents),
+                             "update_time": base + i, "comments": [], "attachments": [], "responses": []})
+            if kind == "Resp":
+                response = copy.deepcopy(template["responses"][0])
+                response["response_id"] = f"MDR_sync-{i:05d}"
+                incident["responses"] = [response]
+            incidents.append(incident)
+    path.write_text(json.dumps({"incidents": incidents, "assets": []}))
+
+
 class Bench:
     def __init__(self, bins, curl, runs, work):
         self.bins, self.curl, self.runs, self.work = bins, curl, runs, work
         self.rows = []
+        self.sync_rows = []
         self.next_incident = 0
 
     def fixture(self, name):
@@ -147,6 +188,23 @@ class Bench:
         self.rows.append((label, times, rss, reqs))
         print(f"  {label}: median {statistics.median(times) * 1000:.1f} ms", file=sys.stderr)
 
+    def run_sync_case(self, label, sb, config, prepare=None):
+        """One `mdr-sync --once` pass per run (after `prepare(i)`, not timed)."""
+        times, counted = [], []
+        for i in range(self.runs + 1):  # run 0 is dropped, as above
+            if prepare:
+                prepare(i)
+            before = sb.counts()
+            elapsed, _, code = measure([self.bins["mdr-sync"], "--config", str(config), "--once"])
+            after = sb.counts()
+            if code != 0:
+                sys.exit(f"{label}: run {i} failed with exit code {code}")
+            if i > 0:
+                times.append(elapsed)
+                counted.append(tuple(a - b for a, b in zip(after, before)))
+        self.sync_rows.append((label, times, counted))
+        print(f"  {label}: median {statistics.median(times) * 1000:.1f} ms", file=sys.stderr)
+
     def bearer(self):
         return (self.work / "tokens/.access_token").read_text().strip()
 
@@ -174,7 +232,7 @@ def main():
     opts = parser.parse_args()
     bins = {name: str(opts.bin_dir.resolve() / name) for name in
             ["mdr-send-task-log", "mdr-close-incident", "mdr-response-decision", "mdr-create-incident",
-             "mdr-sandbox"]}
+             "mdr-sandbox", "mdr-sync"]}
     curl = "curl"
     work = Path(tempfile.mkdtemp(prefix="mdr-bench-"))
     (work / "tokens").mkdir()
@@ -253,8 +311,37 @@ def main():
         bench.run_case(f"{scheme} | MDR_CreateIncident (assets + create)", sb, create)
         sb.stop()
 
-    write_results(opts.out, bench.rows, bins, opts.runs)
+    print("mdr-sync:", file=sys.stderr)
+    sync_bench(bench, bins, work)
+    write_results(opts.out, bench, bins, opts.runs)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def sync_bench(bench, bins, work):
+    """mdr-sync passes against the stand-in's MDR and TheHive 5, one kind of change per line."""
+    tokens = work / "sync-tokens"
+    tokens.mkdir()
+    sync_seed(work / "sync-seed.json", bench.runs + 1)
+    sb = Sandbox(bins["mdr-sandbox"], work / "sync-seed.json", tokens, False, None, thehive=5)
+    (work / "sync/conf").mkdir(parents=True)
+    config = work / "sync/conf/config.yml"
+    config.write_text(f"api_url: {sb.api_url}\nclient_id: {sb.client_id}\ntoken_dir: {tokens}\n"
+                      f"thehive:\n  api_url: {sb.thehive_url}\n  api_key: {sb.thehive_key}\n  version: 5\n"
+                      "mdr_sync:\n  max_incidents_at_time: 1\n")
+    bench.run_sync_case("new incident (a case, nothing else)", sb, config)
+    bench.run_sync_case("new incident with one proposed response (a case and a Response task)", sb, config)
+    bench.run_sync_case("no change", sb, config)
+
+    def comment(i):
+        body = json.dumps({"incident_id": "-NzSyncBare00000", "text": f"bench comment {i}"}).encode()
+        request = urllib.request.Request(f"{sb.api_url}/{sb.client_id}/comments/create", data=body, headers={
+            "Authorization": "Bearer " + (tokens / ".access_token").read_text().strip(),
+            "Content-Type": "application/json"})
+        urllib.request.urlopen(request).read()
+        sb.counts()  # the comment's own request is counted before the pass starts
+
+    bench.run_sync_case("new comment on a mirrored incident (a task log)", sb, config, prepare=comment)
+    sb.stop()
 
 
 def machine():
@@ -269,7 +356,8 @@ def machine():
             "curl": " ".join(curl.split()[:2])}
 
 
-def write_results(out, rows, bins, runs):
+def write_results(out, bench, bins, runs):
+    rows = bench.rows
     ms = lambda s: f"{s * 1000:.1f}"
     lines = ["# Benchmark results", "",
              f"Generated by `scripts/bench.sh` on {time.strftime('%Y-%m-%d')}; {runs} runs per line (after one "
@@ -294,7 +382,18 @@ def write_results(out, rows, bins, runs):
         lines.append(f"| {scheme} | {case} | {ms(med)} | {ms(deciles[0])}–{ms(deciles[-1])} | {ratio} | {rss_mib} | "
                      f"{req:g} |")
     lines += ["", "`× floor` divides by the median of one curl process making the same two requests on one "
-              "connection (`curl … --next …`), the bare cost of the job's HTTP work.", "", "## Binaries", "",
+              "connection (`curl … --next …`), the bare cost of the job's HTTP work.", "", "## mdr-sync", "",
+              "One `mdr-sync --once` process per run (HTTP, TheHive 5 stand-in, `max_incidents_at_time: 1` so "
+              "that each pass mirrors exactly the change named). Requests are the median per pass, from the "
+              "two stand-ins' journals.", "",
+              "| Pass | median ms | p10–p90 ms | MDR requests | TheHive requests | of which writes |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for label, times, counted in bench.sync_rows:
+        deciles = statistics.quantiles(times, n=10)
+        mdr, hive, writes = (statistics.median(c[k] for c in counted) for k in range(3))
+        lines.append(f"| {label} | {ms(statistics.median(times))} | {ms(deciles[0])}–{ms(deciles[-1])} | {mdr:g} | "
+                     f"{hive:g} | {writes:g} |")
+    lines += ["", "## Binaries", "",
               "| Binary | size KiB |", "|---|---:|"]
     for name, path in bins.items():
         if name != "mdr-sandbox":

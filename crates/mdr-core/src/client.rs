@@ -26,7 +26,7 @@ use crate::secret::redact_url_passwords;
 use crate::token::{TokenError, TokenPair, TokenStore};
 
 /// Items asked for per page of a list call (MDR documents no default page size).
-const PAGE_SIZE: usize = 100;
+pub(crate) const PAGE_SIZE: usize = 100;
 /// Pages read before a list call gives up: 10 000 items, MDR's own cap on incident listings.
 const MAX_PAGES: usize = 100;
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -105,17 +105,25 @@ pub struct Comment {
     pub creation_time: Option<i64>,
 }
 
-/// The fields of an MDR incident the responders use; the rest is kept in `extra`.
+/// The fields of an MDR incident the responders and the synchronisation use.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct Incident {
     pub incident_id: String,
     pub incident_number: Option<i64>,
     pub summary: Option<String>,
+    pub description: Option<String>,
+    pub priority: Option<String>,
     pub status: Option<String>,
     pub resolution: Option<String>,
     pub status_description: Option<String>,
     pub client_description: Option<String>,
     pub creation_time: Option<i64>,
+    /// Bumped by MDR on any change, children included: the synchronisation's cursor.
+    #[serde(default)]
+    pub update_time: i64,
+    /// `HOST:asset_id` strings.
+    #[serde(default)]
+    pub affected_hosts: Vec<String>,
 }
 
 /// A response action the MDR SOC proposes on an incident.
@@ -127,6 +135,10 @@ pub struct MdrResponse {
     pub status: Option<String>,
     pub comment: Option<String>,
     pub asset_id: Option<String>,
+    /// What the SOC wrote about why it proposes the response.
+    pub description: Option<String>,
+    #[serde(default)]
+    pub parameters: Value,
 }
 
 /// An MDR asset (a host with Kaspersky protection).
@@ -185,10 +197,14 @@ pub struct NewIncident {
 pub struct Attachment {
     pub attachment_id: String,
     #[serde(default)]
+    pub author_name: String,
+    #[serde(default)]
     pub full_name: String,
     #[serde(default)]
     pub caption: String,
     pub file_size: Option<u64>,
+    #[serde(default)]
+    pub link: String,
 }
 
 /// A file to attach to an incident.

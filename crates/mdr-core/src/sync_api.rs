@@ -1,112 +1,147 @@
-//! The MDR calls the MDR -> TheHive synchronisation (`mdr-sync`) makes: incidents changed since a
-//! time, and every comment, attachment and proposed response of one incident.
+//! The MDR calls of the MDR -> TheHive synchronisation (`mdr-sync`) beyond the client's lists:
+//! the incidents changed since its cursor, and an attachment's bytes.
 //!
-//! No default page size is documented for any list call, so every list here names `page` and
-//! `page_size` and reads pages until a short or empty one, up to a bound: an answer that is still
-//! full past the bound is an error naming what to narrow, never a silent truncation.
+//! `incidents/list` sorts by one field and leaves the order of ties unspecified, and a page is an
+//! offset into the answer as it stands when that page is asked for. An incident updated while
+//! later pages are read leaves its place (its `update_time` becomes the newest), every incident
+//! after it moves up one place, and the next offset page skips one of them. So the changed
+//! incidents are read by keyset instead: every request is page 1 from the `update_time` the
+//! previous page ended on. One answer is one consistent view, sorted, so everything older than
+//! its last `update_time` is in it, whatever changed between two requests; only the incidents at
+//! that last time may continue on the next request, which starts again at that time.
+//!
+//! The one case keyset reading cannot move through is a page holding a single `update_time` (a
+//! bulk change): that group is read whole with offset pages, and trusted only when MDR counts
+//! the same number of incidents at that time before and after, all of them seen. Otherwise the
+//! group is kept for the next pass and nothing newer is taken, so the cursor cannot pass an
+//! incident a moving page skipped. Once such a group at the cursor's own time is read whole and
+//! all mirrored, the listing says so ([`Changes::settled_below`]), so that the passes after it
+//! start past the group and a quiet pass stays one request.
 //!
 //! Paging as MDR documents it (or not): docs/mdr-api.md#lists-and-paging.
 
+use std::collections::HashSet;
 use std::io::Read;
 
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use cortex_http::Call;
 
-use crate::client::{Body, MdrClient, MdrError, server_message, status_error};
+use crate::client::{Body, Incident, MdrClient, MdrError, PAGE_SIZE, server_message, status_error};
 
-/// Pages read at most for one list before giving up.
-pub const MAX_PAGES: usize = 100;
-const MAX_INCIDENT_PAGE: usize = 100;
+/// Keyset requests made at most in one listing: each one after the first brings a new incident.
+const MAX_REQUESTS: usize = 100;
 
-/// The incident fields the synchronisation mirrors into TheHive.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SyncIncident {
-    pub incident_id: String,
-    #[serde(default)]
-    pub incident_number: Option<i64>,
-    #[serde(default)]
-    pub summary: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub priority: Option<String>,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub resolution: Option<String>,
-    #[serde(default)]
-    pub status_description: Option<String>,
-    #[serde(default)]
-    pub creation_time: Option<i64>,
-    #[serde(default)]
-    pub update_time: i64,
-    #[serde(default)]
-    pub affected_hosts: Vec<String>,
+/// Where the synchronisation stands: every matching incident updated before `time` is mirrored,
+/// and so are the incidents named in `done`, whose `update_time` is exactly `time`.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor<'a> {
+    pub time: i64,
+    pub done: &'a [String],
 }
 
-/// An attachment's metadata (the bytes come from [`MdrClient::download_attachment`]).
-#[derive(Debug, Clone, Deserialize)]
-pub struct SyncAttachment {
-    pub attachment_id: String,
-    #[serde(default)]
-    pub author_name: String,
-    #[serde(default)]
-    pub full_name: String,
-    #[serde(default)]
-    pub caption: String,
-    #[serde(default)]
-    pub file_size: u64,
-    #[serde(default)]
-    pub link: String,
-    #[serde(default)]
-    pub creation_time: i64,
+impl Cursor<'_> {
+    fn covers(&self, incident: &Incident) -> bool {
+        incident.update_time < self.time
+            || (incident.update_time == self.time && self.done.contains(&incident.incident_id))
+    }
 }
 
-/// A response action the MDR SOC proposed, with what the TheHive task shows of it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProposedResponse {
-    pub response_id: String,
-    #[serde(default, rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub status: String,
-    #[serde(default)]
-    pub comment: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub parameters: Value,
-    #[serde(default)]
-    pub creation_time: i64,
+/// The three `incidents/list` and `incidents/count` requests the listing makes, apart from the
+/// network so the listing can be tested against a server that changes between requests.
+pub trait IncidentPages {
+    /// Page 1 (of [`PAGE_SIZE`]) of the matching incidents with `update_time >= min`, oldest change first.
+    fn first_page(&self, min: i64) -> Result<Vec<Incident>, MdrError>;
+    /// Every matching incident whose `update_time` is exactly `time`, all pages.
+    fn all_at(&self, time: i64) -> Result<Vec<Incident>, MdrError>;
+    /// How many matching incidents have exactly that `update_time`.
+    fn count_at(&self, time: i64) -> Result<u64, MdrError>;
+}
+
+/// The listing with the configured filter (`mdr_sync.filter.incidents`).
+pub struct FilteredIncidents<'a> {
+    pub client: &'a MdrClient,
+    pub filter: &'a Map<String, Value>,
+}
+
+impl FilteredIncidents<'_> {
+    fn body(&self, min: i64, max: Option<i64>) -> Value {
+        let mut body = self.filter.clone();
+        body.insert("min_update_time".to_owned(), json!(min));
+        if let Some(max) = max {
+            body.insert("max_update_time".to_owned(), json!(max));
+        }
+        body.insert("sort".to_owned(), json!("update_time:asc"));
+        Value::Object(body)
+    }
+}
+
+impl IncidentPages for FilteredIncidents<'_> {
+    fn first_page(&self, min: i64) -> Result<Vec<Incident>, MdrError> {
+        let mut body = self.body(min, None);
+        body["page"] = 1.into();
+        body["page_size"] = PAGE_SIZE.into();
+        self.client.call("incidents/list", &Body::Json(&body), Call::Read)
+    }
+
+    fn all_at(&self, time: i64) -> Result<Vec<Incident>, MdrError> {
+        self.client.list_all("incidents/list", self.body(time, Some(time)))
+    }
+
+    fn count_at(&self, time: i64) -> Result<u64, MdrError> {
+        #[derive(serde::Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let body = self.body(time, Some(time));
+        let answer: Count = self.client.call("incidents/count", &Body::Json(&body), Call::Read)?;
+        Ok(answer.count)
+    }
+}
+
+/// What a listing found.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// The incidents to mirror, oldest change first, each once.
+    pub incidents: Vec<Incident>,
+    /// Every matching incident updated before this time is mirrored already: the cursor may
+    /// move there (with nothing done at it) before the incidents are mirrored.
+    pub settled_below: Option<i64>,
+}
+
+/// What one listing has gathered: the incidents not yet mirrored, oldest change first, each once.
+struct Gathered<'a> {
+    cursor: Cursor<'a>,
+    seen: HashSet<String>,
+    todo: Vec<Incident>,
+    settled_below: Option<i64>,
+}
+
+impl Gathered<'_> {
+    fn take(&mut self, incidents: Vec<Incident>) {
+        for incident in incidents {
+            if !self.cursor.covers(&incident) && self.seen.insert(incident.incident_id.clone()) {
+                self.todo.push(incident);
+            }
+        }
+    }
+
+    fn first(mut self, limit: usize) -> Changes {
+        self.todo.truncate(limit);
+        Changes { incidents: self.todo, settled_below: self.settled_below }
+    }
 }
 
 impl MdrClient {
-    /// Incidents matching `filter` with `update_time >= min_update_time`, oldest change first, at
-    /// most `limit` of them.
-    pub fn incidents_updated_since(
+    /// The first `limit` incidents matching `filter` that the cursor does not cover, oldest change
+    /// first: mirrored in this order, each one lets the cursor move to its `update_time`.
+    pub fn changed_incidents(
         &self,
         filter: &Map<String, Value>,
-        min_update_time: i64,
+        cursor: Cursor<'_>,
         limit: usize,
-    ) -> Result<Vec<SyncIncident>, MdrError> {
-        let mut body = filter.clone();
-        body.insert("min_update_time".to_owned(), json!(min_update_time));
-        body.insert("sort".to_owned(), json!("update_time:asc"));
-        let page_size = limit.clamp(1, MAX_INCIDENT_PAGE);
-        let mut all = self.pages("incidents/list", body, page_size, limit)?;
-        all.truncate(limit);
-        Ok(all)
-    }
-
-    pub fn all_attachments(&self, incident_id: &str) -> Result<Vec<SyncAttachment>, MdrError> {
-        self.children("attachments/list", incident_id)
-    }
-
-    pub fn all_responses(&self, incident_id: &str) -> Result<Vec<ProposedResponse>, MdrError> {
-        self.children("responses/list", incident_id)
+    ) -> Result<Changes, MdrError> {
+        changed_incidents(&FilteredIncidents { client: self, filter }, cursor, limit)
     }
 
     /// The attachment's bytes (`attachments/download` answers the raw file), refusing more than
@@ -133,36 +168,212 @@ impl MdrClient {
         }
         Ok(bytes)
     }
+}
 
-    fn children<T: DeserializeOwned>(&self, endpoint: &str, incident_id: &str) -> Result<Vec<T>, MdrError> {
-        self.list_all(endpoint, json!({"incident_id": incident_id}))
+/// See the module comment: keyset pages, and a whole-group read for a page of one `update_time`.
+pub fn changed_incidents(pages: &impl IncidentPages, cursor: Cursor<'_>, limit: usize) -> Result<Changes, MdrError> {
+    let mut gathered = Gathered { cursor, seen: HashSet::new(), todo: Vec::new(), settled_below: None };
+    let mut lower = cursor.time;
+    for _ in 0..MAX_REQUESTS {
+        let page = pages.first_page(lower)?;
+        let full = page.len() >= PAGE_SIZE;
+        let last = page.last().map_or(lower, |i| i.update_time);
+        if full && page.iter().all(|i| i.update_time == lower) {
+            let before = pages.count_at(lower)?;
+            let group = pages.all_at(lower)?;
+            let after = pages.count_at(lower)?;
+            let ids: HashSet<&str> =
+                group.iter().filter(|i| i.update_time == lower).map(|i| i.incident_id.as_str()).collect();
+            let whole = before == after && ids.len() as u64 == after;
+            if whole && lower == cursor.time && group.iter().all(|i| cursor.covers(i)) {
+                gathered.settled_below = lower.checked_add(1);
+            }
+            gathered.take(group);
+            match lower.checked_add(1) {
+                Some(next) if whole => lower = next,
+                _ => return Ok(gathered.first(limit)),
+            }
+        } else {
+            gathered.take(page);
+            if !full {
+                return Ok(gathered.first(limit));
+            }
+            lower = last;
+        }
+        if gathered.todo.len() >= limit {
+            return Ok(gathered.first(limit));
+        }
+    }
+    // Every request after the first brought a new incident: what is gathered is a valid start.
+    Ok(gathered.first(limit))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// The incidents a test server holds: id and `update_time`.
+    type Held = Vec<(String, i64)>;
+    /// What the server changes after its n-th request.
+    type Between = Box<dyn Fn(usize, &mut Held)>;
+
+    /// A server as strict as MDR: one sort key, ties in a fixed order, pages as offsets into the
+    /// answer of the moment; `between` changes it after each request.
+    struct Server {
+        incidents: RefCell<Held>,
+        requests: RefCell<usize>,
+        between: Between,
     }
 
-    /// Reads pages 1, 2, ... until a short or empty page, or until `wanted` items are read.
-    fn pages<T: DeserializeOwned>(
-        &self,
-        endpoint: &str,
-        body: Map<String, Value>,
-        page_size: usize,
-        wanted: usize,
-    ) -> Result<Vec<T>, MdrError> {
-        let mut all = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let mut body = body.clone();
-            body.insert("page".to_owned(), json!(page));
-            body.insert("page_size".to_owned(), json!(page_size));
-            let items: Vec<T> = self.call(endpoint, &Body::Json(&Value::Object(body)), Call::Read)?;
-            let short = items.len() < page_size;
-            all.extend(items);
-            if short || all.len() >= wanted {
-                return Ok(all);
+    impl Server {
+        fn new(incidents: Held) -> Server {
+            Server { incidents: RefCell::new(incidents), requests: RefCell::new(0), between: Box::new(|_, _| {}) }
+        }
+
+        fn answer(&self, keep: impl Fn(i64) -> bool, page: usize) -> Vec<Incident> {
+            let mut matching: Held = self.incidents.borrow().iter().filter(|(_, t)| keep(*t)).cloned().collect();
+            matching.sort_by_key(|(_, t)| *t);
+            let answer = matching
+                .into_iter()
+                .skip((page - 1) * PAGE_SIZE)
+                .take(PAGE_SIZE)
+                .map(|(id, t)| serde_json::from_value(json!({"incident_id": id, "update_time": t})).unwrap())
+                .collect();
+            self.after_request();
+            answer
+        }
+
+        fn after_request(&self) {
+            *self.requests.borrow_mut() += 1;
+            (self.between)(*self.requests.borrow(), &mut self.incidents.borrow_mut());
+        }
+    }
+
+    impl IncidentPages for Server {
+        fn first_page(&self, min: i64) -> Result<Vec<Incident>, MdrError> {
+            Ok(self.answer(|t| t >= min, 1))
+        }
+
+        fn all_at(&self, time: i64) -> Result<Vec<Incident>, MdrError> {
+            let mut all = Vec::new();
+            for page in 1.. {
+                let batch = self.answer(|t| t == time, page);
+                let short = batch.len() < PAGE_SIZE;
+                all.extend(batch);
+                if short {
+                    break;
+                }
+            }
+            Ok(all)
+        }
+
+        fn count_at(&self, time: i64) -> Result<u64, MdrError> {
+            let n = self.incidents.borrow().iter().filter(|(_, t)| *t == time).count() as u64;
+            self.after_request();
+            Ok(n)
+        }
+    }
+
+    fn incidents(n: usize, time: impl Fn(usize) -> i64) -> Held {
+        (0..n).map(|i| (format!("i{i:04}"), time(i))).collect()
+    }
+
+    /// Passes as `mdr-sync` makes them: list, mirror all, move the cursor like its state does.
+    fn sync_until_quiet(server: &Server, limit: usize) -> (Vec<String>, usize) {
+        let (mut time, mut done, mut mirrored, mut passes) = (0_i64, Vec::<String>::new(), Vec::new(), 0);
+        loop {
+            let changes = changed_incidents(server, Cursor { time, done: &done }, limit).unwrap();
+            if let Some(settled) = changes.settled_below {
+                (time, done) = (settled, Vec::new());
+            }
+            let todo = changes.incidents;
+            if todo.is_empty() {
+                return (mirrored, passes);
+            }
+            passes += 1;
+            assert!(passes < 1000, "the sync does not converge");
+            for incident in todo {
+                if incident.update_time > time {
+                    (time, done) = (incident.update_time, Vec::new());
+                }
+                done.push(incident.incident_id.clone());
+                mirrored.push(incident.incident_id);
             }
         }
-        Err(MdrError::BadBody {
-            endpoint: endpoint.to_owned(),
-            detail: format!(
-                "still full after {MAX_PAGES} pages of {page_size}: narrow `mdr_sync.filter.incidents` or lower `max_incidents_at_time`"
-            ),
-        })
+    }
+
+    #[test]
+    fn more_incidents_at_one_time_than_a_pass_takes_converge() {
+        let server = Server::new(incidents(5, |_| 7));
+        let (mirrored, passes) = sync_until_quiet(&server, 2);
+        assert_eq!(passes, 3);
+        assert_eq!(mirrored, ["i0000", "i0001", "i0002", "i0003", "i0004"]);
+    }
+
+    #[test]
+    fn a_bulk_change_larger_than_a_page_converges() {
+        let server = Server::new(incidents(250, |i| if i < 230 { 7 } else { 9 }));
+        let (mirrored, _) = sync_until_quiet(&server, 40);
+        assert_eq!(mirrored.len(), 250);
+        assert_eq!(mirrored.iter().collect::<HashSet<_>>().len(), 250, "each once");
+    }
+
+    #[test]
+    fn an_update_while_pages_are_read_loses_nothing() {
+        // 150 incidents, one page apart; after the first request MDR updates the oldest, so the
+        // others move up one place: an offset page 2 would start one too far.
+        let mut server = Server::new(incidents(150, |i| 1000 + i as i64));
+        server.between = Box::new(|request, list| {
+            if request == 1 {
+                list[0].1 = 5000;
+            }
+        });
+        let todo = changed_incidents(&server, Cursor { time: 0, done: &[] }, 200).unwrap().incidents;
+        let ids: HashSet<&str> = todo.iter().map(|i| i.incident_id.as_str()).collect();
+        assert_eq!(ids.len(), 150, "every incident once");
+        assert!(todo.windows(2).all(|w| w[0].update_time <= w[1].update_time), "oldest change first");
+    }
+
+    #[test]
+    fn a_group_that_changes_while_read_keeps_the_cursor_before_it() {
+        // 120 incidents share one time; while the group is read one of them is updated, so an
+        // offset page may skip another: nothing newer may be taken in that pass.
+        let mut server = Server::new(incidents(130, |i| if i < 120 { 7 } else { 8 }));
+        server.between = Box::new(|request, list| {
+            if request == 3 {
+                list[0].1 = 9;
+            }
+        });
+        let todo = changed_incidents(&server, Cursor { time: 0, done: &[] }, 500).unwrap().incidents;
+        assert!(todo.iter().all(|i| i.update_time == 7), "{:?}", todo.last());
+        server.between = Box::new(|_, _| {});
+        let (mirrored, _) = sync_until_quiet(&server, 500);
+        assert_eq!(mirrored.len(), 130);
+    }
+
+    #[test]
+    fn a_quiet_pass_is_one_request() {
+        let server = Server::new(incidents(3, |i| 10 + i as i64));
+        let done = vec!["i0002".to_owned()];
+        assert!(changed_incidents(&server, Cursor { time: 12, done: &done }, 10).unwrap().incidents.is_empty());
+        assert_eq!(*server.requests.borrow(), 1);
+    }
+
+    #[test]
+    fn a_bulk_change_all_mirrored_lets_the_cursor_past_it() {
+        let server = Server::new(incidents(150, |_| 7));
+        let done: Vec<String> = server.incidents.borrow().iter().map(|(id, _)| id.clone()).collect();
+        let changes = changed_incidents(&server, Cursor { time: 7, done: &done }, 10).unwrap();
+        assert!(changes.incidents.is_empty());
+        assert_eq!(changes.settled_below, Some(8));
+        *server.requests.borrow_mut() = 0;
+        assert!(changed_incidents(&server, Cursor { time: 8, done: &[] }, 10).unwrap().incidents.is_empty());
+        assert_eq!(*server.requests.borrow(), 1, "the next quiet pass is one request");
+        // One of them not mirrored yet: the cursor stays.
+        let changes = changed_incidents(&server, Cursor { time: 7, done: &done[1..] }, 10).unwrap();
+        assert_eq!((changes.incidents.len(), changes.settled_below), (1, None));
     }
 }

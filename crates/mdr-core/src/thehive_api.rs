@@ -294,34 +294,75 @@ impl TheHiveClient {
 
     /// Sends with the API key and organisation, retried as `cortex-http` decides; any non-2xx status is an error.
     fn send(&self, what: &str, request: RequestBuilder) -> Result<Response, TheHiveError> {
-        let mut request = request.bearer_auth(self.settings.api_key.expose());
-        if let Some(org) = &self.settings.organisation {
-            request = request.header("X-Organisation", org);
-        }
         // GETs are reads; anything else may change the case and is resent only if it never left.
         let method = request.try_clone().and_then(|r| r.build().ok()).map(|r| r.method().clone());
         let call = if method == Some(reqwest::Method::GET) { Call::Read } else { Call::Write };
-        let unrepeatable = || TheHiveError::Setup(MdrError::Client(format!("the {what} request cannot be resent")));
-        let mut attempts = 0;
-        let outcome = self.layer.execute(call, &mut attempts, |_| request.try_clone().ok_or_else(unrepeatable))?;
-        let response = outcome.map_err(|failure| self.transport_error(failure))?;
-        let status = response.status().as_u16();
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        let text = response.text().unwrap_or_default();
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(preview))
-            .unwrap_or_else(|| if text.trim().is_empty() { "no details".to_owned() } else { preview(&text) });
-        let hint = match status {
-            401 => " (check `thehive_api_key`)",
-            403 => " (the API key's user lacks the permission in this organisation)",
-            404 => " (not found: check `thehive_url` and `thehive_version`)",
-            _ => "",
-        };
-        Err(TheHiveError::Status { what: what.to_owned(), status, message, hint })
+        let auth = HiveAuth { api_key: &self.settings.api_key, organisation: self.settings.organisation.as_deref() };
+        send_to_thehive(&self.layer, call, &auth, |_| request.try_clone()).map_err(|failure| match failure {
+            HiveFailure::Refused { status, message } => {
+                let hint = match status {
+                    401 => " (check `thehive_api_key`)",
+                    403 => " (the API key's user lacks the permission in this organisation)",
+                    404 => " (not found: check `thehive_url` and `thehive_version`)",
+                    _ => "",
+                };
+                TheHiveError::Status { what: what.to_owned(), status, message, hint }
+            }
+            HiveFailure::Transport(failure) => self.transport_error(failure),
+            HiveFailure::NotRepeatable => {
+                TheHiveError::Setup(MdrError::Client(format!("the {what} request cannot be resent")))
+            }
+        })
     }
+}
+
+/// Who a TheHive request is sent as.
+pub struct HiveAuth<'a> {
+    pub api_key: &'a Secret,
+    /// Sent as `X-Organisation` when set.
+    pub organisation: Option<&'a str>,
+}
+
+/// Why a TheHive request got no 2xx answer.
+#[derive(Debug)]
+pub enum HiveFailure {
+    /// TheHive answered `status`; `message` is its own explanation, shortened.
+    Refused { status: u16, message: String },
+    /// No answer came (timeout, refused or lost connection, TLS).
+    Transport(Failure),
+    /// A resend was due but `build` could not make the request again.
+    NotRepeatable,
+}
+
+/// One TheHive request, as the responders' client and `mdr-sync` both send it: with the API key
+/// and organisation, through `cortex-http`'s retry loop (a `Call::Read` is retried on gateway
+/// errors and lost connections, a `Call::Write` only when it provably never left). `build` makes
+/// the request for each attempt; `None` when it cannot be made again.
+pub fn send_to_thehive(
+    layer: &HttpClient,
+    call: Call,
+    auth: &HiveAuth<'_>,
+    mut build: impl FnMut(&Client) -> Option<RequestBuilder>,
+) -> Result<Response, HiveFailure> {
+    let mut attempts = 0;
+    let outcome = layer.execute(call, &mut attempts, |client| {
+        let request = build(client).ok_or(HiveFailure::NotRepeatable)?.bearer_auth(auth.api_key.expose());
+        Ok(match auth.organisation {
+            Some(org) => request.header("X-Organisation", org),
+            None => request,
+        })
+    })?;
+    let response = outcome.map_err(HiveFailure::Transport)?;
+    let status = response.status().as_u16();
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let text = response.text().unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(preview))
+        .unwrap_or_else(|| if text.trim().is_empty() { "no details".to_owned() } else { preview(&text) });
+    Err(HiveFailure::Refused { status, message })
 }
 
 impl TheHiveClient {

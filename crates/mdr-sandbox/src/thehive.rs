@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
@@ -66,8 +67,9 @@ pub struct TheHiveOptions {
     pub observables: Vec<Value>,
     /// Attachment bytes by id (TheHive uses the SHA-256 of the content).
     pub attachments: HashMap<String, Vec<u8>>,
-    /// TheHive 5 task logs as `/api/v1/query` `getLog` returns them: `_id` and `attachments`
+    /// Task logs already there, as `/api/v1/query` `getLog` returns them: `_id` and `attachments`
     /// `[{_id, id (the hash), name, size, contentType}]`; the download route takes the `_id`.
+    /// They join the logs clients create (one store), so `getLog` and the log lists see both.
     pub logs: Vec<Value>,
     /// Whether TheHive 5's download route also takes an attachment's hash `id`.
     pub accepts_hash_ids: bool,
@@ -97,10 +99,10 @@ struct State {
     cases: Vec<Value>,
     observables: Vec<Value>,
     attachments: HashMap<String, Vec<u8>>,
-    logs: Vec<Value>,
     case_statuses: Vec<(String, String)>,
     records: records::Records,
     journal: Vec<JournalEntry>,
+    subscribers: Vec<Sender<JournalEntry>>,
     faults: FaultQueue,
 }
 
@@ -135,10 +137,10 @@ impl TheHiveSandbox {
                 cases: opts.cases,
                 observables: opts.observables,
                 attachments: opts.attachments,
-                logs: opts.logs,
                 case_statuses: opts.case_statuses,
-                records: records::Records::default(),
+                records: records::Records::with_logs(opts.logs),
                 journal: Vec::new(),
+                subscribers: Vec::new(),
                 faults: FaultQueue::default(),
             }),
         });
@@ -171,12 +173,20 @@ impl TheHiveSandbox {
         self.journal().into_iter().filter(|e| e.endpoint == endpoint).collect()
     }
 
+    /// A channel receiving every journal entry from now on (the `mdr-sandbox` binary streams it).
+    pub fn subscribe(&self) -> Receiver<JournalEntry> {
+        let (tx, rx) = channel();
+        lock(&self.shared.state).subscribers.push(tx);
+        rx
+    }
+
     /// The next `times` requests to `endpoint` (as named in the journal) get `fault`.
     pub fn inject(&self, endpoint: &str, fault: Fault, times: usize) {
         lock(&self.shared.state).faults.push(endpoint, fault, times);
     }
 
-    /// Every case, task and task log (`case` / `task` name the parent `_id`), in creation order.
+    /// Every case, task and task log (`case` / `task` name the parent `_id`), in creation order;
+    /// the logs given in [`TheHiveOptions::logs`] come first.
     pub fn records(&self) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
         let state = lock(&self.shared.state);
         (state.cases.clone(), state.records.tasks.clone(), state.records.logs.clone())
@@ -213,7 +223,9 @@ impl Handler for Shared {
         };
         let status = response.as_ref().map_or(0, |r| r.status);
         let entry = JournalEntry { endpoint, client_id: String::new(), bearer, body, status };
-        lock(&self.state).journal.push(entry);
+        let mut state = lock(&self.state);
+        state.subscribers.retain(|s| s.send(entry.clone()).is_ok());
+        state.journal.push(entry);
         response
     }
 }
@@ -281,7 +293,7 @@ impl Shared {
                 let steps = body["query"].as_array().cloned().unwrap_or_default();
                 let step = |name: &str| steps.iter().find(|s| s["_name"] == name).and_then(|s| s["idOrName"].as_str());
                 if let Some(log_id) = step("getLog") {
-                    let found = state.logs.iter().filter(|l| l["_id"] == log_id).cloned().collect::<Vec<_>>();
+                    let found: Vec<Value> = state.records.logs.iter().filter(|l| l["_id"] == log_id).cloned().collect();
                     return Response::json(200, &Value::Array(found));
                 }
                 observables(state, step("getCase"), &data_types(body))
@@ -292,7 +304,7 @@ impl Shared {
 
     /// The bytes of the attachment whose `_id` (or, if allowed, hash) is `id`.
     fn download_v5(&self, state: &State, id: &str) -> Response {
-        let listed = state.logs.iter().filter_map(|l| l["attachments"].as_array()).flatten();
+        let listed = state.records.logs.iter().filter_map(|l| l["attachments"].as_array()).flatten();
         let hash = listed.clone().find(|a| a["_id"] == id).and_then(|a| a["id"].as_str());
         let hash = hash.or_else(|| (self.accepts_hash_ids && listed.clone().any(|a| a["id"] == id)).then_some(id));
         match hash.and_then(|h| state.attachments.get(h)) {

@@ -5,6 +5,7 @@
 //! file of its own (`state`); one pass is `sync::pass`.
 
 pub mod config;
+pub mod html;
 pub mod log;
 pub mod state;
 pub mod sync;
@@ -62,7 +63,7 @@ fn check(config: &SyncConfig, hive: &TheHive) -> u8 {
         }
     };
     let mut code = 0;
-    match mdr.incidents_updated_since(&config.filter, i64::MAX / 2, 1) {
+    match mdr.changed_incidents(&config.filter, mdr_core::sync_api::Cursor { time: i64::MAX / 2, done: &[] }, 1) {
         Ok(_) => log(&format!("MDR API {} reached", config.mdr.api_url)),
         Err(err) => {
             log(&format!("MDR check failed: {err}"));

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use cortex_worker::{FileMode, write_atomically};
+use mdr_core::sync_api::Cursor;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +53,20 @@ impl State {
         }
     }
 
-    pub fn is_done(&self, incident_id: &str, update_time: i64) -> bool {
-        update_time < self.cursor
-            || (update_time == self.cursor && self.done_at_cursor.iter().any(|d| d == incident_id))
+    /// Where the next listing starts (the listing skips what this covers).
+    pub fn position(&self) -> Cursor<'_> {
+        Cursor { time: self.cursor, done: &self.done_at_cursor }
+    }
+
+    /// Moves the cursor to `time` with nothing done at it, when that is forward (the listing
+    /// found everything before `time` mirrored); whether it moved.
+    pub fn settle_below(&mut self, time: i64) -> bool {
+        if time <= self.cursor {
+            return false;
+        }
+        self.cursor = time;
+        self.done_at_cursor.clear();
+        true
     }
 
     /// Moves past the outcomes (in `update_time` order) up to the first failure, never beyond it.
@@ -95,9 +107,19 @@ mod tests {
         let mut s = State { cursor: 5, done_at_cursor: vec!["a".to_owned()] };
         s.advance(&[outcome("b", 5, true), outcome("c", 7, true), outcome("d", 9, false), outcome("e", 11, true)]);
         assert_eq!(s, State { cursor: 7, done_at_cursor: vec!["c".to_owned()] });
-        assert!(s.is_done("b", 5) && s.is_done("c", 7) && !s.is_done("d", 9) && !s.is_done("e", 11));
+        assert_eq!((s.position().time, s.position().done), (7, &["c".to_owned()][..]));
         s.advance(&[outcome("x", 7, true)]);
         assert_eq!(s.done_at_cursor, vec!["c".to_owned(), "x".to_owned()]);
+    }
+
+    #[test]
+    fn a_state_file_of_the_previous_version_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, "{\n  \"cursor\": 1718000200000,\n  \"done_at_cursor\": [\"-NzA\", \"-NzB\"]\n}")
+            .unwrap();
+        let s = State::load(&path, 0).unwrap();
+        assert_eq!((s.position().time, s.position().done.len()), (1_718_000_200_000, 2));
     }
 
     #[test]

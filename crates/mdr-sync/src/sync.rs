@@ -8,8 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use mdr_core::client::Comment;
-use mdr_core::sync_api::{ProposedResponse, SyncAttachment, SyncIncident};
+use mdr_core::client::{Attachment, Comment, Incident, MdrResponse};
 use mdr_core::{MdrClient, MdrError};
 
 use crate::config::SyncConfig;
@@ -58,9 +57,13 @@ pub struct Summary {
 pub fn pass(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool) -> Result<Summary, PassError> {
     let mut state = State::load(&config.state_file, config.start_time)?;
     let mdr = MdrClient::new(&config.mdr)?;
-    let listed = mdr.incidents_updated_since(&config.filter, state.cursor, config.max_incidents)?;
-    let todo: Vec<SyncIncident> =
-        listed.into_iter().filter(|i| !state.is_done(&i.incident_id, i.update_time)).collect();
+    let changes = mdr.changed_incidents(&config.filter, state.position(), config.max_incidents)?;
+    if let Some(settled) = changes.settled_below
+        && state.settle_below(settled)
+    {
+        state.save(&config.state_file)?;
+    }
+    let todo = changes.incidents;
     let mut summary = Summary::default();
     let mut outcomes = Vec::new();
     for incident in &todo {
@@ -88,7 +91,7 @@ pub fn pass(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool) -> Result<Su
     Ok(summary)
 }
 
-fn label(incident: &SyncIncident) -> String {
+fn label(incident: &Incident) -> String {
     match incident.incident_number {
         Some(n) => format!("incident K-{n} ({})", incident.incident_id),
         None => format!("incident {}", incident.incident_id),
@@ -99,22 +102,23 @@ fn mirror(
     config: &SyncConfig,
     mdr: &MdrClient,
     hive: &TheHive,
-    incident: &SyncIncident,
+    incident: &Incident,
     label: &str,
 ) -> Result<(), ItemError> {
-    let case = case_for(config, hive, incident, label)?;
-    let mut tasks = hive.tasks(&case.id)?;
+    let (case, created) = case_for(config, hive, incident, label)?;
+    // A case created a moment ago has no task yet: no need to ask.
+    let mut tasks = if created { Vec::new() } else { hive.tasks(&case.id)? };
     let comments = mdr.list_comments(&incident.incident_id)?;
-    let attachments = mdr.all_attachments(&incident.incident_id)?;
+    let attachments = mdr.list_attachments(&incident.incident_id)?;
     let comments: Vec<&Comment> =
         comments.iter().filter(|c| mirrored_author(config, c.author_name.as_deref().unwrap_or(""), &c.text)).collect();
-    let attachments: Vec<&SyncAttachment> =
+    let attachments: Vec<&Attachment> =
         attachments.iter().filter(|a| mirrored_author(config, &a.author_name, &a.caption)).collect();
     if !comments.is_empty() || !attachments.is_empty() {
         let task = comments_task(hive, &case, &mut tasks, label)?;
         mirror_children(config, mdr, hive, &task, &comments, &attachments, label)?;
     }
-    let responses = mdr.all_responses(&incident.incident_id)?;
+    let responses = mdr.list_responses(&incident.incident_id)?;
     for response in &responses {
         mirror_response(hive, &case, &tasks, response, label)?;
     }
@@ -129,24 +133,29 @@ fn mirrored_author(config: &SyncConfig, author: &str, text: &str) -> bool {
     !text.contains(RESPONDER_MARKER) && !config.exclude_author.as_ref().is_some_and(|re| re.is_match(author))
 }
 
-/// The one case carrying the incident id, created when there is none.
-fn case_for(config: &SyncConfig, hive: &TheHive, incident: &SyncIncident, label: &str) -> Result<CaseRef, ItemError> {
+/// The one case carrying the incident id, created when there is none (then `true`).
+fn case_for(
+    config: &SyncConfig,
+    hive: &TheHive,
+    incident: &Incident,
+    label: &str,
+) -> Result<(CaseRef, bool), ItemError> {
     let mut found = hive.find_cases(&incident.incident_id)?;
     match found.len() {
         0 => {}
-        1 => return Ok(found.remove(0)),
+        1 => return Ok((found.remove(0), false)),
         n => return Err(ItemError::Duplicates(n, incident.incident_id.clone())),
     }
     let case = hive.create_case(&new_case(config, incident))?;
     log(&format!("{label}: created case {}", case_name(&case)));
-    Ok(case)
+    Ok((case, true))
 }
 
 fn case_name(case: &CaseRef) -> String {
     case.number.map_or_else(|| case.id.clone(), |n| format!("#{n} ({})", case.id))
 }
 
-pub fn new_case(config: &SyncConfig, incident: &SyncIncident) -> NewCase {
+pub fn new_case(config: &SyncConfig, incident: &Incident) -> NewCase {
     let summary = incident.summary.as_deref().unwrap_or("MDR incident");
     let title = match incident.incident_number {
         Some(n) => format!("MDR K-{n}: {summary}"),
@@ -195,12 +204,13 @@ pub fn decision_marker(response_id: &str) -> String {
     format!("[MDR decision {response_id}]")
 }
 
-/// `<author> wrote:` and every line quoted, as the utility and the responders write comments.
+/// `<author> wrote:` and every line quoted, as the utility and the responders write comments;
+/// MDR's HTML rendering of a comment is turned back into readable text first.
 pub fn comment_log(comment: &Comment) -> String {
     format!(
         "{} wrote:\n{}\n\n{}",
         author(comment.author_name.as_deref().unwrap_or("")),
-        quote(&comment.text),
+        quote(&crate::html::readable(&comment.text)),
         comment_marker(&comment.comment_id)
     )
 }
@@ -223,7 +233,7 @@ fn mirror_children(
     hive: &TheHive,
     task: &TaskRef,
     comments: &[&Comment],
-    attachments: &[&SyncAttachment],
+    attachments: &[&Attachment],
     label: &str,
 ) -> Result<(), ItemError> {
     let logs = hive.log_messages(&task.id)?;
@@ -249,17 +259,19 @@ fn mirror_attachment(
     mdr: &MdrClient,
     hive: &TheHive,
     task: &TaskRef,
-    attachment: &SyncAttachment,
+    attachment: &Attachment,
     label: &str,
 ) -> Result<(), ItemError> {
     let name = if attachment.full_name.is_empty() { "attachment" } else { &attachment.full_name };
-    let head = format!("{} attached {name} ({} bytes)", author(&attachment.author_name), attachment.file_size);
+    // A size MDR does not give is read as 0: the download's own limit still applies.
+    let size = attachment.file_size.unwrap_or(0);
+    let head = format!("{} attached {name} ({size} bytes)", author(&attachment.author_name));
     let caption = match attachment.caption.trim() {
         "" => String::new(),
         caption => format!(":\n{}", quote(caption)),
     };
     let marker = attachment_marker(&attachment.attachment_id);
-    if attachment.file_size > config.attachment_limit {
+    if size > config.attachment_limit {
         let link = if attachment.link.is_empty() { String::new() } else { format!(" ({})", attachment.link) };
         let message = format!(
             "{head}{caption}\n\nNot copied: larger than `download_attachments_size_limit` ({} bytes); download it from the MDR console{link}.\n\n{marker}",
@@ -276,7 +288,7 @@ fn mirror_attachment(
 }
 
 /// The task description MDR_ApproveResponse and MDR_DeclineResponse read (the utility's format).
-pub fn response_description(response: &ProposedResponse) -> String {
+pub fn response_description(response: &MdrResponse) -> String {
     let details = if response.parameters.is_null() { "{}".to_owned() } else { response.parameters.to_string() };
     format!(
         "**ID**: {}  \n**Details**: {details}  \n**Comment**: {}",
@@ -295,23 +307,24 @@ fn names_response(task: &TaskRef, response_id: &str) -> bool {
             .any(|w| w[0] == "**ID**:" && w[1] == response_id)
 }
 
-fn decided(response: &ProposedResponse) -> bool {
-    !response.status.is_empty() && !response.status.eq_ignore_ascii_case(PENDING)
+fn decided(response: &MdrResponse) -> bool {
+    response.status.as_deref().is_some_and(|s| !s.is_empty() && !s.eq_ignore_ascii_case(PENDING))
 }
 
 fn mirror_response(
     hive: &TheHive,
     case: &CaseRef,
     tasks: &[TaskRef],
-    response: &ProposedResponse,
+    response: &MdrResponse,
     label: &str,
 ) -> Result<(), ItemError> {
     let rid = &response.response_id;
+    let status = response.status.as_deref().unwrap_or("");
     let task = match tasks.iter().find(|t| names_response(t, rid)) {
         Some(task) if !task.is_open() || !decided(response) => return Ok(()),
         Some(task) => task.clone(),
         None => {
-            let title = if response.kind.is_empty() { "MDR response" } else { &response.kind };
+            let title = response.kind.as_deref().filter(|k| !k.is_empty()).unwrap_or("MDR response");
             let task = hive.create_task(&case.id, title, RESPONSE_GROUP, &response_description(response))?;
             log(&format!("{label}: created Response task \"{title}\" for response {rid}"));
             if !decided(response) {
@@ -326,11 +339,11 @@ fn mirror_response(
             Some(c) if !c.is_empty() => format!(" (comment: {c})"),
             _ => String::new(),
         };
-        let message = format!("MDR shows this response as {}{comment}.\n\n{marker}", response.status);
+        let message = format!("MDR shows this response as {status}{comment}.\n\n{marker}");
         hive.add_log(&task.id, &message, None)?;
     }
     hive.close_task(&task.id)?;
-    log(&format!("{label}: response {rid} is {} in MDR: task closed", response.status));
+    log(&format!("{label}: response {rid} is {status} in MDR: task closed"));
     Ok(())
 }
 
@@ -338,7 +351,7 @@ fn close_case(
     config: &SyncConfig,
     hive: &TheHive,
     case: &CaseRef,
-    incident: &SyncIncident,
+    incident: &Incident,
     label: &str,
 ) -> Result<(), ItemError> {
     let status = incident.status.as_deref().unwrap_or("");
@@ -362,21 +375,21 @@ fn close_case(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     #[test]
     fn texts_match_what_the_responders_read() {
-        let response = ProposedResponse {
-            response_id: "MDR_1".to_owned(),
-            kind: "RUN_SCRIPT".to_owned(),
-            status: "New".to_owned(),
-            comment: None,
-            description: Some("Isolate it".to_owned()),
-            parameters: json!({"interpreter": "powershell"}),
-            creation_time: 0,
-        };
+        let response: MdrResponse = serde_json::from_value(json!({
+            "response_id": "MDR_1",
+            "type": "RUN_SCRIPT",
+            "status": "New",
+            "description": "Isolate it",
+            "parameters": {"interpreter": "powershell"},
+        }))
+        .unwrap();
         assert_eq!(
             response_description(&response),
             "**ID**: MDR_1  \n**Details**: {\"interpreter\":\"powershell\"}  \n**Comment**: Isolate it"
@@ -396,5 +409,7 @@ mod tests {
             creation_time: Some(0),
         };
         assert_eq!(comment_log(&comment), "SOC wrote:\n> a\n>\n> b\n\n[MDR comment c1]");
+        let html = Comment { text: "<p>a</p>\n<p>b &amp; c</p>".to_owned(), ..comment };
+        assert_eq!(comment_log(&html), "SOC wrote:\n> a\n>\n> b & c\n\n[MDR comment c1]");
     }
 }

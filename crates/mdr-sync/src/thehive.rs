@@ -7,17 +7,17 @@
 
 use std::cell::Cell;
 
-use cortex_http::{HttpClient, HttpConfig, causes};
+use cortex_http::{Call, Failure, HttpClient, HttpConfig};
 use cortex_worker::HttpSettings;
+use mdr_core::thehive_api::{HiveAuth, HiveFailure, send_to_thehive};
 use reqwest::blocking::multipart::{Form, Part};
-use reqwest::blocking::{RequestBuilder, Response};
+use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
 use crate::config::{TheHiveConfig, VersionChoice};
 
 const PAGE: usize = 100;
 const MAX_PAGES: usize = 100;
-const MAX_MESSAGE_CHARS: usize = 300;
 pub const INCIDENT_FIELD: &str = "mdr-incident-id";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +30,12 @@ pub enum Version {
 pub enum HiveError {
     #[error("TheHive API {what} answered HTTP {status}: {message}{hint}")]
     Status { what: String, status: u16, message: String, hint: &'static str },
-    #[error("Cannot reach TheHive at {url}: {detail}; check `thehive.api_url`, `thehive.ssl_cert` and the network")]
+    #[error("Cannot reach TheHive at {url}: {detail}; check `thehive.api_url` and the network")]
     Unreachable { url: String, detail: String },
+    #[error(
+        "The TLS certificate of TheHive at {url} is not trusted ({detail}): set `thehive.ssl_cert` to the PEM bundle of the CA that signed it, or to the certificate itself when it is self-signed"
+    )]
+    Untrusted { url: String, detail: String },
     #[error("TheHive API {what} answered with an unexpected body: {detail}")]
     BadBody { what: String, detail: String },
     #[error("Cannot set up the TheHive client: {0}")]
@@ -138,10 +142,11 @@ impl TheHive {
         if let Some(v) = self.version.get() {
             return Ok(v);
         }
-        let found = match self.json::<Value>("status", self.http.client().get(self.url("/api/status"))) {
+        let found = match self.json::<Value>("status", Call::Read, self.http.client().get(self.url("/api/status"))) {
             Ok(status) if status["versions"]["TheHive"].as_str().is_some_and(|v| v.starts_with('4')) => Version::V4,
             Ok(_) | Err(HiveError::Status { status: 404, .. }) => {
-                let status: Value = self.json("status", self.http.client().get(self.url("/api/v1/status")))?;
+                let status: Value =
+                    self.json("status", Call::Read, self.http.client().get(self.url("/api/v1/status")))?;
                 let reported = status["version"].as_str().or(status["versions"]["TheHive"].as_str()).unwrap_or("");
                 if !reported.starts_with('5') {
                     return Err(HiveError::BadBody {
@@ -182,7 +187,8 @@ impl TheHive {
             "title": case.title, "description": case.description, "severity": case.severity,
             "tlp": case.tlp, "pap": case.pap, "flag": false, "tags": ["MDR"], "customFields": fields,
         });
-        let created: Value = self.json("case creation", self.http.client().post(self.url(path)).json(&body))?;
+        let created: Value =
+            self.json("case creation", Call::Write, self.http.client().post(self.url(path)).json(&body))?;
         Ok(CaseRef::from(&created))
     }
 
@@ -212,7 +218,8 @@ impl TheHive {
         };
         let body =
             json!({"title": title, "group": group, "description": description, "status": "InProgress", "flag": false});
-        let created: Value = self.json("task creation", self.http.client().post(self.url(&path)).json(&body))?;
+        let created: Value =
+            self.json("task creation", Call::Write, self.http.client().post(self.url(&path)).json(&body))?;
         Ok(TaskRef::from(&created))
     }
 
@@ -236,19 +243,23 @@ impl TheHive {
             Version::V4 => (format!("/api/case/task/{task_id}/log"), "attachment"),
             Version::V5 => (format!("/api/v1/task/{task_id}/log"), "attachments"),
         };
-        let request = self.http.client().post(self.url(&path));
-        let request = match file {
-            None => request.json(&json!({"message": message})),
-            Some(file) => {
-                let part = Part::bytes(file.bytes)
-                    .file_name(file.name)
-                    .mime_str("application/octet-stream")
-                    .map_err(|e| HiveError::Setup(e.to_string()))?;
-                let form = Form::new().text("_json", json!({"message": message}).to_string()).part(file_part, part);
-                request.multipart(form)
-            }
+        let url = self.url(&path);
+        let fields = json!({"message": message});
+        // A multipart body is made again for each attempt (a sent one cannot be replayed).
+        let build = |client: &Client| {
+            let request = client.post(&url);
+            Some(match &file {
+                None => request.json(&fields),
+                Some(file) => {
+                    let part = Part::bytes(file.bytes.clone())
+                        .file_name(file.name.clone())
+                        .mime_str("application/octet-stream")
+                        .ok()?;
+                    request.multipart(Form::new().text("_json", fields.to_string()).part(file_part, part))
+                }
+            })
         };
-        self.send("task log creation", request).map(drop)
+        self.send("task log creation", Call::Write, build).map(drop)
     }
 
     pub fn close_task(&self, task_id: &str) -> Result<(), HiveError> {
@@ -256,8 +267,8 @@ impl TheHive {
             Version::V4 => format!("/api/case/task/{task_id}"),
             Version::V5 => format!("/api/v1/task/{task_id}"),
         };
-        self.send("task update", self.http.client().patch(self.url(&path)).json(&json!({"status": "Completed"})))
-            .map(drop)
+        let request = self.http.client().patch(self.url(&path)).json(&json!({"status": "Completed"}));
+        self.send_once_built("task update", Call::Write, request).map(drop)
     }
 
     /// TheHive 4: status `Resolved` + `resolutionStatus`; TheHive 5: the status is the resolution.
@@ -278,13 +289,14 @@ impl TheHive {
                 json!({"status": th5_status, "impactStatus": "NotApplicable", "summary": summary}),
             ),
         };
-        self.send("case update", self.http.client().patch(self.url(&path)).json(&body)).map(drop)
+        self.send_once_built("case update", Call::Write, self.http.client().patch(self.url(&path)).json(&body))
+            .map(drop)
     }
 
     /// v0 `_search` with every result (`range=all`).
     fn search_v0(&self, path: &str, query: Value) -> Result<Vec<Value>, HiveError> {
         let request = self.http.client().post(self.url(path)).query(&[("range", "all")]).json(&json!({"query": query}));
-        self.json(path, request)
+        self.json(path, Call::Read, request)
     }
 
     /// v1 `query` read in pages of [`PAGE`] until a short page.
@@ -299,7 +311,7 @@ impl TheHive {
                 .post(self.url("/api/v1/query"))
                 .query(&[("name", name)])
                 .json(&json!({"query": query}));
-            let items: Vec<Value> = self.json(&format!("query {name}"), request)?;
+            let items: Vec<Value> = self.json(&format!("query {name}"), Call::Read, request)?;
             let short = items.len() < PAGE;
             all.extend(items);
             if short {
@@ -316,37 +328,61 @@ impl TheHive {
         format!("{}{path}", self.config.url)
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self, what: &str, request: RequestBuilder) -> Result<T, HiveError> {
-        let response = self.send(what, request)?;
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        call: Call,
+        request: RequestBuilder,
+    ) -> Result<T, HiveError> {
+        let response = self.send_once_built(what, call, request)?;
         let bytes =
             response.bytes().map_err(|e| HiveError::BadBody { what: what.to_owned(), detail: e.to_string() })?;
         serde_json::from_slice(&bytes).map_err(|e| HiveError::BadBody { what: what.to_owned(), detail: e.to_string() })
     }
 
-    /// Sends once (never resent: a write that timed out is found by the next pass's reads).
-    fn send(&self, what: &str, request: RequestBuilder) -> Result<Response, HiveError> {
-        let mut request = request.bearer_auth(self.config.api_key.expose());
-        if let Some(org) = &self.config.organisation {
-            request = request.header("X-Organisation", org);
+    /// [`TheHive::send`] of a request with a body that can be copied for a resend.
+    fn send_once_built(&self, what: &str, call: Call, request: RequestBuilder) -> Result<Response, HiveError> {
+        self.send(what, call, |_| request.try_clone())
+    }
+
+    /// Sent as every TheHive request of this project is (`mdr_core::thehive_api::send_to_thehive`):
+    /// reads retried on gateway errors and lost connections, writes resent only if they never
+    /// left; a write whose answer was lost is found by the next pass's reads.
+    fn send(
+        &self,
+        what: &str,
+        call: Call,
+        build: impl FnMut(&Client) -> Option<RequestBuilder>,
+    ) -> Result<Response, HiveError> {
+        let auth = HiveAuth { api_key: &self.config.api_key, organisation: self.config.organisation.as_deref() };
+        send_to_thehive(&self.http, call, &auth, build).map_err(|failure| match failure {
+            HiveFailure::Refused { status, message } => {
+                let hint = match status {
+                    401 => " (check `thehive.api_key`)",
+                    403 => {
+                        " (the API key's user lacks the permission in this organisation: check `thehive.organisation`)"
+                    }
+                    404 => " (not found: check `thehive.api_url` and `thehive.version`)",
+                    _ => "",
+                };
+                HiveError::Status { what: what.to_owned(), status, message, hint }
+            }
+            HiveFailure::Transport(failure) => self.transport_error(failure),
+            HiveFailure::NotRepeatable => HiveError::Setup(format!("the {what} request cannot be made again")),
+        })
+    }
+
+    fn transport_error(&self, failure: Failure) -> HiveError {
+        let url = self.config.url.clone();
+        match failure {
+            Failure::Untrusted { detail, .. } | Failure::HandshakeRefused { detail, .. } | Failure::Tls { detail } => {
+                HiveError::Untrusted { url, detail }
+            }
+            Failure::Timeout { .. } => {
+                HiveError::Unreachable { url, detail: format!("no answer within {} s", self.config.timeout.as_secs()) }
+            }
+            Failure::Unreachable { detail } | Failure::Lost { detail } => HiveError::Unreachable { url, detail },
         }
-        let response =
-            request.send().map_err(|e| HiveError::Unreachable { url: self.config.url.clone(), detail: causes(&e) })?;
-        let status = response.status().as_u16();
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        let text = response.text().unwrap_or_default();
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(short))
-            .unwrap_or_else(|| if text.trim().is_empty() { "no details".to_owned() } else { short(&text) });
-        let hint = match status {
-            401 => " (check `thehive.api_key`)",
-            403 => " (the API key's user lacks the permission in this organisation: check `thehive.organisation`)",
-            404 => " (not found: check `thehive.api_url` and `thehive.version`)",
-            _ => "",
-        };
-        Err(HiveError::Status { what: what.to_owned(), status, message, hint })
     }
 }
 
@@ -356,12 +392,4 @@ fn id_of(v: &Value) -> String {
 
 fn str_of(v: &Value, key: &str) -> String {
     v[key].as_str().unwrap_or("").to_owned()
-}
-
-fn short(text: &str) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.chars().count() > MAX_MESSAGE_CHARS {
-        true => flat.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…",
-        false => flat,
-    }
 }

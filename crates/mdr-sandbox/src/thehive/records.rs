@@ -24,6 +24,10 @@ pub(super) struct Records {
 }
 
 impl Records {
+    pub(super) fn with_logs(logs: Vec<Value>) -> Records {
+        Records { logs, ..Records::default() }
+    }
+
     fn id(&mut self, prefix: &str) -> String {
         self.next += 1;
         format!("~{prefix}{}", self.next)
@@ -191,14 +195,11 @@ fn create_log(state: &mut State, task_id: &str, request: &Request, file_part: &s
                 return bad_request("malformed multipart body".to_owned());
             };
             let json = parts.iter().find(|p| p.name == "_json").and_then(|p| serde_json::from_slice(&p.data).ok());
-            let files: Vec<Value> = parts
-                .iter()
-                .filter(|p| p.name == file_part)
-                .map(|p| json!({"name": p.filename, "size": p.data.len(), "bytes": String::from_utf8_lossy(&p.data)}))
-                .collect();
             if parts.iter().any(|p| p.filename.is_some() && p.name != file_part) {
                 return bad_request(format!("files go in the `{file_part}` part"));
             }
+            let files: Vec<Value> =
+                parts.into_iter().filter(|p| p.name == file_part).map(|p| store_file(state, p)).collect();
             (json.unwrap_or(Value::Null), files)
         }
     };
@@ -209,6 +210,15 @@ fn create_log(state: &mut State, task_id: &str, request: &Request, file_part: &s
     let log = json!({"_id": id, "id": id, "task": task_id, "message": message, "attachments": files});
     state.records.logs.push(log.clone());
     Response::json(201, &log)
+}
+
+/// Keeps the file where the download routes find it, and describes it as TheHive lists it.
+fn store_file(state: &mut State, part: multipart::Part) -> Value {
+    let (id, key) = (state.records.id("attachment"), state.records.id("file"));
+    let described = json!({"_id": id, "id": key, "name": part.filename, "size": part.data.len(),
+                           "contentType": "application/octet-stream"});
+    state.attachments.insert(key, part.data);
+    described
 }
 
 fn update_task(state: &mut State, task_id: &str, body: &Value, ok: u16) -> Response {

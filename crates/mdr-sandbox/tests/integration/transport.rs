@@ -193,3 +193,78 @@ fn binary_prints_url_and_journal_then_exits_on_stdin_eof() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn binary_serves_the_thehive_stand_in_beside_mdr() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mdr-sandbox"))
+        .args(["--thehive", "5"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut fields = std::collections::HashMap::new();
+    for _ in 0..4 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let (key, value) = line.trim().split_once('=').unwrap();
+        fields.insert(key.to_owned(), value.to_owned());
+    }
+    let (url, key) = (&fields["thehive_url"], &fields["thehive_api_key"]);
+    assert!(fields["api_url"].starts_with("http://127.0.0.1:") && url.starts_with("http://127.0.0.1:"));
+    let answer = Client::new().get(format!("{url}/api/v1/status")).bearer_auth(key).send().unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let entry: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!((entry["service"].as_str(), entry["endpoint"].as_str()), (Some("thehive"), Some("GET /api/v1/status")));
+    assert!(
+        Command::new(env!("CARGO_BIN_EXE_mdr-sandbox")).args(["--thehive", "3"]).output().unwrap().status.code()
+            == Some(2)
+    );
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn thehive_logs_created_by_a_client_are_the_logs_get_log_and_download_serve() {
+    use mdr_sandbox::{TheHiveOptions, TheHiveSandbox, TheHiveVersion};
+    use reqwest::blocking::multipart::{Form, Part};
+    let mut options = TheHiveOptions::new(TheHiveVersion::V5);
+    options.logs = vec![json!({"_id": "~seeded", "attachments": []})];
+    let hive = TheHiveSandbox::start(options).unwrap();
+    let client = Client::new();
+    let post = |path: &str, body: Value| -> Value {
+        let answer = client.post(format!("{}{path}", hive.url())).bearer_auth(hive.api_key()).json(&body).send();
+        answer.unwrap().json().unwrap()
+    };
+    let case = post("/api/v1/case", json!({"title": "c"}));
+    let task = post(&format!("/api/v1/case/{}/task", case["_id"].as_str().unwrap()), json!({"title": "t"}));
+    let form = Form::new()
+        .text("_json", json!({"message": "with a file"}).to_string())
+        .part("attachments", Part::bytes(b"file body".to_vec()).file_name("f.txt"));
+    let log: Value = client
+        .post(format!("{}/api/v1/task/{}/log", hive.url(), task["_id"].as_str().unwrap()))
+        .bearer_auth(hive.api_key())
+        .multipart(form)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let found = post("/api/v1/query", json!({"query": [{"_name": "getLog", "idOrName": log["_id"]}]}));
+    assert_eq!(found, json!([log]));
+    let attachment = log["attachments"][0]["_id"].as_str().unwrap();
+    let bytes = client
+        .get(format!("{}/api/v1/attachment/{attachment}/download", hive.url()))
+        .bearer_auth(hive.api_key())
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_eq!(&bytes[..], b"file body");
+    let logs = hive.records().2;
+    assert_eq!(
+        logs.iter().map(|l| l["_id"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["~seeded", log["_id"].as_str().unwrap()]
+    );
+}

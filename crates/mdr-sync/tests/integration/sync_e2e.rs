@@ -54,7 +54,10 @@ fn linked_case(version: TheHiveVersion) -> Value {
 }
 
 fn world(version: TheHiveVersion) -> World {
-    let mdr = Sandbox::start(SandboxOptions::new(Seed::default_demo())).unwrap();
+    world_with(version, Sandbox::start(SandboxOptions::new(Seed::default_demo())).unwrap(), 10)
+}
+
+fn world_with(version: TheHiveVersion, mdr: Sandbox, max_incidents: usize) -> World {
     let mut options = TheHiveOptions::new(version);
     options.cases = vec![linked_case(version)];
     let hive = TheHiveSandbox::start(options).unwrap();
@@ -65,7 +68,7 @@ fn world(version: TheHiveVersion) -> World {
     // The utility's layout: token_dir relative to the utility's folder.
     let yaml = format!(
         "api_url: {}\nclient_id: {}\ntoken_dir: conf\nthehive:\n  api_url: {}\n  api_key: {}\n  version: {v}\n\
-         mdr_sync:\n  max_incidents_at_time: 10\n  download_attachments_size_limit: 100000\n  exclude_author: 'TheHive \\(API\\)'\n",
+         mdr_sync:\n  max_incidents_at_time: {max_incidents}\n  download_attachments_size_limit: 100000\n  exclude_author: 'TheHive \\(API\\)'\n",
         mdr.api_url(),
         mdr.client_id(),
         hive.url(),
@@ -135,7 +138,10 @@ fn full_run(version: TheHiveVersion) {
     let comments_task = tasks.iter().find(|t| t["title"] == "MDR Response").unwrap();
     let logs = w.logs_of(&comments_task["_id"]);
     assert_eq!(logs.len(), 2, "{logs:?}");
-    assert!(logs[0]["message"].as_str().unwrap().starts_with("Security Team wrote:\n> "), "{logs:?}");
+    // MDR keeps the comment as HTML (`<p>...</p>`); the log shows its text.
+    let comment = logs[0]["message"].as_str().unwrap();
+    assert!(comment.starts_with("Security Team wrote:\n> We detected a suspicious PowerShell"), "{comment}");
+    assert!(!comment.contains("<p>") && !comment.contains("</p>"), "{comment}");
     let with_file = &logs[1];
     assert_eq!(with_file["attachments"].as_array().unwrap().len(), 1, "{with_file}");
     let response_tasks: Vec<&Value> = tasks.iter().filter(|t| t["group"] == "Response").collect();
@@ -289,5 +295,24 @@ fn an_mdr_failure_on_one_incident_is_retried_next_pass() {
             .filter(|l| l["message"].as_str().unwrap().contains("[MDR comment "))
             .collect();
         assert_eq!(comment_logs.len(), 1, "{incident}: {comment_logs:?}");
+    }
+}
+
+#[test]
+fn more_incidents_sharing_one_update_time_than_a_pass_takes_converge() {
+    // A bulk change in MDR: five incidents with one update_time, two taken per pass.
+    let incidents: Vec<Value> = (1..=5)
+        .map(|n| {
+            json!({"incident_id": format!("-NzBulk{n}"), "incident_number": 900 + n, "summary": format!("bulk {n}"),
+                   "priority": "LOW", "status": "Open", "creation_time": 1_718_000_000_000_i64,
+                   "update_time": 1_718_000_500_000_i64})
+        })
+        .collect();
+    let seed = Seed::from_json(json!({"incidents": incidents, "assets": []})).unwrap();
+    let w = world_with(TheHiveVersion::V5, Sandbox::start(SandboxOptions::new(seed)).unwrap(), 2);
+    let handled: Vec<usize> = (0..4).map(|_| w.pass()).map(|s| s.incidents).collect();
+    assert_eq!(handled, [2, 2, 1, 0], "one or two incidents per pass until none is left");
+    for n in 1..=5 {
+        assert_eq!(w.cases_of(&format!("-NzBulk{n}")).len(), 1, "-NzBulk{n}");
     }
 }
