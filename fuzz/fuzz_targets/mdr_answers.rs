@@ -8,7 +8,6 @@ use std::fmt::Debug;
 use libfuzzer_sys::fuzz_target;
 use mdr_core::Secret;
 use mdr_core::client::{self, Asset, Attachment, Comment, Incident, MdrError, MdrResponse};
-use mdr_core::sync_api::{ProposedResponse, SyncAttachment, SyncIncident};
 use mdr_core::token::{TokenPair, jwt_expiry};
 use serde_json::Value;
 
@@ -35,14 +34,11 @@ fuzz_target!(|data: &[u8]| {
     decode::<Incident>("incidents/details", data);
     decode::<Incident>("incidents/create", data);
     decode::<Vec<Incident>>("incidents/list", data);
-    decode::<Vec<SyncIncident>>("incidents/list", data);
     decode::<Comment>("comments/create", data);
     decode::<Vec<Comment>>("comments/list", data);
     decode::<Vec<MdrResponse>>("responses/list", data);
-    decode::<Vec<ProposedResponse>>("responses/list", data);
     decode::<Vec<Asset>>("assets/list", data);
     decode::<Vec<Attachment>>("attachments/list", data);
-    decode::<Vec<SyncAttachment>>("attachments/list", data);
     // `incidents/close` and `response/update` accept any JSON; the closed incident when it is one.
     if let Ok(answer) = client::decode_answer::<Value>("incidents/close", data) {
         drop(format!("{:?}", serde_json::from_value::<Incident>(answer).ok()));

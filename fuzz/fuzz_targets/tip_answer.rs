@@ -44,9 +44,7 @@ fn encode(report: AnalyzerReport) {
     let missing = std::path::PathBuf::from("/nonexistent/fuzz-job");
     let mut stdin: &[u8] = br#"{"dataType": "url", "data": "x"}"#;
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    cortex_worker::run_analyzer_with_io(Some(missing), &mut stdin, false, &mut stdout, &mut stderr, |_| {
-        Ok::<_, String>(report)
-    });
+    cortex_worker::run_with_io(Some(missing), &mut stdin, false, &mut stdout, &mut stderr, |_| Ok::<_, String>(report));
     let doc: Value = serde_json::from_slice(&stdout).expect("the document is JSON");
     assert_eq!(doc["success"], json!(true), "{doc}");
 }

@@ -42,5 +42,5 @@ pub use job::{InputError, Job};
 pub use operation::{CustomFieldValue, Operation};
 pub use redact::redact_url_password;
 pub use report::Report;
-pub use runner::{run, run_analyzer, run_analyzer_with_io, run_with_io};
+pub use runner::{WorkerReport, run, run_analyzer, run_with_io};
 pub use secret::Secret;

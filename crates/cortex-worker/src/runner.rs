@@ -48,46 +48,13 @@ where
     let mut stdin = io::stdin();
     let stdin_is_tty = stdin.is_terminal();
     // Unlocked handles: the action may log from other threads while it runs.
-    let code = run_worker_with_io(job_dir, &mut stdin, stdin_is_tty, &mut io::stdout(), &mut io::stderr(), action);
+    let code = run_with_io(job_dir, &mut stdin, stdin_is_tty, &mut io::stdout(), &mut io::stderr(), action);
     if code == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-/// Testable core of [`run`]: explicit stdin/stdout/stderr, and whether stdin is a terminal. Returns 0 or 1.
-/// In job-folder mode nothing is written to `stdout`; `stderr` only gets a line when something went wrong
-/// that the document cannot carry (a panic location, an unwritable output).
-pub fn run_with_io<F, E>(
-    job_dir: Option<PathBuf>,
-    stdin: &mut dyn Read,
-    stdin_is_tty: bool,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-    action: F,
-) -> i32
-where
-    F: FnOnce(&Job) -> Result<Report, E>,
-    E: Display,
-{
-    run_worker_with_io(job_dir, stdin, stdin_is_tty, stdout, stderr, action)
-}
-
-/// Testable core of [`run_analyzer`], with the same contract as [`run_with_io`].
-pub fn run_analyzer_with_io<F, E>(
-    job_dir: Option<PathBuf>,
-    stdin: &mut dyn Read,
-    stdin_is_tty: bool,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-    action: F,
-) -> i32
-where
-    F: FnOnce(&Job) -> Result<AnalyzerReport, E>,
-    E: Display,
-{
-    run_worker_with_io(job_dir, stdin, stdin_is_tty, stdout, stderr, action)
-}
-
-/// What an action may return: something that encodes itself as the success document.
-trait WorkerReport {
+/// What an action may return: a responder's [`Report`] or an [`AnalyzerReport`], each encoding
+/// itself as its success document.
+pub trait WorkerReport {
     /// Names the program in the panic message ("responder", "analyzer").
     const KIND: &'static str;
     fn success_document(&self) -> Vec<u8>;
@@ -107,7 +74,11 @@ impl WorkerReport for AnalyzerReport {
     }
 }
 
-fn run_worker_with_io<R, F, E>(
+/// Testable core of [`run`] and [`run_analyzer`]: explicit stdin/stdout/stderr, and whether stdin is
+/// a terminal. Returns 0 or 1. In job-folder mode nothing is written to `stdout`; `stderr` only gets
+/// a line when something went wrong that the document cannot carry (a panic location, an unwritable
+/// output).
+pub fn run_with_io<R, F, E>(
     job_dir: Option<PathBuf>,
     stdin: &mut dyn Read,
     stdin_is_tty: bool,

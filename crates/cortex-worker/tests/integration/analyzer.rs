@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use cortex_worker::{AnalyzerReport, Artifact, Job, Operation, Taxonomy, TaxonomyLevel, run_analyzer_with_io};
+use cortex_worker::{AnalyzerReport, Artifact, Job, Operation, Taxonomy, TaxonomyLevel, run_with_io};
 use serde_json::{Value, json};
 
 use crate::common::{job_folder, output_json, output_of};
@@ -10,8 +10,7 @@ use crate::common::{job_folder, output_json, output_of};
 fn run(dir: &Path, action: impl FnOnce(&Job) -> Result<AnalyzerReport, String>) -> (i32, String) {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
-    let code =
-        run_analyzer_with_io(Some(dir.to_path_buf()), &mut "".as_bytes(), false, &mut stdout, &mut stderr, action);
+    let code = run_with_io(Some(dir.to_path_buf()), &mut "".as_bytes(), false, &mut stdout, &mut stderr, action);
     assert!(stdout.is_empty());
     (code, String::from_utf8(stderr).expect("UTF-8"))
 }
