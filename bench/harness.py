@@ -31,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INCIDENT = "-NzExampleIncident01"
+OTHER_INCIDENT = "-NzExampleIncident02"
 TIME = "/usr/bin/time"
 
 
@@ -246,9 +247,10 @@ def main():
         bench.next_incident = 0
 
         # MDR_SendTaskLog, a new log each run: comments/list + comments/create.
-        def send_new(i, tls=tls, sb=sb, tag=""):
+        def send_new(i, tls=tls, sb=sb, tag="", incident=INCIDENT):
             input_ = bench.config(bench.fixture("th4/input_case_task_log.json"), sb, tls)
             input_["data"]["_id"] = input_["data"]["id"] = f"~bench-{scheme}{tag}-{i}"
+            input_["data"]["case_task"]["case"]["customFields"]["mdr-incident-id"]["string"] = incident
             job_dir = bench.job(input_)
             return [bins["mdr-send-task-log"], str(job_dir)], job_dir
 
@@ -269,12 +271,14 @@ def main():
             ("comments/list", {"incident_id": INCIDENT}),
         ]), None))
 
-        # Expired access token: session/confirm, then the two calls.
+        # Expired access token: session/confirm, then the two calls. On an incident of its own: the
+        # cases above leave more than a page (100) of comments on INCIDENT, and a second
+        # comments/list page is not what this line measures.
         def expire(i):
             (work / "tokens/.access_token").write_text(expired_jwt())
 
         bench.run_case(f"{scheme} | MDR_SendTaskLog, new log, expired token (confirm + list + create)", sb,
-                       lambda i: send_new(i, tag="-refresh"), prepare=expire)
+                       lambda i: send_new(i, tag="-refresh", incident=OTHER_INCIDENT), prepare=expire)
 
         # MDR_CloseIncident: incidents/details + incidents/close on an open incident.
         def close(i):
