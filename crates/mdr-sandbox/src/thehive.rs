@@ -321,6 +321,10 @@ fn v4_route(state: &mut State, endpoint: &str, id: Option<&str>, body: &Value) -
             Some(bytes) => Response::raw(200, "application/octet-stream", bytes.clone()),
             None => not_found(&format!("Attachment {id}")),
         },
+        ("GET /api/case", Some(id)) => match find_case(state, id) {
+            Some(case) => Response::json(200, &Value::Object(case.clone())),
+            None => not_found(&format!("Case {id}")),
+        },
         ("PATCH /api/case", Some(id)) => update_case_v4(state, id, body),
         ("POST /api/case/artifact/_search", None) => {
             let case_id = find_key(body, "_parent").and_then(|p| find_key(p, "_id")).and_then(Value::as_str);

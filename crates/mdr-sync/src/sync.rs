@@ -8,13 +8,16 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use mdr_core::actions::origin_case_id;
 use mdr_core::client::{Attachment, Comment, Incident, MdrResponse};
+use mdr_core::thehive::custom_field;
 use mdr_core::{MdrClient, MdrError};
+use serde_json::Value;
 
 use crate::config::SyncConfig;
 use crate::log::log;
 use crate::state::{Outcome, State, StateError};
-use crate::thehive::{CaseRef, HiveError, LogFile, NewCase, TaskRef, TheHive};
+use crate::thehive::{CaseRef, HiveError, INCIDENT_FIELD, LogFile, NewCase, TaskRef, TheHive};
 
 /// The task holding the incident's comments and attachments, as the utility named it.
 pub const COMMENTS_TASK: &str = "MDR Response";
@@ -146,9 +149,39 @@ fn case_for(
         1 => return Ok((found.remove(0), false)),
         n => return Err(ItemError::Duplicates(n, incident.incident_id.clone())),
     }
+    if let Some(case) = origin_case(hive, incident, label)? {
+        return Ok((case, false));
+    }
     let case = hive.create_case(&new_case(config, incident))?;
     log(&format!("{label}: created case {}", case_name(&case)));
     Ok((case, true))
+}
+
+/// The case an incident raised by MDR_CreateIncident came from, linked now if Cortex has not
+/// linked it yet (it sets the custom field after the responder ends, or never when the field does
+/// not exist in TheHive): that case is the incident's, and creating another would duplicate it.
+/// `None` for an incident raised in MDR, or when the case is gone or linked to another incident.
+fn origin_case(hive: &TheHive, incident: &Incident, label: &str) -> Result<Option<CaseRef>, ItemError> {
+    let Some(case_id) = incident.client_description.as_deref().and_then(origin_case_id) else { return Ok(None) };
+    let Some(case) = hive.case(case_id)? else {
+        log(&format!(
+            "{label}: raised from TheHive case {case_id}, which TheHive no longer has; a new case is created"
+        ));
+        return Ok(None);
+    };
+    match custom_field(&case, INCIDENT_FIELD).and_then(Value::as_str).map(str::trim) {
+        Some(other) if !other.is_empty() && other != incident.incident_id => {
+            log(&format!(
+                "{label}: raised from TheHive case {case_id}, which is linked to MDR incident {other}; a new case is created"
+            ));
+            return Ok(None);
+        }
+        Some(ours) if ours == incident.incident_id => {}
+        _ => hive.link_case(&case, &incident.incident_id)?,
+    }
+    let case = CaseRef::from(&case);
+    log(&format!("{label}: reused case {}, raised from it by MDR_CreateIncident", case_name(&case)));
+    Ok(Some(case))
 }
 
 fn case_name(case: &CaseRef) -> String {

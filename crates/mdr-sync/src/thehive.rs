@@ -52,7 +52,7 @@ pub struct CaseRef {
 }
 
 impl CaseRef {
-    fn from(v: &Value) -> CaseRef {
+    pub fn from(v: &Value) -> CaseRef {
         CaseRef {
             id: id_of(v),
             number: v["caseId"].as_i64().or_else(|| v["number"].as_i64()),
@@ -269,6 +269,49 @@ impl TheHive {
         };
         let request = self.http.client().patch(self.url(&path)).json(&json!({"status": "Completed"}));
         self.send_once_built("task update", Call::Write, request).map(drop)
+    }
+
+    /// The case with TheHive id `case_id` as TheHive holds it (custom fields included); `None`
+    /// when there is none (deleted, or another organisation's).
+    pub fn case(&self, case_id: &str) -> Result<Option<Value>, HiveError> {
+        let found = match self.version()? {
+            Version::V4 => self
+                .json("case", Call::Read, self.http.client().get(self.url(&format!("/api/case/{case_id}"))))
+                .map(Some),
+            Version::V5 => {
+                self.query_v1("getCase", json!([{"_name": "getCase", "idOrName": case_id}])).map(|mut c| c.pop())
+            }
+        };
+        match found {
+            Err(HiveError::Status { status: 404, .. }) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// Sets the case's `mdr-incident-id`, keeping its other custom fields: a PATCH of
+    /// `customFields` replaces them all.
+    pub fn link_case(&self, case: &Value, incident_id: &str) -> Result<(), HiveError> {
+        let (path, fields) = match self.version()? {
+            Version::V4 => {
+                let mut fields = case["customFields"].as_object().cloned().unwrap_or_default();
+                let order = fields.len();
+                fields.insert(INCIDENT_FIELD.to_owned(), json!({"string": incident_id, "order": order}));
+                (format!("/api/case/{}", id_of(case)), Value::Object(fields))
+            }
+            Version::V5 => {
+                let mut fields: Vec<Value> = case["customFields"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|f| f["name"] != INCIDENT_FIELD)
+                    .map(|f| json!({"name": f["name"], "value": f["value"]}))
+                    .collect();
+                fields.push(json!({"name": INCIDENT_FIELD, "value": incident_id}));
+                (format!("/api/v1/case/{}", id_of(case)), Value::Array(fields))
+            }
+        };
+        let request = self.http.client().patch(self.url(&path)).json(&json!({"customFields": fields}));
+        self.send_once_built("case update", Call::Write, request).map(drop)
     }
 
     /// TheHive 4: status `Resolved` + `resolutionStatus`; TheHive 5: the status is the resolution.

@@ -8,7 +8,7 @@ mod respond;
 mod send_task_log;
 
 pub use close_incident::close_incident;
-pub use create_incident::create_incident;
+pub use create_incident::{create_incident, origin_case_id};
 pub use respond::{approve_response, decline_response, respond_by_service, response_id};
 pub use send_task_log::send_task_log;
 

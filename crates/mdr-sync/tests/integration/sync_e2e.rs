@@ -31,10 +31,17 @@ fn fixture(name: &str) -> Value {
 /// The responder binary the full runs click, a binary of mdr-responders.
 fn decision_bin() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let beside = Path::new(env!("CARGO_BIN_EXE_mdr-sync"));
-        cortex::workspace_binary("mdr-responders", "mdr-response-decision", beside).unwrap()
-    })
+    BUILT.get_or_init(|| responder_bin("mdr-response-decision"))
+}
+
+fn create_bin() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| responder_bin("mdr-create-incident"))
+}
+
+fn responder_bin(name: &str) -> PathBuf {
+    let beside = Path::new(env!("CARGO_BIN_EXE_mdr-sync"));
+    cortex::workspace_binary("mdr-responders", name, beside).unwrap()
 }
 
 struct World {
@@ -58,8 +65,12 @@ fn world(version: TheHiveVersion) -> World {
 }
 
 fn world_with(version: TheHiveVersion, mdr: Sandbox, max_incidents: usize) -> World {
+    world_with_cases(version, mdr, max_incidents, vec![linked_case(version)])
+}
+
+fn world_with_cases(version: TheHiveVersion, mdr: Sandbox, max_incidents: usize, cases: Vec<Value>) -> World {
     let mut options = TheHiveOptions::new(version);
-    options.cases = vec![linked_case(version)];
+    options.cases = cases;
     let hive = TheHiveSandbox::start(options).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("conf")).unwrap();
@@ -103,7 +114,12 @@ impl World {
 
     /// Runs MDR_ApproveResponse/MDR_DeclineResponse on `input` as Cortex does, on the sync's token
     /// folder, and asserts a report Cortex accepts.
-    fn run_decision(&self, mut input: Value) {
+    fn run_decision(&self, input: Value) {
+        self.run_responder(decision_bin(), input);
+    }
+
+    /// Runs `binary` on `input` as Cortex does; the report's `full` object.
+    fn run_responder(&self, binary: &Path, mut input: Value) -> Value {
         let config = &mut input["config"];
         config["api_url"] = self.mdr.api_url().into();
         config["client_id"] = self.mdr.client_id().into();
@@ -111,8 +127,10 @@ impl World {
         let job = self.dir.path().join("job");
         cortex::write_job(&job, &input).unwrap();
         let responders = workspace_root().join("responders");
-        let run = cortex::run_job(decision_bin(), &job, &responders, cortex::job_timeout()).unwrap();
+        let run = cortex::run_job(binary, &job, &responders, cortex::job_timeout()).unwrap();
         run.accepted(Worker::Responder).unwrap_or_else(|problem| panic!("{problem}"));
+        std::fs::remove_dir_all(&job).unwrap();
+        run.doc["full"].clone()
     }
 
     fn hive_writes(&self) -> usize {
@@ -315,4 +333,54 @@ fn more_incidents_sharing_one_update_time_than_a_pass_takes_converge() {
     for n in 1..=5 {
         assert_eq!(w.cases_of(&format!("-NzBulk{n}")).len(), 1, "-NzBulk{n}");
     }
+}
+
+/// A case MDR_CreateIncident raised an incident from, before Cortex applied the responder's
+/// AddCustomFields operation (or when it could not): the sync links it instead of creating a
+/// second case, and keeps the case's other custom fields.
+fn an_incident_raised_from_a_case_is_mirrored_into_that_case(version: TheHiveVersion) {
+    let (other_fields, fixture_name) = match version {
+        TheHiveVersion::V4 => (json!({"escalated": {"boolean": true, "order": 0}}), "th4/input_case_open.json"),
+        TheHiveVersion::V5 => (json!([{"name": "escalated", "value": true}]), "th5/input_case.json"),
+    };
+    let raised = json!({"_id": "~raised", "id": "~raised", "_type": "case", "caseId": 41, "title": "Beaconing from HOST-01",
+                        "description": "Seen on HOST-01", "severity": 2, "status": "Open", "tags": ["host:HOST-01"],
+                        "customFields": other_fields});
+    let mdr = Sandbox::start(SandboxOptions::new(Seed::default_demo())).unwrap();
+    let w = world_with_cases(version, mdr, 10, vec![linked_case(version), raised.clone()]);
+    let mut input = fixture(fixture_name);
+    input["data"] = raised;
+    input["config"]["service"] = "create_incident".into();
+    input["config"]["hosts_from_observables"] = false.into();
+    let full = w.run_responder(create_bin(), input);
+    let incident_id = full["incident_id"].as_str().unwrap().to_owned();
+    // Cortex has not applied the operation: the case carries no link yet.
+    assert!(w.cases_of(&incident_id).is_empty());
+
+    assert_eq!(w.pass().failed, 0);
+    let cases = w.cases_of(&incident_id);
+    assert_eq!(cases.len(), 1, "one case for the raised incident, not a second one: {cases:?}");
+    let case = &cases[0];
+    assert_eq!(case["_id"], "~raised");
+    let escalated = match version {
+        TheHiveVersion::V4 => &case["customFields"]["escalated"]["boolean"],
+        TheHiveVersion::V5 => {
+            &case["customFields"].as_array().unwrap().iter().find(|f| f["name"] == "escalated").unwrap()["value"]
+        }
+    };
+    assert_eq!(escalated, &json!(true), "the case's other custom fields are kept: {case}");
+    // Once linked, the case is found by its field like any other.
+    let writes = w.hive_writes();
+    assert_eq!(w.pass().incidents, 0);
+    assert_eq!(w.hive_writes(), writes);
+}
+
+#[test]
+fn thehive4_an_incident_raised_from_a_case_is_mirrored_into_that_case() {
+    an_incident_raised_from_a_case_is_mirrored_into_that_case(TheHiveVersion::V4);
+}
+
+#[test]
+fn thehive5_an_incident_raised_from_a_case_is_mirrored_into_that_case() {
+    an_incident_raised_from_a_case_is_mirrored_into_that_case(TheHiveVersion::V5);
 }
