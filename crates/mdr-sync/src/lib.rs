@@ -86,6 +86,14 @@ fn check(config: &SyncConfig, hive: &TheHive) -> u8 {
 
 fn once(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool) -> u8 {
     match sync::pass(config, hive, stop) {
+        Ok(summary) if summary.skipped => {
+            let lock = state::PassLock::path(&config.state_file);
+            log(&format!(
+                "pass skipped: another mdr-sync pass holds {} (it mirrors the same incidents)",
+                lock.display()
+            ));
+            0
+        }
         Ok(summary) => {
             let rest = if summary.stopped { "; stopped before the next incident" } else { "" };
             log(&format!("pass done: {} incident(s) handled, {} failed{rest}", summary.incidents, summary.failed));

@@ -5,7 +5,8 @@
 //! The state only says where to start reading; what exists in TheHive is always looked up there
 //! before anything is created, so a pass replayed after a crash duplicates nothing.
 
-use std::path::Path;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
 
 use cortex_worker::{FileMode, write_atomically};
 use mdr_core::sync_api::Cursor;
@@ -21,6 +22,36 @@ pub enum StateError {
     Damaged { path: String, reason: String },
     #[error("Cannot write the state file {path}: {reason}")]
     Unwritable { path: String, reason: String },
+}
+
+/// Held for a whole pass. Two passes on one state file (a cron pass overlapping a slow one, a
+/// manual `--once` beside the service) would both find an incident without a case and both
+/// create one. Released when the pass ends or its process dies.
+#[derive(Debug)]
+pub struct PassLock {
+    _file: File,
+}
+
+impl PassLock {
+    /// The lock file beside the state file.
+    pub fn path(state_file: &Path) -> PathBuf {
+        let mut name = state_file.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        state_file.with_file_name(name)
+    }
+
+    /// The lock, or `None` when another pass holds it (this one is then skipped, not queued).
+    pub fn try_take(state_file: &Path) -> Result<Option<PassLock>, StateError> {
+        let path = Self::path(state_file);
+        let fail =
+            |e: std::io::Error| StateError::Unwritable { path: path.display().to_string(), reason: e.to_string() };
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(fail)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(PassLock { _file: file })),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(fail(e)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +128,21 @@ impl State {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_pass_at_a_time_per_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".mdr-sync-state.json");
+        let held = PassLock::try_take(&state).unwrap().expect("free at first");
+        assert!(PassLock::try_take(&state).unwrap().is_none(), "a second pass must not run beside the first");
+        assert!(
+            PassLock::try_take(&dir.path().join("other.json")).unwrap().is_some(),
+            "another state file is another sync"
+        );
+        drop(held);
+        assert!(PassLock::try_take(&state).unwrap().is_some(), "free again once the pass ends");
+        assert_eq!(PassLock::path(&state), dir.path().join(".mdr-sync-state.json.lock"));
+    }
 
     fn outcome(id: &str, t: i64, ok: bool) -> Outcome {
         Outcome { incident_id: id.to_owned(), update_time: t, ok }

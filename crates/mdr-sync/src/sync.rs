@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::config::SyncConfig;
 use crate::log::log;
-use crate::state::{Outcome, State, StateError};
+use crate::state::{Outcome, PassLock, State, StateError};
 use crate::thehive::{CaseRef, HiveError, INCIDENT_FIELD, LogFile, NewCase, TaskRef, TheHive};
 
 /// The task holding the incident's comments and attachments, as the utility named it.
@@ -55,9 +55,14 @@ pub struct Summary {
     pub incidents: usize,
     pub failed: usize,
     pub stopped: bool,
+    /// Another pass held the state file's lock: this one did nothing.
+    pub skipped: bool,
 }
 
 pub fn pass(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool) -> Result<Summary, PassError> {
+    let Some(_lock) = PassLock::try_take(&config.state_file)? else {
+        return Ok(Summary { skipped: true, ..Summary::default() });
+    };
     let mut state = State::load(&config.state_file, config.start_time)?;
     let mdr = MdrClient::new(&config.mdr)?;
     let changes = mdr.changed_incidents(&config.filter, state.position(), config.max_incidents)?;

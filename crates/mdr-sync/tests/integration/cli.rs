@@ -148,6 +148,31 @@ fn duplicates(hive: &TheHiveSandbox) -> Vec<String> {
 }
 
 #[test]
+fn two_passes_at_once_create_each_case_once() {
+    // A cron pass starting while a slow one still runs: without a lock both would find the new
+    // incidents caseless and create them twice.
+    let (mdr, hive, dir) = start();
+    let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);
+    hive.inject("POST /api/v1/case", Fault::Delay(std::time::Duration::from_millis(300)), 100);
+    let spawn = || {
+        Command::new(BIN).args(["--config", config.to_str().unwrap(), "--once"]).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let first = spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while hive.journal().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let second = spawn().wait_with_output().unwrap();
+    let second_log = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{second_log}");
+    assert!(second_log.contains("pass skipped: another mdr-sync pass holds"), "{second_log}");
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(duplicates(&hive), Vec::<String>::new());
+    assert!(hive.records().0.len() >= 2, "the first pass mirrored the seed");
+}
+
+#[test]
 fn sigkill_at_any_write_converges_with_nothing_duplicated_or_skipped() {
     // A clean run gives the reference: what a pass writes when nothing goes wrong.
     let (mdr, hive, dir) = start();
