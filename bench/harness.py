@@ -31,7 +31,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INCIDENT = "-NzExampleIncident01"
-OTHER_INCIDENT = "-NzExampleIncident02"
 TIME = "/usr/bin/time"
 
 
@@ -263,22 +262,24 @@ def main():
             ("comments/create", {"incident_id": INCIDENT, "text": f"curl1 {scheme} {i}", "markdown_to_html": True}),
         ]), None))
 
-        # The same log again: found among the comments, not posted (comments/list only).
-        sent = send_new(0, tag="-again")
+        # The same log again: found among the comments, not posted (comments/list only). On an
+        # incident of its own, like the expired-token line: the lines above leave more than a page
+        # (100) of comments on INCIDENT, and a second comments/list page is not what they measure.
+        again = f"-NzBench{bench.incident():05d}"
+        sent = send_new(0, tag="-again", incident=again)
         measure(sent[0], cwd=ROOT / "responders")
         bench.run_case(f"{scheme} | MDR_SendTaskLog, already sent (list only)", sb, lambda i: (sent[0], sent[1]))
         bench.run_case(f"{scheme} | curl floor: one request (list)", sb, lambda i: (bench.curl_args(sb, tls, [
-            ("comments/list", {"incident_id": INCIDENT}),
+            ("comments/list", {"incident_id": again}),
         ]), None))
 
-        # Expired access token: session/confirm, then the two calls. On an incident of its own: the
-        # cases above leave more than a page (100) of comments on INCIDENT, and a second
-        # comments/list page is not what this line measures.
+        # Expired access token: session/confirm, then the two calls, on an incident of its own.
+        refreshed = f"-NzBench{bench.incident():05d}"
         def expire(i):
             (work / "tokens/.access_token").write_text(expired_jwt())
 
         bench.run_case(f"{scheme} | MDR_SendTaskLog, new log, expired token (confirm + list + create)", sb,
-                       lambda i: send_new(i, tag="-refresh", incident=OTHER_INCIDENT), prepare=expire)
+                       lambda i: send_new(i, tag="-refresh", incident=refreshed), prepare=expire)
 
         # MDR_CloseIncident: incidents/details + incidents/close on an open incident.
         def close(i):
