@@ -15,6 +15,8 @@ use std::ops::RangeInclusive;
 
 use serde_json::{Map, Value};
 
+use crate::redact;
+
 /// A configuration item of the wrong type; `Display` names the item and what it accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Invalid configuration item `{item}`: expected {expected}, got {found}")]
@@ -80,24 +82,42 @@ impl<'a> Items<'a> {
         };
         number.filter(|n| range.contains(n)).ok_or_else(|| {
             let expected = format!("a whole number from {} to {}", range.start(), range.end());
-            ItemError { item: name.to_owned(), expected, found: shown(value) }
+            ItemError { item: name.to_owned(), expected, found: shown(name, value) }
         })
     }
 }
 
 fn invalid(name: &str, expected: &str, value: &Value) -> ItemError {
-    ItemError { item: name.to_owned(), expected: expected.to_owned(), found: shown(value) }
+    ItemError { item: name.to_owned(), expected: expected.to_owned(), found: shown(name, value) }
 }
 
-/// At most 40 characters of the value: enough to recognise it, short enough for a message.
-fn shown(value: &Value) -> String {
-    let text = match value {
+/// At most 40 characters of the value, masked as the echoed input is: only the type of a secret
+/// item (`thehive_api_key: 123`), and URL passwords hidden in the rest.
+fn shown(name: &str, value: &Value) -> String {
+    if redact::is_secret_key(name) {
+        return format!("a {} (not shown: the item holds a secret)", json_type(value));
+    }
+    let mut safe = value.clone();
+    redact::redact_config_value(&mut safe);
+    let text = match &safe {
         Value::String(text) => format!("{text:?}"),
         other => other.to_string(),
     };
     match text.char_indices().nth(40) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text,
+    }
+}
+
+/// The JSON type of a value, as messages name it.
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "object",
     }
 }
 
@@ -133,11 +153,21 @@ mod tests {
             let err = with(bad.clone(), |items| items.flag("item", true)).expect_err("must refuse");
             assert_eq!(
                 err.to_string(),
-                format!("Invalid configuration item `item`: expected true or false, got {}", shown(&bad))
+                format!("Invalid configuration item `item`: expected true or false, got {}", shown("item", &bad))
             );
         }
         let err = with(json!("yes"), |items| items.flag("item", true)).unwrap_err();
         assert_eq!(err.to_string(), "Invalid configuration item `item`: expected true or false, got \"yes\"");
+    }
+
+    #[test]
+    fn a_refused_secret_or_url_password_is_not_shown() {
+        let config = json!({"thehive_api_key": 123456789012_u64, "thehive_url": ["https://u:SENTINEL@th.example"]});
+        let items = Items::of(Some(&config));
+        let err = items.text("thehive_api_key").unwrap_err().to_string();
+        assert!(err.ends_with("got a number (not shown: the item holds a secret)") && !err.contains("1234"), "{err}");
+        let err = items.text("thehive_url").unwrap_err().to_string();
+        assert!(!err.contains("SENTINEL") && err.contains("u:REMOVED@"), "{err}");
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub use analyzer::{AnalyzerReport, Artifact, Taxonomy, TaxonomyLevel};
 pub use atomic::{FileMode, write_atomically};
 pub use cli::job_dir_arg;
 pub use http::{CaSource, HttpSettings};
-pub use items::{ItemError, Items};
+pub use items::{ItemError, Items, json_type};
 pub use job::{InputError, Job};
 pub use operation::{CustomFieldValue, Operation};
 pub use redact::redact_url_password;

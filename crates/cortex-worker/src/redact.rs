@@ -30,7 +30,7 @@ pub(crate) fn redact_input(input: &Value) -> Value {
     copy
 }
 
-fn redact_config_value(value: &mut Value) {
+pub(crate) fn redact_config_value(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (name, item) in map.iter_mut() {
@@ -51,7 +51,7 @@ fn redact_config_value(value: &mut Value) {
     }
 }
 
-fn is_secret_key(name: &str) -> bool {
+pub(crate) fn is_secret_key(name: &str) -> bool {
     let name = name.to_lowercase();
     let is_location = LOCATION_SUFFIXES.iter().any(|suffix| name.ends_with(suffix));
     !is_location && SECRET_WORDS.iter().any(|word| name.contains(word))

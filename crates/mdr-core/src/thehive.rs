@@ -7,6 +7,7 @@
 //!
 //! Each shape and the evidence for it: docs/thehive.md#what-a-responder-receives.
 
+use cortex_worker::json_type;
 use serde_json::Value;
 
 /// Why the TheHive object cannot be used; the text tells the analyst what to change.
@@ -204,17 +205,6 @@ fn first_item(value: &Value) -> Option<&Value> {
         Value::Null => None,
         Value::Array(items) => items.iter().find(|v| !v.is_null()),
         other => Some(other),
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "list",
-        Value::Object(_) => "object",
     }
 }
 
