@@ -95,12 +95,18 @@ impl From<SetupError> for MdrError {
     }
 }
 
+/// A missing or null field as the type's default: MDR may send `null` for a field it has no
+/// value for, and a field the caller does not even read must not fail the whole answer.
+fn null_as_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
 /// A comment on an MDR incident.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct Comment {
     pub comment_id: String,
     pub author_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub text: String,
     pub creation_time: Option<i64>,
 }
@@ -119,10 +125,10 @@ pub struct Incident {
     pub client_description: Option<String>,
     pub creation_time: Option<i64>,
     /// Bumped by MDR on any change, children included: the synchronisation's cursor.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub update_time: i64,
     /// `HOST:asset_id` strings.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub affected_hosts: Vec<String>,
 }
 
@@ -145,7 +151,7 @@ pub struct MdrResponse {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct Asset {
     pub asset_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub host_name: String,
 }
 
@@ -196,14 +202,14 @@ pub struct NewIncident {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct Attachment {
     pub attachment_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub author_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub full_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub caption: String,
     pub file_size: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub link: String,
 }
 
@@ -539,6 +545,18 @@ fn transport_error(endpoint: &str, api_url: &HttpUrl, failure: Failure, kind: Ca
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn null_fields_read_as_their_default() {
+        let incident: Incident = serde_json::from_value(serde_json::json!({
+            "incident_id": "-Nz1", "update_time": null, "affected_hosts": null}))
+        .unwrap();
+        assert_eq!((incident.update_time, incident.affected_hosts.len()), (0, 0));
+        let file: Attachment = serde_json::from_value(serde_json::json!({
+            "attachment_id": "a1", "author_name": null, "full_name": null, "caption": null, "link": null}))
+        .unwrap();
+        assert_eq!((file.author_name.as_str(), file.link.as_str()), ("", ""));
+    }
 
     #[test]
     fn previews_hide_jwts_and_stay_short() {
