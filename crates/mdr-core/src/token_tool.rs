@@ -95,6 +95,10 @@ impl ToolOptions {
 
     /// Only the token folder (status needs no API settings).
     pub fn token_dir(&self) -> Result<PathBuf, ToolError> {
+        // Given on the command line: config.yml is not needed, so it is not read.
+        if let Some(dir) = &self.token_dir {
+            return Ok(dir.clone());
+        }
         Ok(config::token_dir(Items::new(&self.items()))?)
     }
 
