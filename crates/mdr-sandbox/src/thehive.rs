@@ -288,6 +288,10 @@ impl Shared {
                 Response::json(200, &json!({"version": "5.5.13-1", "config": {"authType": ["bearer"]}}))
             }
             ("GET /api/v1/attachment/download", Some(id)) => self.download_v5(state, id),
+            ("GET /api/v1/case", Some(id)) => match find_case(state, id) {
+                Some(case) => Response::json(200, &case_v5(case)),
+                None => not_found(&format!("Case {id}")),
+            },
             ("PATCH /api/v1/case", Some(id)) => update_case_v5(state, id, body),
             ("POST /api/v1/query", None) => {
                 let steps = body["query"].as_array().cloned().unwrap_or_default();
@@ -336,6 +340,21 @@ fn v4_route(state: &mut State, endpoint: &str, id: Option<&str>, body: &Value) -
 
 fn find_case<'a>(state: &'a mut State, id: &str) -> Option<&'a mut Map<String, Value>> {
     state.cases.iter_mut().find(|c| c["_id"] == id).and_then(Value::as_object_mut)
+}
+
+/// A case as TheHive 5 answers it: custom fields as a list of `{name, value, order}`, whatever
+/// shape they were created with.
+fn case_v5(case: &Map<String, Value>) -> Value {
+    let mut case = case.clone();
+    if let Some(Value::Object(fields)) = case.get("customFields") {
+        let list: Vec<Value> = fields
+            .iter()
+            .enumerate()
+            .map(|(order, (name, value))| json!({"name": name, "value": value, "order": order}))
+            .collect();
+        case.insert("customFields".to_owned(), Value::Array(list));
+    }
+    Value::Object(case)
 }
 
 fn update_case_v4(state: &mut State, id: &str, body: &Value) -> Response {

@@ -274,15 +274,11 @@ impl TheHive {
     /// The case with TheHive id `case_id` as TheHive holds it (custom fields included); `None`
     /// when there is none (deleted, or another organisation's).
     pub fn case(&self, case_id: &str) -> Result<Option<Value>, HiveError> {
-        let found = match self.version()? {
-            Version::V4 => self
-                .json("case", Call::Read, self.http.client().get(self.url(&format!("/api/case/{case_id}"))))
-                .map(Some),
-            Version::V5 => {
-                self.query_v1("getCase", json!([{"_name": "getCase", "idOrName": case_id}])).map(|mut c| c.pop())
-            }
+        let path = match self.version()? {
+            Version::V4 => format!("/api/case/{case_id}"),
+            Version::V5 => format!("/api/v1/case/{case_id}"),
         };
-        match found {
+        match self.json("case", Call::Read, self.http.client().get(self.url(&path))).map(Some) {
             Err(HiveError::Status { status: 404, .. }) => Ok(None),
             other => other,
         }
@@ -294,7 +290,8 @@ impl TheHive {
         let (path, fields) = match self.version()? {
             Version::V4 => {
                 let mut fields = case["customFields"].as_object().cloned().unwrap_or_default();
-                let order = fields.len();
+                // An empty field already on the case keeps its place.
+                let order = fields.get(INCIDENT_FIELD).and_then(|f| f["order"].as_u64()).unwrap_or(fields.len() as u64);
                 fields.insert(INCIDENT_FIELD.to_owned(), json!({"string": incident_id, "order": order}));
                 (format!("/api/case/{}", id_of(case)), Value::Object(fields))
             }
