@@ -176,6 +176,7 @@ pub fn changed_incidents(pages: &impl IncidentPages, cursor: Cursor<'_>, limit: 
     let mut lower = cursor.time;
     for _ in 0..MAX_REQUESTS {
         let page = pages.first_page(lower)?;
+        sorted_from(&page, lower)?;
         let full = page.len() >= PAGE_SIZE;
         let last = page.last().map_or(lower, |i| i.update_time);
         if full && page.iter().all(|i| i.update_time == lower) {
@@ -184,10 +185,16 @@ pub fn changed_incidents(pages: &impl IncidentPages, cursor: Cursor<'_>, limit: 
             let after = pages.count_at(lower)?;
             let ids: HashSet<&str> =
                 group.iter().filter(|i| i.update_time == lower).map(|i| i.incident_id.as_str()).collect();
-            let whole = before == after && ids.len() as u64 == after;
+            // Whole: MDR counted the same before and after, and the read saw that many, the
+            // first page's among them (an empty read cannot pass for a whole one).
+            let whole = before == after
+                && ids.len() as u64 == after
+                && page.iter().all(|i| ids.contains(i.incident_id.as_str()));
             if whole && lower == cursor.time && group.iter().all(|i| cursor.covers(i)) {
                 gathered.settled_below = lower.checked_add(1);
             }
+            // The first page too: a group read that came back short still leaves these to do.
+            gathered.take(page);
             gathered.take(group);
             match lower.checked_add(1) {
                 Some(next) if whole => lower = next,
@@ -208,6 +215,25 @@ pub fn changed_incidents(pages: &impl IncidentPages, cursor: Cursor<'_>, limit: 
     Ok(gathered.first(limit))
 }
 
+/// A keyset page must start at `lower` and be sorted by `update_time`: the cursor moves to its
+/// last time, so an unsorted answer would step over the incidents after a late one.
+fn sorted_from(page: &[Incident], lower: i64) -> Result<(), MdrError> {
+    let mut previous = lower;
+    for incident in page {
+        if incident.update_time < previous {
+            return Err(MdrError::BadBody {
+                endpoint: "incidents/list".to_owned(),
+                detail: format!(
+                    "incidents are not sorted by update_time from {lower} (incident {} at {})",
+                    incident.incident_id, incident.update_time
+                ),
+            });
+        }
+        previous = incident.update_time;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -226,16 +252,29 @@ mod tests {
         incidents: RefCell<Held>,
         requests: RefCell<usize>,
         between: Between,
+        /// Reads and counts at one exact time find nothing (a `max_update_time` taken as exclusive).
+        exclusive_max: bool,
+        /// Newest first, whatever was asked.
+        reversed: bool,
     }
 
     impl Server {
         fn new(incidents: Held) -> Server {
-            Server { incidents: RefCell::new(incidents), requests: RefCell::new(0), between: Box::new(|_, _| {}) }
+            Server {
+                incidents: RefCell::new(incidents),
+                requests: RefCell::new(0),
+                between: Box::new(|_, _| {}),
+                exclusive_max: false,
+                reversed: false,
+            }
         }
 
         fn answer(&self, keep: impl Fn(i64) -> bool, page: usize) -> Vec<Incident> {
             let mut matching: Held = self.incidents.borrow().iter().filter(|(_, t)| keep(*t)).cloned().collect();
             matching.sort_by_key(|(_, t)| *t);
+            if self.reversed {
+                matching.reverse();
+            }
             let answer = matching
                 .into_iter()
                 .skip((page - 1) * PAGE_SIZE)
@@ -260,7 +299,7 @@ mod tests {
         fn all_at(&self, time: i64) -> Result<Vec<Incident>, MdrError> {
             let mut all = Vec::new();
             for page in 1.. {
-                let batch = self.answer(|t| t == time, page);
+                let batch = self.answer(|t| t == time && !self.exclusive_max, page);
                 let short = batch.len() < PAGE_SIZE;
                 all.extend(batch);
                 if short {
@@ -271,7 +310,7 @@ mod tests {
         }
 
         fn count_at(&self, time: i64) -> Result<u64, MdrError> {
-            let n = self.incidents.borrow().iter().filter(|(_, t)| *t == time).count() as u64;
+            let n = self.incidents.borrow().iter().filter(|(_, t)| *t == time && !self.exclusive_max).count() as u64;
             self.after_request();
             Ok(n)
         }
@@ -303,6 +342,23 @@ mod tests {
                 mirrored.push(incident.incident_id);
             }
         }
+    }
+
+    #[test]
+    fn a_group_read_that_finds_nothing_is_not_taken_for_a_whole_one() {
+        let mut server = Server::new(incidents(150, |_| 7));
+        server.exclusive_max = true;
+        let changes = changed_incidents(&server, Cursor { time: 7, done: &[] }, 10).unwrap();
+        assert_eq!(changes.settled_below, None, "the cursor must not move past incidents never read");
+        assert_eq!(changes.incidents.len(), 10, "the first page's incidents are still to do");
+    }
+
+    #[test]
+    fn an_unsorted_page_is_refused() {
+        let mut server = Server::new(incidents(5, |i| i as i64));
+        server.reversed = true;
+        let err = changed_incidents(&server, Cursor { time: 0, done: &[] }, 10).unwrap_err();
+        assert!(err.to_string().contains("not sorted by update_time"), "{err}");
     }
 
     #[test]
