@@ -58,8 +58,9 @@ pub fn readable(text: &str) -> String {
     while let Some(start) = rest.find('<') {
         out.text(&rest[..start]);
         rest = &rest[start..];
-        if let Some(after) = rest.strip_prefix("<!--") {
-            rest = after.find("-->").map_or("", |end| &after[end + 3..]);
+        // A comment is dropped only when it is closed: an unclosed `<!--` is text, kept.
+        if let Some(end) = rest.strip_prefix("<!--").and_then(|after| after.find("-->")) {
+            rest = &rest[4 + end + 3..];
             continue;
         }
         match rest.find('>').and_then(|end| Tag::parse(&rest[1..end]).map(|tag| (end, tag))) {
@@ -180,7 +181,7 @@ impl Converter {
             ("p" | "div" | "table" | "html" | "body", _) => self.paragraph(),
             ("tr", true) => self.line(),
             ("td" | "th", true) => self.push(" "),
-            (h, false) if h.len() == 2 && h.starts_with('h') && h != "hr" => {
+            (h, false) if h.len() == 2 && h.starts_with('h') => {
                 self.paragraph();
                 let level = h[1..].parse::<usize>().unwrap_or(1);
                 self.push(&format!("{} ", "#".repeat(level)));
@@ -363,6 +364,8 @@ mod tests {
         assert_eq!(readable("mentions <b> and <script> only"), "mentions <b> and <script> only");
         assert_eq!(readable("<p>unclosed <b>bold"), "unclosed **bold");
         assert_eq!(readable("<p>a</p><blockquote>never closed"), "a\n\n> never closed");
+        assert_eq!(readable("<p>use <!-- to open a comment</p>"), "use <!-- to open a comment");
+        assert_eq!(readable("<p>a<!-- hidden -->b</p>"), "ab");
         assert_eq!(readable("<p>tag cut <b"), "tag cut <b");
         // A link opened in a quote and closed after it keeps its text, unlinked.
         assert_eq!(readable("<blockquote><p>ab<a href=\"u\">é</p></blockquote>xé</a>"), "> abé\n\nxé");
