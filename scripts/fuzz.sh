@@ -48,6 +48,10 @@ seeds() {
 }
 
 targets=${FUZZ_TARGETS:-$(fuzz list)}
+if [ -z "$targets" ]; then
+    echo "fuzz.sh: no fuzz target found (cargo fuzz list printed none)" >&2
+    exit 1
+fi
 for target in $targets; do seeds "$target" >/dev/null; done
 fuzz build
 

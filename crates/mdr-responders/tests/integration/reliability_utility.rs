@@ -34,6 +34,14 @@ struct Utility {
     lines: Receiver<String>,
 }
 
+/// A test that fails must not leave a paused utility sleeping for ever.
+impl Drop for Utility {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Utility {
     fn start(mdr: &Sandbox, job: &Job, args: &[&str]) -> Utility {
         let mut child = Command::new(utility_bin())

@@ -81,6 +81,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(dir) = &cli.token_dir {
         let ttl = i64::try_from(cli.access_ttl).unwrap_or(i64::MAX / 2);
+        std::fs::create_dir_all(dir)?;
         sandbox.write_token_dir(dir, ttl)?;
     }
     let thehive = cli.thehive.map(|version| TheHiveSandbox::start(TheHiveOptions::new(version))).transpose()?;
