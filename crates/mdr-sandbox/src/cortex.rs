@@ -182,15 +182,15 @@ impl Run {
         Run { output, raw, doc, timed_out }
     }
 
-    /// What Cortex would record: the output document when there is one, else its own
-    /// `{"success": false, "errorMessage": <stdout and stderr, concatenated>}`.
+    /// What Cortex would record: the output document when there is one (a file of size 0 counts
+    /// as none), else its own `{"success": false, "errorMessage": …}` holding the program's stdout
+    /// lines, then its stderr lines, joined without newlines, as Cortex joins them
+    /// (docs/cortex-jobs.md#what-cortex-does-with-it).
     pub fn cortex_report(&self) -> Value {
-        if self.raw.iter().all(u8::is_ascii_whitespace) {
-            let logs = format!(
-                "{}{}",
-                String::from_utf8_lossy(&self.output.stdout),
-                String::from_utf8_lossy(&self.output.stderr)
-            );
+        if self.raw.is_empty() {
+            let (stdout, stderr) =
+                (String::from_utf8_lossy(&self.output.stdout), String::from_utf8_lossy(&self.output.stderr));
+            let logs: String = stdout.lines().chain(stderr.lines()).collect();
             return json!({"success": false, "errorMessage": logs});
         }
         self.doc.clone()
@@ -260,7 +260,7 @@ impl Run {
 
 /// Makes `input.config` what Cortex 4.1 assembles for a job of `flavour` (`WorkerSrv`,
 /// `JobRunnerSrv`): the flavour's `config`, then every configuration item (the value already in
-/// `input.config`, else its `defaultValue`, else null), then the global items (`proxy_http`,
+/// `input.config`, else its `defaultValue`, else null or `[]` when multi-valued), then the global items (`proxy_http`,
 /// `proxy_https`, `cacerts`, `jobTimeout`, `check_tlp`, `max_tlp`, `check_pap`, `max_pap`, with the
 /// UI's defaults), and `proxy.{http,https}` when the proxy items are strings.
 pub fn apply_flavour_config(input: &mut Value, flavour: &Value) {
@@ -268,7 +268,9 @@ pub fn apply_flavour_config(input: &mut Value, flavour: &Value) {
     let mut config = flavour["config"].as_object().cloned().unwrap_or_default();
     for item in flavour["configurationItems"].as_array().into_iter().flatten() {
         let Some(name) = item["name"].as_str() else { continue };
-        let value = given.get(name).cloned().or_else(|| item.get("defaultValue").cloned()).unwrap_or(Value::Null);
+        // Unset: null, or an empty list for a multi-valued item (docs/cortex-jobs.md#how-config-is-built).
+        let unset = if item["multi"] == true { json!([]) } else { Value::Null };
+        let value = given.get(name).cloned().or_else(|| item.get("defaultValue").cloned()).unwrap_or(unset);
         config.insert(name.to_owned(), value);
     }
     let globals = [

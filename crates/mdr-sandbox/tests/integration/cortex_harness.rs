@@ -88,7 +88,7 @@ fn a_hung_program_is_terminated_at_the_timeout_and_cortex_reports_its_output() {
     assert_eq!(run.doc, Value::Null, "no output document");
     assert!(run.accepted(Worker::Responder).unwrap_err().contains("time limit"));
     // Cortex: no output.json → its own error document made of stdout then stderr.
-    assert_eq!(run.cortex_report(), json!({"success": false, "errorMessage": "working\ngot SIGTERM\n"}));
+    assert_eq!(run.cortex_report(), json!({"success": false, "errorMessage": "workinggot SIGTERM"}));
 }
 
 #[test]
