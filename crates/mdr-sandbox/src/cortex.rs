@@ -27,6 +27,18 @@ pub enum Worker {
     Analyzer,
 }
 
+/// The repository's root (it holds `responders/`, `analyzers/` and `tests/fixtures/`): the
+/// suites run in the source tree.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A TheHive sample job input from `tests/fixtures/jobs/`, e.g. `th4/input_case_task_log.json`.
+pub fn sample_input(name: &str) -> io::Result<Value> {
+    let text = std::fs::read_to_string(workspace_root().join("tests/fixtures/jobs").join(name))?;
+    serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{name}: {e}")))
+}
+
 /// Writes a job folder as Cortex does: `input/input.json` (compact), `input/cacerts` when the
 /// configuration's `cacerts` is non-blank, and an empty `output/`.
 pub fn write_job(dir: &Path, input: &Value) -> io::Result<()> {

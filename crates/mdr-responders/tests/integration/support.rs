@@ -10,16 +10,11 @@ use mdr_sandbox::cortex::{self, Worker};
 use mdr_sandbox::{Sandbox, SandboxOptions, Seed, TokenPair};
 use serde_json::Value;
 
-pub use mdr_sandbox::cortex::{job_timeout, run_process};
-
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+pub use mdr_sandbox::cortex::{job_timeout, run_process, workspace_root};
 
 /// A TheHive sample input from `tests/fixtures/jobs/`, e.g. `th4/input_case_task_log.json`.
 pub fn fixture(name: &str) -> Value {
-    let path = workspace_root().join("tests/fixtures/jobs").join(name);
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture JSON")
+    cortex::sample_input(name).expect("fixture")
 }
 
 /// A sandbox with the demo seed, plain HTTP or TLS.

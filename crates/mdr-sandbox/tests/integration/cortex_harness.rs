@@ -6,12 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mdr_sandbox::cortex::{self, Run, Runner, Worker, definition_problems, report_problems};
+use mdr_sandbox::cortex::{self, Run, Runner, Worker, definition_problems, report_problems, workspace_root};
 use serde_json::{Value, json};
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// A TheHive sample job input, in a job folder of its own below `root`.
 fn sample_job(root: &Path, folder: &str, input: &Value) -> PathBuf {
@@ -21,8 +17,7 @@ fn sample_job(root: &Path, folder: &str, input: &Value) -> PathBuf {
 }
 
 fn sample_input() -> Value {
-    let path = workspace_root().join("tests/fixtures/jobs/th4/input_case_task_log.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    cortex::sample_input("th4/input_case_task_log.json").unwrap()
 }
 
 /// Runs `program` on the job folder as the process runner does, from the responders folder.

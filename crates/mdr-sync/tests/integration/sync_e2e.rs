@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
-use mdr_sandbox::cortex::{self, Worker};
+use mdr_sandbox::cortex::{self, Worker, workspace_root};
 use mdr_sandbox::{Fault, Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 use mdr_sync::config::SyncConfig;
 use mdr_sync::sync::{Summary, pass};
@@ -18,14 +18,9 @@ const NEW_INCIDENT: &str = "-NzExampleIncident01";
 const LINKED_INCIDENT: &str = "-NzExampleIncident02";
 const PENDING: &str = "MDR_00000000-1111-2222-3333-444444444444";
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// A TheHive sample input from `tests/fixtures/jobs/`, e.g. `th4/input_case_task.json`.
 fn fixture(name: &str) -> Value {
-    let path = workspace_root().join("tests/fixtures/jobs").join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    cortex::sample_input(name).unwrap()
 }
 
 /// The responder binary the full runs click, a binary of mdr-responders.
