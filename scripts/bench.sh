@@ -14,7 +14,7 @@ for tool in python3 curl; do
     command -v "$tool" >/dev/null || { echo "bench.sh: $tool is required" >&2; exit 1; }
 done
 
-cargo build --release --locked -p mdr-responders -p mdr-sandbox -p mdr-sync --bins
+cargo build --release --locked -p mdr-responders -p test-support -p mdr-sync --bins
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 python3 bench/harness.py --bin-dir "$target_dir/release" --runs "${BENCH_RUNS:-30}" --out bench/results.md

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use cortex_worker::Job;
 use libfuzzer_sys::fuzz_target;
-use mdr_core::MdrSettings;
+use mdr_responders::settings::Settings;
 use mdr_sync::config::SyncConfig;
 use serde_json::json;
 
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let path = config_file();
     std::fs::write(path, data).expect("the temporary config.yml is writable");
     for job in jobs(&path.display().to_string()) {
-        match MdrSettings::from_job(&job) {
+        match Settings::from_job(&job) {
             Ok(settings) => drop(format!("{settings:?}")),
             Err(error) => drop(error.to_string()),
         }

@@ -6,9 +6,9 @@
 use std::fmt::Debug;
 
 use libfuzzer_sys::fuzz_target;
-use mdr_core::Secret;
-use mdr_core::client::{self, Asset, Attachment, Comment, Incident, MdrError, MdrResponse};
-use mdr_core::token::{TokenPair, jwt_expiry};
+use safekeeping::Secret;
+use mdr_api::client::{self, Asset, Attachment, Comment, Incident, MdrError, MdrResponse};
+use mdr_api::token::{TokenPair, jwt_expiry};
 use serde_json::Value;
 
 /// Longest error text a bad body may give: the message, the endpoint and a shortened preview.

@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mdr_core::actions::response_id;
-use mdr_core::thehive::{Case, Context, DataType};
+use mdr_responders::actions::response_id;
+use thehive::view::{Case, Context, DataType};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else { return };

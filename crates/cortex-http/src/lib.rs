@@ -12,6 +12,7 @@
 
 mod failure;
 mod retry;
+mod settings;
 mod tls;
 mod url;
 
@@ -20,7 +21,6 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use cortex_worker::{CaSource, HttpSettings};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
@@ -28,6 +28,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub use failure::{Failure, Untrusted, causes, classify};
 pub use retry::{Attempt, Call, MAX_ATTEMPTS, Next, decide};
+pub use settings::{CaSource, HttpSettings};
 pub use url::{HttpUrl, UrlError, display_safe};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::http::HttpSettings;
 use crate::items::Items;
 use crate::redact::redact_input;
 
@@ -151,11 +150,6 @@ impl Job {
     /// `input.parameters.<name>` as a trimmed string; same rules as [`Job::config_str`].
     pub fn parameter_str(&self, name: &str) -> Option<&str> {
         non_blank(self.section_value("parameters", name))
-    }
-
-    /// Proxies and extra trust anchors for outgoing HTTPS (reads `REQUESTS_CA_BUNDLE` from the environment).
-    pub fn http_settings(&self) -> HttpSettings {
-        HttpSettings::from_parts(self.input.get("config"), self.dir(), std::env::var_os("REQUESTS_CA_BUNDLE"))
     }
 
     fn section_value(&self, section: &str, name: &str) -> Option<&Value> {

@@ -8,7 +8,8 @@
 //! documents, and nothing in this crate knows about any vendor API.
 //!
 //! Actions read their configuration through [`Items`] (typed, naming the item of a wrong value), keep
-//! credentials in [`Secret`], and replace files with [`write_atomically`], as the runner does its output.
+//! credentials in `safekeeping::Secret`, and replace files with `safekeeping::write_atomically`, as the runner
+//! does its output. Proxies and CA files for outgoing HTTPS are `cortex_http::HttpSettings::from_cortex`.
 //!
 //! An analyzer binary calls [`run_analyzer`] instead: same input handling and error documents, but the
 //! action returns an [`AnalyzerReport`] and the success document is cortexutils' analyzer shape
@@ -17,10 +18,8 @@
 //! The protocol facts this crate relies on, with their public sources: docs/cortex-jobs.md.
 
 mod analyzer;
-mod atomic;
 mod cli;
 mod document;
-mod http;
 mod input;
 mod items;
 mod job;
@@ -31,16 +30,11 @@ mod panic_hook;
 mod redact;
 mod report;
 mod runner;
-mod secret;
 
 pub use analyzer::{AnalyzerReport, Artifact, Taxonomy, TaxonomyLevel};
-pub use atomic::{FileMode, write_atomically};
 pub use cli::job_dir_arg;
-pub use http::{CaSource, HttpSettings};
 pub use items::{ItemError, Items, json_type};
 pub use job::{InputError, Job};
 pub use operation::{CustomFieldValue, Operation};
-pub use redact::redact_url_password;
 pub use report::Report;
 pub use runner::{WorkerReport, run, run_analyzer, run_with_io};
-pub use secret::Secret;

@@ -7,7 +7,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::atomic::{FileMode, write_atomically};
+use safekeeping::{FileMode, write_atomically};
 
 /// A failed delivery: what could not be written, and the OS error.
 #[derive(Debug)]

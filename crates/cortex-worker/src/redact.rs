@@ -13,10 +13,8 @@
 //!
 //! `data`, `parameters` and the rest of the input are never altered.
 
+use safekeeping::redact::{REMOVED, redact_url_password};
 use serde_json::Value;
-
-/// What replaces a secret, as in cortexutils.
-pub(crate) const REMOVED: &str = "REMOVED";
 
 const SECRET_WORDS: [&str; 7] = ["key", "password", "passwd", "secret", "token", "auth", "credential"];
 const LOCATION_SUFFIXES: [&str; 3] = ["_dir", "_path", "_file"];
@@ -57,36 +55,10 @@ pub(crate) fn is_secret_key(name: &str) -> bool {
     !is_location && SECRET_WORDS.iter().any(|word| name.contains(word))
 }
 
-/// `scheme://user:pass@host/…` → `Some("scheme://user:REMOVED@host/…")`; `None` when there is nothing to hide.
-/// The scheme is the run of scheme characters right before `://`, so text in front of it (a pasted space,
-/// a stray character) does not keep the password from being hidden.
-pub fn redact_url_password(text: &str) -> Option<String> {
-    let (before, rest) = text.split_once("://")?;
-    let scheme = before.rsplit(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))).next()?;
-    if !is_url_scheme(scheme) {
-        return None;
-    }
-    redact_userinfo_password(rest).map(|rest| format!("{before}://{rest}"))
-}
-
-/// `user:pass@host…` → `user:REMOVED@host…`. The userinfo ends at the last `@` of the text (not at the first
-/// `/`, `?` or `#`), so a password containing a raw `/`, `?`, `#` or `@` is still hidden; over-masking an odd
-/// path or query is the lesser evil.
-pub(crate) fn redact_userinfo_password(rest: &str) -> Option<String> {
-    let at = rest.rfind('@')?;
-    let (user, _password) = rest[..at].split_once(':')?;
-    Some(format!("{user}:{REMOVED}{}", &rest[at..]))
-}
-
-fn is_url_scheme(scheme: &str) -> bool {
-    let mut chars = scheme.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use safekeeping::redact::redact_userinfo_password;
     use serde_json::json;
 
     #[test]

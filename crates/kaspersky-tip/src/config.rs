@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cortex_http::HttpSettings;
 use cortex_http::HttpUrl;
-use cortex_worker::{HttpSettings, Job, Secret};
+use cortex_worker::Job;
+use safekeeping::Secret;
 use serde_json::Value;
 
 use crate::error::TipError;
@@ -119,7 +121,7 @@ impl Settings {
             add_tags: flag(job, "add_tags")?,
             extract_artifacts: flag(job, "extract_artifacts")?,
             timeout: Duration::from_secs(job.items().whole_number("timeout", DEFAULT_TIMEOUT, 1..=MAX_TIMEOUT)?),
-            http: job.http_settings(),
+            http: HttpSettings::from_cortex(job.input().get("config"), job.dir()),
         })
     }
 }

@@ -16,11 +16,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cortex_http::HttpSettings;
 use cortex_http::{HttpUrl, display_safe};
-use cortex_worker::HttpSettings;
-use mdr_core::config::{DEFAULT_API_URL, DEFAULT_INCIDENT_FIELD, DEFAULT_TIMEOUT_SECS};
-use mdr_core::{MdrSettings, Secret};
+use mdr_api::MdrSettings;
+use mdr_api::settings::{DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS};
 use regex_lite::Regex;
+use safekeeping::Secret;
 use serde_json::{Map, Value};
 use serde_yaml::Value as Yaml;
 
@@ -127,7 +128,6 @@ impl Yml {
             client_id,
             token_dir: token_dir.clone(),
             ssl_cert,
-            incident_field: DEFAULT_INCIDENT_FIELD.to_owned(),
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
             // The token folder is the utility's: refresh late, as beside its token updater.
             utility_config: Some(self.path.clone()),

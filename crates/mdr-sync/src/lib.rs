@@ -1,7 +1,7 @@
 //! `mdr-sync`: Kaspersky MDR incidents, comments, attachments and proposed responses into
 //! TheHive cases, logs and `Response` tasks, the other direction of the MDR responders. It reads
-//! the MDR Integration Utility's `config.yml` (`config`), refreshes tokens through the responders'
-//! token store (`mdr-core`), talks to TheHive 4 or 5 (`thehive`), and keeps its place in a state
+//! the MDR Integration Utility's `config.yml` (`config`), refreshes tokens through the token store
+//! the responders use (`mdr-api`), talks to TheHive 4 or 5 (`thehive`), and keeps its place in a state
 //! file of its own (`state`); one pass is `sync::pass`.
 
 pub mod config;
@@ -55,7 +55,7 @@ pub fn run(path: &Path, mode: Mode) -> u8 {
 }
 
 fn check(config: &SyncConfig, hive: &TheHive) -> u8 {
-    let mdr = match mdr_core::MdrClient::new(&config.mdr) {
+    let mdr = match mdr_api::MdrClient::new(&config.mdr) {
         Ok(mdr) => mdr,
         Err(err) => {
             log(&err.to_string());
@@ -63,7 +63,7 @@ fn check(config: &SyncConfig, hive: &TheHive) -> u8 {
         }
     };
     let mut code = 0;
-    match mdr.changed_incidents(&config.filter, mdr_core::sync_api::Cursor { time: i64::MAX / 2, done: &[] }, 1) {
+    match mdr.changed_incidents(&config.filter, mdr_api::listing::Cursor { time: i64::MAX / 2, done: &[] }, 1) {
         Ok(_) => log(&format!("MDR API {} reached", config.mdr.api_url)),
         Err(err) => {
             log(&format!("MDR check failed: {err}"));

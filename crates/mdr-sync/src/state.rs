@@ -8,8 +8,8 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
-use cortex_worker::{FileMode, write_atomically};
-use mdr_core::sync_api::Cursor;
+use mdr_api::listing::Cursor;
+use safekeeping::{FileMode, write_atomically};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]

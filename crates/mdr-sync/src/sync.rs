@@ -8,11 +8,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use mdr_core::actions::origin_case_id;
-use mdr_core::client::{Attachment, Comment, Incident, MdrResponse};
-use mdr_core::thehive::custom_field;
-use mdr_core::{MdrClient, MdrError};
+use mdr_api::client::{Attachment, Comment, Incident, MdrResponse};
+use mdr_api::{MdrClient, MdrError};
+use mdr_contract::contract::origin_case_id;
 use serde_json::Value;
+use thehive::view::custom_field;
 
 use crate::config::SyncConfig;
 use crate::log::log;

@@ -7,12 +7,12 @@
 
 use std::cell::Cell;
 
+use cortex_http::HttpSettings;
 use cortex_http::{Call, Failure, HttpClient, HttpConfig};
-use cortex_worker::HttpSettings;
-use mdr_core::thehive_api::{HiveAuth, HiveFailure, send_to_thehive};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
+use thehive::client::{HiveAuth, HiveFailure, send_to_thehive};
 
 use crate::config::{TheHiveConfig, VersionChoice};
 
@@ -385,7 +385,7 @@ impl TheHive {
         self.send(what, call, |_| request.try_clone())
     }
 
-    /// Sent as every TheHive request of this project is (`mdr_core::thehive_api::send_to_thehive`):
+    /// Sent as every TheHive request of this project is (`thehive::client::send_to_thehive`):
     /// reads retried on gateway errors and lost connections, writes resent only if they never
     /// left; a write whose answer was lost is found by the next pass's reads.
     fn send(

@@ -1,8 +1,6 @@
 //! The job lifecycle: where input is read, where the document goes, and how failures end.
 
-use std::path::Path;
-
-use cortex_worker::{CaSource, Job, Report};
+use cortex_worker::{Job, Report};
 use serde_json::{Value, json};
 
 use crate::common::{job_folder, names, output_json, output_of, run_job, run_job_tty};
@@ -191,22 +189,4 @@ fn unwritable_output_is_reported_on_stderr() {
     assert!(run.stderr.starts_with(&format!("cortex-worker: cannot write {}: ", target.display())), "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1);
     assert_eq!(names(&dir.path().join("output")), ["output.json"], "no temporary file is left");
-}
-
-#[test]
-fn job_http_settings_use_input_cacerts() {
-    let dir =
-        job_folder(&json!({"dataType": "x", "config": {"cacerts": "inline", "proxy": {"https": "http://p:1"}}}), true);
-    std::fs::write(dir.path().join("input/cacerts"), "PEM").expect("write");
-    let run = run_job(dir.path(), "", |job: &Job| {
-        let settings = job.http_settings();
-        assert_eq!(settings.proxy_https.as_deref(), Some("http://p:1"));
-        let expected = CaSource::File {
-            origin: "Cortex cacerts (input/cacerts)".to_owned(),
-            path: Path::new(dir.path()).join("input/cacerts"),
-        };
-        assert_eq!(settings.ca_sources.first(), Some(&expected));
-        ok_report(job)
-    });
-    assert_eq!(run.code, 0, "{}", String::from_utf8_lossy(&output_of(dir.path())));
 }

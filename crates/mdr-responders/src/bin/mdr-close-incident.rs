@@ -4,6 +4,6 @@ fn main() -> std::process::ExitCode {
     mdr_responders::main(
         "MDR_CloseIncident",
         "Closes the Kaspersky MDR incident linked to a TheHive case with the case's resolution and summary",
-        mdr_core::actions::close_incident,
+        mdr_responders::actions::close_incident,
     )
 }

@@ -4,6 +4,6 @@ fn main() -> std::process::ExitCode {
     mdr_responders::main(
         "MDR_CreateIncident",
         "Creates a Kaspersky MDR incident from a TheHive case and links the case to it (never twice)",
-        mdr_core::actions::create_incident,
+        mdr_responders::actions::create_incident,
     )
 }

@@ -5,6 +5,6 @@ fn main() -> std::process::ExitCode {
         "mdr-response-decision",
         "Confirms (service confirm_response) or declines (service decline_response) the Kaspersky MDR response \
          named in a TheHive response task",
-        mdr_core::actions::respond_by_service,
+        mdr_responders::actions::respond_by_service,
     )
 }

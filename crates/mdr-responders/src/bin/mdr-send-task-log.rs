@@ -4,6 +4,6 @@ fn main() -> std::process::ExitCode {
     mdr_responders::main(
         "MDR_SendTaskLog",
         "Sends a TheHive task log as a comment to the Kaspersky MDR incident linked to its case",
-        mdr_core::actions::send_task_log,
+        mdr_responders::actions::send_task_log,
     )
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use mdr_core::token_tool::{self, Health, TokenSource, ToolError, ToolOptions};
+use mdr_responders::token_tool::{self, Health, TokenSource, ToolError, ToolOptions};
 
 #[derive(Parser)]
 #[command(

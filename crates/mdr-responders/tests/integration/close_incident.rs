@@ -99,7 +99,7 @@ fn an_unlinked_case_or_unknown_incident_is_explained() {
 #[test]
 fn a_server_failure_on_close_is_a_clear_error() {
     let mdr = sandbox(false);
-    mdr.inject("incidents/close", mdr_sandbox::Fault::Status(500, r#"{"message": "database unavailable"}"#.into()), 1);
+    mdr.inject("incidents/close", test_support::Fault::Status(500, r#"{"message": "database unavailable"}"#.into()), 1);
     let job = Job::on("th4/input_case.json", &mdr);
     let message = job.run(CLOSE).assert_error();
     assert!(message.starts_with("MDR API incidents/close answered HTTP 500: database unavailable"), "{message}");

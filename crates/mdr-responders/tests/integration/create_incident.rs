@@ -9,7 +9,7 @@ const HOST_01: &str = "HOST-01:0xA1B2C3D4E5F60718293A4B5C6D7E8F90";
 const HOST_02: &str = "HOST-02:0x0F1E2D3C4B5A69788796A5B4C3D2E1F0";
 
 /// An open case not linked to MDR, with hosts in the custom field and a tag.
-fn unlinked_case(mdr: &mdr_sandbox::Sandbox, th: &str) -> Job {
+fn unlinked_case(mdr: &test_support::Sandbox, th: &str) -> Job {
     let mut job = Job::on(&format!("{th}/input_case.json"), mdr);
     let case = &mut job.input["data"];
     case["_id"] = "~4099".into();
@@ -139,7 +139,7 @@ fn an_unclear_answer_is_followed_by_a_lookup_not_a_second_incident() {
     let mut job = unlinked_case(&mdr, "th4");
     job.input["config"]["timeout"] = 1.into();
     // MDR creates the incident but answers after the client gave up.
-    mdr.inject("incidents/create", mdr_sandbox::Fault::Delay(std::time::Duration::from_millis(2500)), 1);
+    mdr.inject("incidents/create", test_support::Fault::Delay(std::time::Duration::from_millis(2500)), 1);
     let message = job.run(CREATE).assert_error();
     assert!(message.starts_with("MDR may have created the incident but did not answer clearly"), "{message}");
     std::thread::sleep(std::time::Duration::from_millis(2000));
@@ -156,7 +156,7 @@ fn an_unclear_answer_is_followed_by_a_lookup_not_a_second_incident() {
 fn a_refused_creation_leaves_no_record_behind() {
     let mdr = sandbox(false);
     let job = unlinked_case(&mdr, "th4");
-    mdr.inject("incidents/create", mdr_sandbox::Fault::Status(400, r#"{"message": "summary too long"}"#.into()), 1);
+    mdr.inject("incidents/create", test_support::Fault::Status(400, r#"{"message": "summary too long"}"#.into()), 1);
     let message = job.run(CREATE).assert_error();
     assert!(message.starts_with("MDR API incidents/create answered HTTP 400: summary too long"), "{message}");
     // Nothing was created, so the next run creates without looking for a lost incident.
@@ -170,7 +170,7 @@ fn a_gateway_error_on_creation_is_followed_by_a_lookup() {
     let mdr = sandbox(false);
     let job = unlinked_case(&mdr, "th4");
     // A proxy in front of MDR gave up waiting: MDR may have created the incident.
-    mdr.inject("incidents/create", mdr_sandbox::Fault::Status(504, "<html>Gateway Timeout</html>".into()), 1);
+    mdr.inject("incidents/create", test_support::Fault::Status(504, "<html>Gateway Timeout</html>".into()), 1);
     let message = job.run(CREATE).assert_error();
     assert!(message.starts_with("MDR may have created the incident but did not answer clearly"), "{message}");
     mdr.clear_journal();

@@ -8,8 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mdr_sandbox::cortex::{self, Runner, Worker, definition_problems};
 use serde_json::{Value, json};
+use test_support::cortex::{self, Runner, Worker, definition_problems};
 
 use crate::support::{Job, fixture, sandbox, workspace_root};
 

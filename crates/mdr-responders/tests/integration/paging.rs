@@ -2,8 +2,8 @@
 //! page size), so a responder that read one answer only would post twice or miss a response.
 #![allow(clippy::unwrap_used)]
 
-use mdr_sandbox::{Sandbox, SandboxOptions, Seed};
 use serde_json::{Value, json};
+use test_support::{Sandbox, SandboxOptions, Seed};
 
 use crate::support::{CREATE, DECIDE, Job, SEND};
 
@@ -67,7 +67,7 @@ fn the_create_incident_recovery_search_reads_every_page() {
     case["customFields"] = json!({"mdr-incident-id": {"string": null, "order": 0}});
     job.input["config"]["timeout"] = 1.into();
     // MDR creates the incident but answers after the client gave up.
-    mdr.inject("incidents/create", mdr_sandbox::Fault::Delay(std::time::Duration::from_millis(2500)), 1);
+    mdr.inject("incidents/create", test_support::Fault::Delay(std::time::Duration::from_millis(2500)), 1);
     let message = job.run(CREATE).assert_error();
     assert!(message.starts_with("MDR may have created the incident but did not answer clearly"), "{message}");
     std::thread::sleep(std::time::Duration::from_millis(2000));

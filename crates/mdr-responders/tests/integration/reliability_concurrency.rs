@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use mdr_sandbox::{Fault, Sandbox};
 use serde_json::Value;
+use test_support::{Fault, Sandbox};
 
 use crate::support::{Job, Run, SEND, sandbox};
 
@@ -37,7 +37,7 @@ fn session_of(token: &str) -> String {
     claims["sub"].as_str().unwrap().to_owned()
 }
 
-fn expired_job(mdr: &Sandbox) -> (Job, mdr_sandbox::TokenPair) {
+fn expired_job(mdr: &Sandbox) -> (Job, test_support::TokenPair) {
     let job = Job::on("th4/input_case_task_log.json", mdr);
     let old = mdr.write_token_dir(&job.token_dir(), -10).unwrap();
     (job, old)
@@ -54,7 +54,7 @@ fn thirty_two_jobs_with_an_expired_token_refresh_exactly_once() {
     }
     assert_eq!(mdr.calls("session/confirm").len(), 1, "one refresh for all jobs");
     assert_eq!(mdr.calls("comments/create").len(), JOBS);
-    assert!(mdr.calls("comments/create").iter().all(|c| c.bearer == mdr_sandbox::BearerState::Valid));
+    assert!(mdr.calls("comments/create").iter().all(|c| c.bearer == test_support::BearerState::Valid));
 
     // The token files hold the pair the single refresh returned: unspent refresh token, and the
     // access token of the same session.

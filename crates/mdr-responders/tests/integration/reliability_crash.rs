@@ -6,9 +6,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use mdr_core::token::jwt_expiry;
-use mdr_sandbox::{Fault, Sandbox};
+use mdr_api::token::jwt_expiry;
 use serde_json::Value;
+use test_support::{Fault, Sandbox};
 
 use crate::support::{Job, SEND, cortex_command, sandbox};
 

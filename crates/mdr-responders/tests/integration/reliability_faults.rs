@@ -1,11 +1,11 @@
 //! Whole responders under MDR faults: the error document names what happened, and running again is
-//! safe (the client's own fault handling is tested in mdr-core).
+//! safe (the client's own fault handling is tested in mdr-api).
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 
-use mdr_sandbox::{Fault, Sandbox};
 use serde_json::{Value, json};
+use test_support::{Fault, Sandbox};
 
 use crate::support::{CLOSE, CREATE, Job, SEND, sandbox};
 

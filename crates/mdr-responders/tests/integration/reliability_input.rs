@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cortex_worker::Report;
-use mdr_core::actions::{self, ActionError};
-use mdr_sandbox::Sandbox;
+use mdr_responders::actions::{self, ActionError};
 use serde_json::{Value, json};
+use test_support::Sandbox;
 
 use crate::support::{CLOSE, CREATE, DECIDE, Job, SEND, cortex_command, sandbox};
 

@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use mdr_sandbox::{Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion, TlsCert};
 use serde_json::Value;
+use test_support::{Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion, TlsCert};
 
 use crate::support::{CLOSE, Job, SEND, sandbox};
 

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use mdr_sandbox::{Fault, Sandbox, TokenPair};
 use serde_json::json;
+use test_support::{Fault, Sandbox, TokenPair};
 
 use crate::support::{CLOSE, CREATE, DECIDE, Job, Run, SEND, fixture, sandbox};
 

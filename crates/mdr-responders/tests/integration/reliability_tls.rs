@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::support::{CLOSE, Job, Run, cortex_command, job_timeout, sandbox};
 
-fn tls_job(mdr: &mdr_sandbox::Sandbox) -> Job {
+fn tls_job(mdr: &test_support::Sandbox) -> Job {
     let mut job = Job::on("th4/input_case.json", mdr);
     job.input["config"]["ssl_cert"] = Value::Null;
     job
@@ -22,7 +22,7 @@ fn run_with_env(job: &Job, folder: &str, env: Option<&std::path::Path>) -> Run {
         command.env("REQUESTS_CA_BUNDLE", bundle);
     }
     command.arg(&dir);
-    Run(mdr_sandbox::cortex::run_command(command, &dir, job_timeout()).unwrap())
+    Run(test_support::cortex::run_command(command, &dir, job_timeout()).unwrap())
 }
 
 #[test]

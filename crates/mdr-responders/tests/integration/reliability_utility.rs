@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
-use mdr_sandbox::{Sandbox, TokenPair};
+use test_support::{Sandbox, TokenPair};
 
 use crate::support::{Job, SEND, sandbox};
 
@@ -20,11 +20,11 @@ const JOBS: usize = 32;
 const UTILITY_AGENT: &str = "python-requests";
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The stand-in is a binary of mdr-sandbox, which Cargo does not build for this package's tests.
+/// The stand-in is a binary of test-support, which Cargo does not build for this package's tests.
 fn utility_bin() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        mdr_sandbox::cortex::workspace_binary("mdr-sandbox", "utility-token-updater", Path::new(SEND)).unwrap()
+        test_support::cortex::workspace_binary("test-support", "utility-token-updater", Path::new(SEND)).unwrap()
     })
 }
 

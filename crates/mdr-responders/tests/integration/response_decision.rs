@@ -8,7 +8,7 @@ use crate::support::{DECIDE, Job, sandbox, sent};
 const PENDING: &str = "MDR_00000000-1111-2222-3333-444444444444";
 const CONFIRMED_ELSEWHERE: &str = "MDR_55555555-6666-7777-8888-999999999999";
 
-fn job(name: &str, service: &str, mdr: &mdr_sandbox::Sandbox) -> Job {
+fn job(name: &str, service: &str, mdr: &test_support::Sandbox) -> Job {
     Job::on(name, mdr).with_config("service", service)
 }
 
@@ -116,7 +116,7 @@ fn a_response_decided_meanwhile_is_reported_from_mdr() {
     // The console confirms it between our lookup and our update: MDR answers 409.
     mdr.inject(
         "response/update",
-        mdr_sandbox::Fault::Status(409, r#"{"message": "response is not pending"}"#.into()),
+        test_support::Fault::Status(409, r#"{"message": "response is not pending"}"#.into()),
         1,
     );
     let message = job("th4/input_case_task.json", "decline_response", &mdr).run(DECIDE).assert_error();

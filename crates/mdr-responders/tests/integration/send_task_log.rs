@@ -130,7 +130,7 @@ fn a_rejected_access_token_is_refreshed_and_the_call_resent_once() {
     let mdr = sandbox(false);
     let job = Job::on("th4/input_case_task_log.json", &mdr);
     // A well-formed, unexpired token the server never issued (e.g. revoked in the console).
-    let exp = mdr_core::token::now_secs() + 3600;
+    let exp = mdr_api::token::now_secs() + 3600;
     let payload = base64_url(&format!(r#"{{"exp":{exp}}}"#));
     std::fs::write(job.token_dir().join(".access_token"), format!("eyJhbGciOiJIUzI1NiJ9.{payload}.forged")).unwrap();
     job.run(SEND).assert_success();

@@ -1,16 +1,16 @@
-//! The responder binaries run on job folders pointed at the MDR stand-in, through mdr-sandbox's
-//! Cortex harness ([`mdr_sandbox::cortex`]), with the assertions every suite makes of a run.
+//! The responder binaries run on job folders pointed at the MDR stand-in, through test-support's
+//! Cortex harness ([`test_support::cortex`]), with the assertions every suite makes of a run.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mdr_sandbox::cortex::{self, Worker};
-use mdr_sandbox::{Sandbox, SandboxOptions, Seed, TokenPair};
 use serde_json::Value;
+use test_support::cortex::{self, Worker};
+use test_support::{Sandbox, SandboxOptions, Seed, TokenPair};
 
-pub use mdr_sandbox::cortex::{job_timeout, run_process, workspace_root};
+pub use test_support::cortex::{job_timeout, run_process, workspace_root};
 
 /// A TheHive sample input from `tests/fixtures/jobs/`, e.g. `th4/input_case_task_log.json`.
 pub fn fixture(name: &str) -> Value {

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use mdr_sandbox::{Fault, Sandbox, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 use serde_json::{Value, json};
+use test_support::{Fault, Sandbox, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 
 use crate::support::{CLOSE, CREATE, Job, SEND, fixture, sandbox, sent};
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use mdr_sandbox::Sandbox;
+use test_support::Sandbox;
 
 use crate::support::{Job, SEND, TOKEN_TOOL, sandbox};
 
@@ -161,7 +161,7 @@ fn refresh_rotates_under_the_same_lock_as_the_responders() {
     let (old_refresh, old_access) = (read(&dir, ".refresh_token"), read(&dir, ".access_token"));
 
     // While a responder holds the lock, the tool waits for it instead of spending the token.
-    let lock = mdr_core::token::lock_exclusive(&dir, mdr_core::token::LOCK_FILE).unwrap();
+    let lock = mdr_api::token::lock_exclusive(&dir, mdr_api::token::LOCK_FILE).unwrap();
     let waiting = std::thread::spawn({
         let args: Vec<String> = args("refresh", &connection, &[]).iter().map(|s| (*s).to_owned()).collect();
         move || tool(&args.iter().map(String::as_str).collect::<Vec<_>>(), None)

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
-use mdr_sandbox::{Fault, Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
+use test_support::{Fault, Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mdr-sync");
 
@@ -231,7 +231,7 @@ fn check_trusts_a_pinned_self_signed_thehive_certificate_and_refuses_another() {
     let start_tls = || {
         let mut options = TheHiveOptions::new(TheHiveVersion::V5);
         options.tls = true;
-        options.tls_cert = mdr_sandbox::TlsCert::SelfSigned(names.clone());
+        options.tls_cert = test_support::TlsCert::SelfSigned(names.clone());
         TheHiveSandbox::start(options).unwrap()
     };
     let mdr = Sandbox::start(SandboxOptions::new(Seed::default_demo())).unwrap();

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
-use mdr_sandbox::cortex::{self, Worker, workspace_root};
-use mdr_sandbox::{Fault, Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 use mdr_sync::config::SyncConfig;
 use mdr_sync::sync::{Summary, pass};
 use mdr_sync::thehive::TheHive;
 use serde_json::{Value, json};
+use test_support::cortex::{self, Worker, workspace_root};
+use test_support::{Fault, Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
 
 const NEW_INCIDENT: &str = "-NzExampleIncident01";
 const LINKED_INCIDENT: &str = "-NzExampleIncident02";
@@ -253,7 +253,7 @@ fn comments_from_our_responders_and_excluded_authors_are_not_mirrored_back() {
     let w = world(TheHiveVersion::V4);
     w.pass();
     let config = w.config();
-    let client = mdr_core::MdrClient::new(&config.mdr).unwrap();
+    let client = mdr_api::MdrClient::new(&config.mdr).unwrap();
     // As MDR_SendTaskLog posts it (its footer), and a plain one by the excluded connection name.
     client.create_comment(NEW_INCIDENT, "ana wrote:\n> done\n\n(sent from TheHive: case #1, log ~7)").unwrap();
     client.create_comment(NEW_INCIDENT, "posted by another script").unwrap();

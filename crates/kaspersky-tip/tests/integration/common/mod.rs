@@ -7,8 +7,8 @@ pub mod tls;
 
 use std::path::{Path, PathBuf};
 
-use mdr_sandbox::cortex::{self, Worker};
 use serde_json::{Value, json};
+use test_support::cortex::{self, Worker};
 
 pub use standin::{BASIC_PASSWORD, BASIC_USER, OPENTIP_KEY, StandIn, TIP_TOKEN};
 pub use tls::TestPki;
@@ -95,7 +95,7 @@ fn analyzers_folder() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../analyzers")
 }
 
-/// Writes the job folder `dir` and runs the real binary on it through mdr-sandbox's Cortex harness
+/// Writes the job folder `dir` and runs the real binary on it through test-support's Cortex harness
 /// (argv = [binary, dir], stdin closed, `REQUESTS_CA_BUNDLE` for `input/cacerts`, the harness's
 /// time limit), then asserts what Cortex requires to take the run: a document within the time limit,
 /// exit 0 with a report Cortex and TheHive accept, or exit 1 with cortexutils' error document.

@@ -1,6 +1,6 @@
 //! A loopback stand-in for Kaspersky TIP and OpenTIP: canned bodies from `tests/fixtures/tip/`, auth checks,
 //! request recording, and per-object status overrides. Plain HTTP by default, HTTPS (optionally requiring a
-//! client certificate) with [`StandIn::start_tls`]; served by mdr-sandbox's listener.
+//! client certificate) with [`StandIn::start_tls`]; served by test-support's listener.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,9 +9,9 @@ use std::thread;
 use std::time::Duration;
 
 use base64::Engine;
-use mdr_sandbox::{Handler, Listener, Request, Response};
 use rustls::ServerConfig;
 use serde_json::{Map, Value};
+use test_support::{Handler, Listener, Request, Response};
 
 use super::tls::TestPki;
 
@@ -65,7 +65,7 @@ struct State {
     handshake_errors: Vec<String>,
 }
 
-/// The TIP and OpenTIP routes over mdr-sandbox's listener.
+/// The TIP and OpenTIP routes over test-support's listener.
 struct Tip {
     state: Mutex<State>,
     objects: Value,

@@ -1,0 +1,317 @@
+//! Where the responders find the MDR API, the client id and the token folder.
+//!
+//! Each setting comes from, in order: the Cortex configuration item of the same name (non-null,
+//! non-blank), the MDR Integration Utility's `config.yml` named by `config_path`, a built-in
+//! default. Relative paths in `config.yml` are relative to the utility's folder (the parent of
+//! the folder holding `config.yml`), as the utility itself resolves them.
+//!
+//! The utility's `config.yml` and token folder: docs/mdr-api.md#utility-configuration.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cortex_http::{HttpSettings, HttpUrl, display_safe};
+use cortex_worker::{ItemError, Items, Job};
+
+use mdr_api::MdrSettings;
+use mdr_api::settings::{DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS};
+use mdr_contract::utility_config::{UtilityConfig, UtilityConfigError};
+use safekeeping::Secret;
+use thehive::client::{DEFAULT_ATTACHMENT_MAX_MB, TheHiveSettings, TheHiveVersion};
+
+pub const DEFAULT_INCIDENT_FIELD: &str = "mdr-incident-id";
+const MAX_TIMEOUT_SECS: u64 = 600;
+
+/// A setting that cannot be resolved; the text names the item and where it was looked for.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "Missing configuration item `{item}`: set it in the KasperskyMDR responder configuration in Cortex, \
+         or set `config_path` to the MDR Integration Utility's config.yml (looked in: {looked_in})"
+    )]
+    Missing { item: &'static str, looked_in: String },
+    #[error(transparent)]
+    Utility(#[from] UtilityConfigError),
+    #[error("Configuration item `{item}` ({origin}) must be an http(s) URL such as {DEFAULT_API_URL}, got {value:?}")]
+    InvalidUrl { item: &'static str, origin: String, value: String },
+    #[error("Configuration item `{item}` is needed with `{with}`: set both to use the TheHive API, or neither")]
+    Incomplete { item: &'static str, with: &'static str },
+    #[error("Configuration item `{item}` must be {expected}, got {value:?}")]
+    Invalid { item: &'static str, expected: &'static str, value: String },
+    #[error(transparent)]
+    Item(#[from] ItemError),
+}
+
+/// The resolved settings of one responder job.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mdr: MdrSettings,
+    /// The case custom field that holds the MDR incident id.
+    pub incident_field: String,
+}
+
+impl Settings {
+    pub fn from_job(job: &Job) -> Result<Settings, ConfigError> {
+        let http = HttpSettings::from_cortex(job.input().get("config"), job.dir());
+        Settings::from_items(job.items(), http)
+    }
+
+    /// From configuration items by name: a job's, or a command line's gathered into a map.
+    pub fn from_items(items: Items<'_>, http: HttpSettings) -> Result<Settings, ConfigError> {
+        let sources = Sources::new(items)?;
+        let (api_url, origin) =
+            sources.text("api_url")?.unwrap_or_else(|| (DEFAULT_API_URL.to_owned(), "built-in default".to_owned()));
+        let mdr = MdrSettings {
+            api_url: checked_url("api_url", &origin, &api_url)?,
+            client_id: sources.required("client_id")?,
+            token_dir: sources.token_dir()?,
+            ssl_cert: sources.path("ssl_cert")?,
+            timeout: Duration::from_secs(items.whole_number("timeout", DEFAULT_TIMEOUT_SECS, 1..=MAX_TIMEOUT_SECS)?),
+            utility_config: sources.yaml.as_ref().map(|y| y.path.clone()),
+            http,
+        };
+        let incident_field = items.text("incident_custom_field")?.unwrap_or(DEFAULT_INCIDENT_FIELD).to_owned();
+        Ok(Settings { mdr, incident_field })
+    }
+}
+
+/// Only the token folder (`token_dir`, else the utility's), for callers that need no API settings.
+pub fn token_dir(items: Items<'_>) -> Result<PathBuf, ConfigError> {
+    Sources::new(items)?.token_dir()
+}
+
+/// The configuration items, then config.yml.
+struct Sources<'a> {
+    items: Items<'a>,
+    yaml: Option<UtilityConfig>,
+}
+
+impl<'a> Sources<'a> {
+    fn new(items: Items<'a>) -> Result<Sources<'a>, ConfigError> {
+        let yaml = match items.text("config_path")? {
+            Some(path) => Some(UtilityConfig::load(Path::new(path))?),
+            None => None,
+        };
+        Ok(Sources { items, yaml })
+    }
+
+    /// The value and a description of where it came from.
+    fn text(&self, item: &str) -> Result<Option<(String, String)>, ConfigError> {
+        if let Some(v) = self.items.text(item)? {
+            return Ok(Some((v.to_owned(), "Cortex configuration".to_owned())));
+        }
+        let Some(yaml) = &self.yaml else { return Ok(None) };
+        Ok(yaml.text(item).map(|v| (v, yaml.path.display().to_string())))
+    }
+
+    fn path(&self, item: &str) -> Result<Option<PathBuf>, ConfigError> {
+        if let Some(v) = self.items.text(item)? {
+            return Ok(Some(PathBuf::from(v)));
+        }
+        Ok(self.yaml.as_ref().and_then(|yaml| yaml.path_text(item).map(|v| yaml.resolve(&v))))
+    }
+
+    fn token_dir(&self) -> Result<PathBuf, ConfigError> {
+        self.path("token_dir")?
+            .or_else(|| self.yaml.as_ref().map(UtilityConfig::default_token_dir))
+            .ok_or_else(|| self.missing("token_dir"))
+    }
+
+    fn required(&self, item: &'static str) -> Result<String, ConfigError> {
+        self.text(item)?.map(|(v, _)| v).ok_or_else(|| self.missing(item))
+    }
+
+    fn missing(&self, item: &'static str) -> ConfigError {
+        let mut looked_in = "Cortex configuration".to_owned();
+        if let Some(yaml) = &self.yaml {
+            looked_in.push_str(&format!(", {}", yaml.path.display()));
+        }
+        ConfigError::Missing { item, looked_in }
+    }
+}
+
+fn checked_url(item: &'static str, origin: &str, value: &str) -> Result<HttpUrl, ConfigError> {
+    HttpUrl::parse(value).map_err(|_| ConfigError::InvalidUrl {
+        item,
+        origin: origin.to_owned(),
+        value: display_safe(value),
+    })
+}
+
+/// TheHive's API settings of a job; None when `thehive_url` is not set: the TheHive API is optional.
+pub fn thehive_from_job(job: &Job) -> Result<Option<TheHiveSettings>, ConfigError> {
+    let items = job.items();
+    let (url, key) = (items.text("thehive_url")?, items.text("thehive_api_key")?);
+    let (url, key) = match (url, key) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => return Err(ConfigError::Incomplete { item: "thehive_api_key", with: "thehive_url" }),
+        (None, Some(_)) => return Err(ConfigError::Incomplete { item: "thehive_url", with: "thehive_api_key" }),
+        (Some(url), Some(key)) => (url, key),
+    };
+    let url = HttpUrl::parse(url).ok().filter(|url| !url.has_credentials()).ok_or_else(|| {
+        let expected = "an http(s) URL without credentials, such as https://thehive.example:9000";
+        // The value is shown to say what is wrong; credentials in it (with or without a scheme) must not be.
+        ConfigError::Invalid { item: "thehive_url", expected, value: display_safe(url.trim_end_matches('/')) }
+    })?;
+    Ok(Some(TheHiveSettings {
+        url,
+        api_key: Secret::new(key),
+        organisation: job.parameter_str("organisation").map(str::to_owned),
+        version: version_item(items.text("thehive_version")?)?,
+        // A huge limit (meaning "no limit") must not overflow.
+        attachment_max_bytes: items
+            .whole_number("attachment_max_mb", DEFAULT_ATTACHMENT_MAX_MB, 1..=u64::MAX)?
+            .saturating_mul(1_000_000),
+    }))
+}
+
+fn version_item(value: Option<&str>) -> Result<Option<TheHiveVersion>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    TheHiveVersion::parse_choice(value).map_err(|()| ConfigError::Invalid {
+        item: "thehive_version",
+        expected: "4, 5 or auto",
+        value: value.to_owned(),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn job(config: Value) -> Job {
+        Job::from_input(json!({"data": {}, "dataType": "thehive:case", "config": config}), None).unwrap()
+    }
+
+    #[test]
+    fn cortex_items_win_and_api_url_has_a_default() {
+        let s = Settings::from_job(&job(json!({"client_id": "abc", "token_dir": "/t", "api_url": null}))).unwrap();
+        assert_eq!(s.mdr.api_url.as_str(), DEFAULT_API_URL);
+        assert_eq!(s.mdr.client_id, "abc");
+        assert_eq!(s.mdr.token_dir, PathBuf::from("/t"));
+        assert_eq!(s.mdr.ssl_cert, None);
+        assert_eq!(s.incident_field, "mdr-incident-id");
+        assert_eq!(s.mdr.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn timeout_is_a_whole_number_item() {
+        let with = |t: Value| Settings::from_job(&job(json!({"client_id": "c", "token_dir": "/t", "timeout": t})));
+        assert_eq!(with(json!(" 7 ")).unwrap().mdr.timeout, Duration::from_secs(7));
+        let err = with(json!(601)).unwrap_err().to_string();
+        assert_eq!(err, "Invalid configuration item `timeout`: expected a whole number from 1 to 600, got 601");
+    }
+
+    #[test]
+    fn missing_items_are_named() {
+        let err = Settings::from_job(&job(json!({"token_dir": "/t", "client_id": "  "}))).unwrap_err();
+        assert!(err.to_string().starts_with("Missing configuration item `client_id`"), "{err}");
+        let err = Settings::from_job(&job(json!({"client_id": "c"}))).unwrap_err();
+        assert!(err.to_string().contains("`token_dir`"), "{err}");
+    }
+
+    #[test]
+    fn config_yml_fills_gaps_with_paths_relative_to_the_utility() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf")).unwrap();
+        let yml = dir.path().join("conf/config.yml");
+        std::fs::write(
+            &yml,
+            "api_url: https://mdr.example.invalid/api/v1/\nclient_id: 12345\nssl_cert: conf/mdr.pem\n",
+        )
+        .unwrap();
+        let s = Settings::from_job(&job(json!({"config_path": yml.to_str().unwrap(), "token_dir": null}))).unwrap();
+        assert_eq!(s.mdr.api_url.as_str(), "https://mdr.example.invalid/api/v1");
+        assert_eq!(s.mdr.client_id, "12345");
+        assert_eq!(s.mdr.ssl_cert, Some(dir.path().join("conf/mdr.pem")));
+        assert_eq!(s.mdr.token_dir, dir.path().join("conf"));
+        // An explicit Cortex item still wins over config.yml.
+        let s = Settings::from_job(&job(json!({"config_path": yml.to_str().unwrap(), "client_id": "x"}))).unwrap();
+        assert_eq!(s.mdr.client_id, "x");
+    }
+
+    #[test]
+    fn ssl_cert_false_or_null_in_config_yml_means_no_extra_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf")).unwrap();
+        let yml = dir.path().join("conf/config.yml");
+        for text in
+            ["ssl_cert: false\n", "ssl_cert: null\n", "ssl_cert:\n", "ssl_cert: true\n", "ssl_cert: ''\n", "other: 1\n"]
+        {
+            std::fs::write(&yml, format!("client_id: c\n{text}")).unwrap();
+            let s = Settings::from_job(&job(json!({"config_path": yml.to_str().unwrap()}))).unwrap();
+            assert_eq!(s.mdr.ssl_cert, None, "{text:?}");
+        }
+        std::fs::write(&yml, "client_id: c\nssl_cert: 'false.pem'\n").unwrap();
+        let s = Settings::from_job(&job(json!({"config_path": yml.to_str().unwrap()}))).unwrap();
+        assert_eq!(s.mdr.ssl_cert, Some(dir.path().join("false.pem")));
+    }
+
+    #[test]
+    fn config_yml_problems_name_the_file() {
+        let err = Settings::from_job(&job(json!({"config_path": "/nonexistent/conf/config.yml"}))).unwrap_err();
+        assert!(err.to_string().starts_with("Cannot read config_path /nonexistent/conf/config.yml"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let yml = dir.path().join("config.yml");
+        std::fs::write(&yml, "client_id: [unclosed\n").unwrap();
+        let err = Settings::from_job(&job(json!({"config_path": yml.to_str().unwrap()}))).unwrap_err();
+        assert!(err.to_string().contains("is not valid YAML"), "{err}");
+        std::fs::write(&yml, "api_url: https://h/api\n").unwrap();
+        let err = Settings::from_job(&job(json!({"config_path": yml.to_str().unwrap()}))).unwrap_err();
+        assert!(err.to_string().contains(yml.to_str().unwrap()), "{err}");
+    }
+
+    #[test]
+    fn api_url_must_be_http() {
+        let err =
+            Settings::from_job(&job(json!({"client_id": "c", "token_dir": "/t", "api_url": "mdr.kaspersky.com"})))
+                .unwrap_err();
+        assert!(err.to_string().contains("`api_url` (Cortex configuration) must be an http(s) URL"), "{err}");
+    }
+
+    fn thehive(config: Value) -> Result<Option<TheHiveSettings>, String> {
+        let input =
+            json!({"dataType": "thehive:case", "data": {}, "config": config, "parameters": {"organisation": "SOC"}});
+        thehive_from_job(&Job::from_input(input, None).unwrap()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn thehive_api_is_optional_but_complete() {
+        assert!(thehive(json!({})).unwrap().is_none());
+        let err = thehive(json!({"thehive_url": "https://h"})).unwrap_err();
+        assert!(err.starts_with("Configuration item `thehive_api_key` is needed with `thehive_url`"), "{err}");
+        let s = thehive(json!({"thehive_url": "https://h:9000/", "thehive_api_key": "k", "thehive_version": "5"}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (s.url.as_str(), s.version, s.organisation.as_deref()),
+            ("https://h:9000", Some(TheHiveVersion::V5), Some("SOC"))
+        );
+        assert_eq!(s.attachment_max_bytes, 100_000_000);
+        assert!(!format!("{s:?}").contains("\"k\""));
+    }
+
+    #[test]
+    fn invalid_thehive_items_are_named() {
+        let base = json!({"thehive_url": "https://h", "thehive_api_key": "k"});
+        let with = |k: &str, v: Value| {
+            let mut c = base.clone();
+            c[k] = v;
+            thehive(c).unwrap_err()
+        };
+        assert!(with("thehive_version", json!("6")).contains("`thehive_version` must be 4, 5 or auto"));
+        assert!(with("attachment_max_mb", json!(0)).contains("`attachment_max_mb`"));
+        assert!(with("thehive_url", json!("https://u:p@h")).contains("without credentials"));
+        for url in ["https://admin:SENTINEL-pw@thehive.example", "admin:SENTINEL-pw@thehive.example:9000"] {
+            let err = with("thehive_url", json!(url));
+            assert!(err.contains("without credentials") && !err.contains("SENTINEL-pw"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_huge_attachment_limit_does_not_overflow() {
+        let config = json!({"thehive_url": "https://h", "thehive_api_key": "k", "attachment_max_mb": 1e20});
+        assert_eq!(thehive(config).unwrap().unwrap().attachment_max_bytes, u64::MAX);
+    }
+}

@@ -1,9 +1,0 @@
-//! Every integration suite of mdr-sandbox in one test binary: the MDR stand-in over real HTTP and
-//! the Cortex harness the other crates run their binaries with.
-
-mod common;
-
-mod auth;
-mod cortex_harness;
-mod endpoints;
-mod transport;
