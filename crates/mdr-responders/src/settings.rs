@@ -167,7 +167,7 @@ pub fn thehive_from_job(job: &Job) -> Result<Option<TheHiveSettings>, ConfigErro
 
 fn version_item(value: Option<&str>) -> Result<Option<TheHiveVersion>, ConfigError> {
     let Some(value) = value else { return Ok(None) };
-    TheHiveVersion::parse_choice(value).map_err(|()| ConfigError::Invalid {
+    TheHiveVersion::parse_choice(value).map_err(|_| ConfigError::Invalid {
         item: "thehive_version",
         expected: "4, 5 or auto",
         value: value.to_owned(),

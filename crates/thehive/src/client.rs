@@ -38,15 +38,20 @@ pub enum TheHiveVersion {
     V5,
 }
 
+/// A version text that is neither 4, 5 nor `auto`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown TheHive version {0:?}: expected 4, 5 or auto")]
+pub struct UnknownVersion(pub String);
+
 impl TheHiveVersion {
     /// A configured or reported version: `4`, `5`, `v5`, `4.1.2`...; `auto` means "find out"
-    /// (`Ok(None)`); anything else is `Err(())`.
-    pub fn parse_choice(text: &str) -> Result<Option<TheHiveVersion>, ()> {
+    /// (`Ok(None)`).
+    pub fn parse_choice(text: &str) -> Result<Option<TheHiveVersion>, UnknownVersion> {
         match text.trim().trim_start_matches(['v', 'V']) {
             "auto" => Ok(None),
             v if v.starts_with('4') => Ok(Some(TheHiveVersion::V4)),
             v if v.starts_with('5') => Ok(Some(TheHiveVersion::V5)),
-            _ => Err(()),
+            _ => Err(UnknownVersion(text.to_owned())),
         }
     }
 }

@@ -6,4 +6,5 @@ mod common;
 mod auth;
 mod cortex_harness;
 mod endpoints;
+mod layering;
 mod transport;
