@@ -1,6 +1,8 @@
 //! The synchronisation's own state file (not the utility's `.last_check`): the `update_time` up to
-//! which every incident has been mirrored, and the incidents already done at exactly that time.
-//! Written atomically (temp file, fsync, rename), so a kill leaves the old or the new state.
+//! which every incident has been handled, the incidents already done at exactly that time, the
+//! incidents whose mirror failed (parked, retried with a backoff so that none holds the others),
+//! and when the passes ran (for `mdr-sync status`). Written atomically (temp file, fsync, rename),
+//! so a kill leaves the old or the new state.
 //!
 //! The state only says where to start reading; what exists in TheHive is always looked up there
 //! before anything is created, so a pass replayed after a crash duplicates nothing.
@@ -54,12 +56,46 @@ impl PassLock {
     }
 }
 
+/// Wait after a parked incident's second failure (the first is retried at the next pass); doubled
+/// per failure after that, up to [`MAX_BACKOFF_MS`].
+pub const FIRST_BACKOFF_MS: i64 = 60_000;
+/// A poison incident costs a few requests per hour, not per pass.
+pub const MAX_BACKOFF_MS: i64 = 3_600_000;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
-    /// Every incident with a smaller `update_time` is mirrored.
+    /// Every incident with a smaller `update_time` is mirrored or parked.
     pub cursor: i64,
-    /// Incidents mirrored whose `update_time` equals `cursor`.
+    /// Incidents handled whose `update_time` equals `cursor`.
     pub done_at_cursor: Vec<String>,
+    /// Incidents whose mirror failed, oldest failure first: retried when due, never blocking.
+    #[serde(default)]
+    pub parked: Vec<Parked>,
+    /// When passes ran (absent in state files of earlier versions).
+    #[serde(default)]
+    pub passes: Passes,
+}
+
+/// An incident the cursor moved past although its mirror failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parked {
+    pub incident_id: String,
+    /// `incident K-<number> (<id>)`, for messages.
+    pub label: String,
+    pub attempts: u32,
+    pub last_error: String,
+    /// Epoch ms of the first failure and of the next try.
+    pub since: i64,
+    pub next_try: i64,
+}
+
+/// Epoch ms of the last pass and of the last one that completed, and the interval the service runs at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Passes {
+    pub last: Option<i64>,
+    pub last_ok: Option<i64>,
+    pub last_error: Option<String>,
+    pub interval_secs: Option<u64>,
 }
 
 /// How one incident of a pass ended.
@@ -67,7 +103,8 @@ pub struct State {
 pub struct Outcome {
     pub incident_id: String,
     pub update_time: i64,
-    pub ok: bool,
+    /// `None` when mirrored; the error's text when not.
+    pub error: Option<String>,
 }
 
 impl State {
@@ -77,11 +114,13 @@ impl State {
             Ok(bytes) => {
                 serde_json::from_slice(&bytes).map_err(|e| StateError::Damaged { path: shown(), reason: e.to_string() })
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok(State { cursor: start_time, done_at_cursor: Vec::new() })
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::starting_at(start_time)),
             Err(e) => Err(StateError::Unreadable { path: shown(), reason: e.to_string() }),
         }
+    }
+
+    pub fn starting_at(cursor: i64) -> State {
+        State { cursor, done_at_cursor: Vec::new(), parked: Vec::new(), passes: Passes::default() }
     }
 
     /// Where the next listing starts (the listing skips what this covers).
@@ -100,12 +139,10 @@ impl State {
         true
     }
 
-    /// Moves past the outcomes (in `update_time` order) up to the first failure, never beyond it.
-    pub fn advance(&mut self, outcomes: &[Outcome]) {
+    /// Moves past the outcomes (in `update_time` order), failures included: a failed incident is
+    /// parked in the same state, so the cursor never holds the incidents behind it.
+    pub fn advance(&mut self, outcomes: &[Outcome], label: impl Fn(&str) -> String, now: i64) {
         for outcome in outcomes {
-            if !outcome.ok {
-                return;
-            }
             if outcome.update_time > self.cursor {
                 self.cursor = outcome.update_time;
                 self.done_at_cursor.clear();
@@ -113,7 +150,41 @@ impl State {
             if outcome.update_time == self.cursor && !self.done_at_cursor.contains(&outcome.incident_id) {
                 self.done_at_cursor.push(outcome.incident_id.clone());
             }
+            self.record(&outcome.incident_id, outcome.error.as_deref(), &label(&outcome.incident_id), now);
         }
+    }
+
+    /// A success unparks the incident; a failure parks it, or pushes its next try back.
+    /// Returns the parked entry after a failure.
+    pub fn record(&mut self, incident_id: &str, error: Option<&str>, label: &str, now: i64) -> Option<&Parked> {
+        let at = self.parked.iter().position(|p| p.incident_id == incident_id);
+        let Some(error) = error else {
+            if let Some(at) = at {
+                self.parked.remove(at);
+            }
+            return None;
+        };
+        let at = at.unwrap_or_else(|| {
+            self.parked.push(Parked {
+                incident_id: incident_id.to_owned(),
+                label: label.to_owned(),
+                attempts: 0,
+                last_error: String::new(),
+                since: now,
+                next_try: now,
+            });
+            self.parked.len() - 1
+        });
+        let parked = &mut self.parked[at];
+        parked.attempts += 1;
+        parked.last_error = error.to_owned();
+        parked.next_try = now + backoff_ms(parked.attempts);
+        Some(&self.parked[at])
+    }
+
+    /// The parked incidents due at `now`, oldest failure first, at most `budget`.
+    pub fn due(&self, now: i64, budget: usize) -> Vec<Parked> {
+        self.parked.iter().filter(|p| p.next_try <= now).take(budget).cloned().collect()
     }
 
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
@@ -122,6 +193,21 @@ impl State {
         let text = serde_json::to_vec_pretty(self).map_err(|e| fail(std::io::Error::other(e)))?;
         write_atomically(path, &text, FileMode::Default).map_err(fail)
     }
+}
+
+/// After failure `attempts`: the next pass (a passing fault), then 1 min, 2, 4, ... up to an hour.
+pub fn backoff_ms(attempts: u32) -> i64 {
+    match attempts {
+        0 | 1 => 0,
+        n => FIRST_BACKOFF_MS.saturating_mul(1_i64 << (n - 2).min(20)).min(MAX_BACKOFF_MS),
+    }
+}
+
+/// Epoch milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -145,17 +231,47 @@ mod tests {
     }
 
     fn outcome(id: &str, t: i64, ok: bool) -> Outcome {
-        Outcome { incident_id: id.to_owned(), update_time: t, ok }
+        Outcome { incident_id: id.to_owned(), update_time: t, error: (!ok).then(|| "HTTP 400".to_owned()) }
+    }
+
+    fn label(id: &str) -> String {
+        format!("incident {id}")
     }
 
     #[test]
-    fn never_moves_past_a_failure() {
-        let mut s = State { cursor: 5, done_at_cursor: vec!["a".to_owned()] };
-        s.advance(&[outcome("b", 5, true), outcome("c", 7, true), outcome("d", 9, false), outcome("e", 11, true)]);
-        assert_eq!(s, State { cursor: 7, done_at_cursor: vec!["c".to_owned()] });
-        assert_eq!((s.position().time, s.position().done), (7, &["c".to_owned()][..]));
-        s.advance(&[outcome("x", 7, true)]);
-        assert_eq!(s.done_at_cursor, vec!["c".to_owned(), "x".to_owned()]);
+    fn moves_past_a_failure_and_parks_it() {
+        let mut s = State { cursor: 5, done_at_cursor: vec!["a".to_owned()], ..State::starting_at(0) };
+        s.advance(
+            &[outcome("b", 5, true), outcome("c", 7, true), outcome("d", 9, false), outcome("e", 11, true)],
+            label,
+            1_000,
+        );
+        assert_eq!((s.cursor, s.done_at_cursor.clone()), (11, vec!["e".to_owned()]));
+        assert_eq!(s.parked.len(), 1);
+        let parked = &s.parked[0];
+        assert_eq!((parked.incident_id.as_str(), parked.attempts, parked.next_try), ("d", 1, 1_000));
+        assert_eq!(s.due(1_000, 10).len(), 1, "a first failure is retried at the next pass");
+        s.record("d", Some("HTTP 400"), "incident d", 1_500);
+        assert!(s.due(1_500, 10).is_empty(), "a second failure waits its backoff");
+        assert_eq!(s.due(1_500 + FIRST_BACKOFF_MS, 10).len(), 1);
+        assert_eq!(s.parked.len(), 1, "one entry per incident");
+        s.advance(&[outcome("x", 11, true)], label, 2_000);
+        assert_eq!(s.done_at_cursor, vec!["e".to_owned(), "x".to_owned()]);
+        s.record("d", None, "incident d", 3_000);
+        assert!(s.parked.is_empty(), "a later success unparks it");
+    }
+
+    #[test]
+    fn the_backoff_doubles_up_to_an_hour() {
+        let waits: Vec<i64> = (1..=9).map(backoff_ms).collect();
+        assert_eq!(waits[..5], [0, 60_000, 120_000, 240_000, 480_000]);
+        assert_eq!(*waits.last().unwrap(), MAX_BACKOFF_MS);
+        assert_eq!(backoff_ms(u32::MAX), MAX_BACKOFF_MS);
+        let mut s = State::starting_at(0);
+        for _ in 0..3 {
+            s.record("p", Some("refused"), "incident p", 0);
+        }
+        assert_eq!((s.parked[0].attempts, s.parked[0].next_try), (3, 120_000));
     }
 
     #[test]
@@ -173,7 +289,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         assert_eq!(State::load(&path, 42).unwrap().cursor, 42);
-        let s = State { cursor: 9, done_at_cursor: vec!["i".to_owned()] };
+        let s = State { cursor: 9, done_at_cursor: vec!["i".to_owned()], ..State::starting_at(0) };
         s.save(&path).unwrap();
         assert_eq!(State::load(&path, 0).unwrap(), s);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");

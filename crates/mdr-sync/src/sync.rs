@@ -4,9 +4,11 @@
 //! Everything written to TheHive carries a marker (the case's `mdr-incident-id`, `[MDR comment
 //! <id>]` in a log, `**ID**: <response id>` in a task) and is looked up before it is written, so a
 //! pass replayed after a crash or a failure writes nothing twice. A failed incident is logged and
-//! retried next pass; the others go on.
+//! parked: the cursor moves on, and it is retried with a growing backoff (up to an hour) while the
+//! others go on.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use mdr_api::client::{Attachment, Comment, Incident, MdrResponse};
 use mdr_api::{MdrClient, MdrError};
@@ -16,7 +18,7 @@ use thehive::view::custom_field;
 
 use crate::config::SyncConfig;
 use crate::log::log;
-use crate::state::{Outcome, PassLock, State, StateError};
+use crate::state::{Outcome, Parked, PassLock, State, StateError, now_ms};
 use crate::thehive::{CaseRef, HiveError, INCIDENT_FIELD, LogFile, NewCase, TaskRef, TheHive};
 
 /// The task holding the incident's comments and attachments, as the utility named it.
@@ -49,21 +51,60 @@ enum ItemError {
     Duplicates(usize, String),
 }
 
+/// Parked incidents retried per pass, before the changed ones: a poison incident costs a few
+/// requests per hour (its backoff) and never holds the others.
+const PARKED_PER_PASS: usize = 10;
+
 /// What a pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
+    /// Changed incidents handled.
     pub incidents: usize,
+    /// Parked incidents tried again.
+    pub retried: usize,
+    /// Incidents (changed or retried) whose mirror failed this pass.
     pub failed: usize,
+    /// Incidents parked after the pass.
+    pub parked: usize,
     pub stopped: bool,
     /// Another pass held the state file's lock: this one did nothing.
     pub skipped: bool,
 }
 
 pub fn pass(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool) -> Result<Summary, PassError> {
+    pass_every(config, hive, stop, None)
+}
+
+/// One pass, noting in the state when it ran and, for a service, its interval (`mdr-sync status`
+/// judges health by them).
+pub fn pass_every(
+    config: &SyncConfig,
+    hive: &TheHive,
+    stop: &AtomicBool,
+    interval: Option<Duration>,
+) -> Result<Summary, PassError> {
     let Some(_lock) = PassLock::try_take(&config.state_file)? else {
         return Ok(Summary { skipped: true, ..Summary::default() });
     };
     let mut state = State::load(&config.state_file, config.start_time)?;
+    let started = now_ms();
+    let result = incidents(config, hive, stop, &mut state);
+    let passes = &mut state.passes;
+    passes.last = Some(started);
+    passes.interval_secs = interval.map(|i| i.as_secs());
+    match &result {
+        Ok(_) => (passes.last_ok, passes.last_error) = (Some(started), None),
+        Err(err) => passes.last_error = Some(err.to_string()),
+    }
+    let saved = state.save(&config.state_file);
+    let mut summary = result?;
+    saved?;
+    summary.parked = state.parked.len();
+    Ok(summary)
+}
+
+/// The parked incidents that are due, then the changed ones; the state saved after each.
+fn incidents(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool, state: &mut State) -> Result<Summary, PassError> {
     let mdr = MdrClient::new(&config.mdr)?;
     let changes = mdr.changed_incidents(&config.filter, state.position(), config.max_incidents)?;
     if let Some(settled) = changes.settled_below
@@ -73,30 +114,68 @@ pub fn pass(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool) -> Result<Su
     }
     let todo = changes.incidents;
     let mut summary = Summary::default();
-    let mut outcomes = Vec::new();
+    for parked in state.due(now_ms(), PARKED_PER_PASS) {
+        // One that changed again is mirrored below with the rest.
+        if todo.iter().any(|i| i.incident_id == parked.incident_id) {
+            continue;
+        }
+        if stop.load(Ordering::SeqCst) {
+            summary.stopped = true;
+            return Ok(summary);
+        }
+        let result = mdr
+            .incident_details(&parked.incident_id)
+            .map_err(ItemError::from)
+            .and_then(|incident| mirror(config, &mdr, hive, &incident, &parked.label));
+        summary.retried += 1;
+        let error = result.err().map(|e| e.to_string());
+        summary.failed += usize::from(error.is_some());
+        report(state.record(&parked.incident_id, error.as_deref(), &parked.label, now_ms()), &parked);
+        state.save(&config.state_file)?;
+    }
     for incident in &todo {
         if stop.load(Ordering::SeqCst) {
             summary.stopped = true;
             break;
         }
         let label = label(incident);
-        let ok = match mirror(config, &mdr, hive, incident, &label) {
-            Ok(()) => true,
-            Err(err) => {
-                log(&format!("{label}: FAILED, retried next pass: {err}"));
-                summary.failed += 1;
-                false
-            }
-        };
+        let was = state.parked.iter().find(|p| p.incident_id == incident.incident_id).cloned();
+        let error = mirror(config, &mdr, hive, incident, &label).err().map(|e| e.to_string());
         summary.incidents += 1;
-        outcomes.push(Outcome { incident_id: incident.incident_id.clone(), update_time: incident.update_time, ok });
-        let before = state.clone();
-        state.advance(&outcomes);
-        if state != before {
-            state.save(&config.state_file)?;
+        summary.failed += usize::from(error.is_some());
+        let outcome = Outcome { incident_id: incident.incident_id.clone(), update_time: incident.update_time, error };
+        state.advance(std::slice::from_ref(&outcome), |_| label.clone(), now_ms());
+        let now_parked = state.parked.iter().find(|p| p.incident_id == incident.incident_id);
+        match (now_parked, &was) {
+            (Some(parked), _) => log_parked(parked),
+            (None, Some(was)) => {
+                log(&format!("{}: mirrored after {} failed attempt(s), no longer parked", label, was.attempts))
+            }
+            (None, None) => {}
         }
+        state.save(&config.state_file)?;
     }
     Ok(summary)
+}
+
+/// What a retried parked incident came to.
+fn report(now: Option<&Parked>, before: &Parked) {
+    match now {
+        Some(parked) => log_parked(parked),
+        None => {
+            log(&format!("{}: mirrored after {} failed attempt(s), no longer parked", before.label, before.attempts))
+        }
+    }
+}
+
+/// Said at every failure, with what to do: nothing is skipped silently.
+fn log_parked(parked: &Parked) {
+    let wait = (parked.next_try - now_ms()).max(0) / 1000;
+    log(&format!(
+        "{}: FAILED (attempt {}), parked and retried in {wait} s while the other incidents go on: {}; \
+         fix the cause and it is mirrored at its next try (`mdr-sync status` lists parked incidents)",
+        parked.label, parked.attempts, parked.last_error
+    ));
 }
 
 fn label(incident: &Incident) -> String {
