@@ -8,6 +8,7 @@ pub mod config;
 pub mod html;
 pub mod log;
 pub mod state;
+pub mod status;
 pub mod sync;
 pub mod thehive;
 
@@ -26,6 +27,32 @@ pub enum Mode {
     Check,
     Once,
     Every(Duration),
+}
+
+/// `mdr-sync status`: the service's health from its state file; the exit code (0 healthy, 1
+/// degraded, 2 failing or unreadable).
+pub fn status(path: &Path, as_json: bool) -> u8 {
+    let config = match SyncConfig::load(path) {
+        Ok(config) => config,
+        Err(err) => {
+            log(&err.to_string());
+            return 2;
+        }
+    };
+    let state = match state::State::load(&config.state_file, config.start_time) {
+        Ok(state) => state,
+        Err(err) => {
+            log(&err.to_string());
+            return 2;
+        }
+    };
+    match status::report(&state, as_json, &mut std::io::stdout().lock()) {
+        Ok(health) => health.exit_code(),
+        Err(err) => {
+            log(&format!("cannot write the status: {err}"));
+            2
+        }
+    }
 }
 
 /// Runs `mode` with the configuration at `path`; the exit code (0 success, 1 failure, 2 bad configuration).
@@ -85,7 +112,11 @@ fn check(config: &SyncConfig, hive: &TheHive) -> u8 {
 }
 
 fn once(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool) -> u8 {
-    match sync::pass(config, hive, stop) {
+    once_every(config, hive, stop, None)
+}
+
+fn once_every(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool, interval: Option<Duration>) -> u8 {
+    match sync::pass_every(config, hive, stop, interval) {
         Ok(summary) if summary.skipped => {
             let lock = state::PassLock::path(&config.state_file);
             log(&format!(
@@ -96,7 +127,10 @@ fn once(config: &SyncConfig, hive: &TheHive, stop: &AtomicBool) -> u8 {
         }
         Ok(summary) => {
             let rest = if summary.stopped { "; stopped before the next incident" } else { "" };
-            log(&format!("pass done: {} incident(s) handled, {} failed{rest}", summary.incidents, summary.failed));
+            log(&format!(
+                "pass done: {} incident(s) handled, {} parked retried, {} failed, {} parked{rest}",
+                summary.incidents, summary.retried, summary.failed, summary.parked
+            ));
             u8::from(summary.failed > 0)
         }
         Err(err) => {
@@ -116,7 +150,7 @@ fn every(config: &SyncConfig, hive: &TheHive, interval: Duration) -> u8 {
         }
     }
     while !stop.load(Ordering::SeqCst) {
-        once(config, hive, &stop);
+        once_every(config, hive, &stop, Some(interval));
         let until = Instant::now() + interval;
         while Instant::now() < until && !stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(100).min(interval));

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use mdr_sync::Mode;
 
 #[derive(Parser)]
@@ -14,9 +15,11 @@ use mdr_sync::Mode;
     about = "Mirrors Kaspersky MDR incidents, comments, attachments and proposed responses into TheHive"
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The MDR Integration Utility's config.yml (plus mdr-sync's own keys)
-    #[arg(long, value_name = "FILE")]
-    config: PathBuf,
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
     /// Validate the configuration, reach both APIs and exit
     #[arg(long, conflicts_with_all = ["once", "interval"])]
     check: bool,
@@ -28,12 +31,29 @@ struct Cli {
     interval: u64,
 }
 
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Print the last pass, the last successful pass, the cursor and the parked incidents; exit 0
+    /// healthy, 1 degraded (parked incidents), 2 failing (no successful pass in 3 intervals)
+    Status {
+        /// One JSON object instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let Some(config) = cli.config else {
+        Cli::command().error(ErrorKind::MissingRequiredArgument, "--config <FILE> is required").exit()
+    };
+    if let Some(Command::Status { json }) = cli.command {
+        return ExitCode::from(mdr_sync::status(&config, json));
+    }
     let mode = match (cli.check, cli.once) {
         (true, _) => Mode::Check,
         (_, true) => Mode::Once,
         _ => Mode::Every(Duration::from_secs(cli.interval)),
     };
-    ExitCode::from(mdr_sync::run(&cli.config, mode))
+    ExitCode::from(mdr_sync::run(&config, mode))
 }

@@ -380,3 +380,48 @@ fn thehive4_an_incident_raised_from_a_case_is_mirrored_into_that_case() {
 fn thehive5_an_incident_raised_from_a_case_is_mirrored_into_that_case() {
     an_incident_raised_from_a_case_is_mirrored_into_that_case(TheHiveVersion::V5);
 }
+
+/// Issue 20's starvation case: the oldest of six incidents can never be mirrored (two TheHive
+/// cases already carry its id), two incidents a pass. The five others all get their case, the
+/// poison one is parked, and `mdr-sync status` says degraded.
+#[test]
+fn a_poison_incident_is_parked_and_the_newer_ones_are_all_imported() {
+    let incidents: Vec<Value> = (1..=6_i64)
+        .map(|n| {
+            json!({"incident_id": format!("-NzPoison{n}"), "incident_number": 700 + n, "summary": format!("incident {n}"),
+                   "priority": "LOW", "status": "Open", "creation_time": 1_718_000_000_000_i64,
+                   "update_time": 1_718_000_000_000_i64 + n * 1000})
+        })
+        .collect();
+    let seed = Seed::from_json(json!({"incidents": incidents, "assets": []})).unwrap();
+    let carrying = |id: &str| {
+        json!({"_id": id, "id": id, "title": "copy", "status": "Open", "caseId": 1,
+               "customFields": [{"name": "mdr-incident-id", "value": "-NzPoison1"}]})
+    };
+    let cases = vec![carrying("~dup1"), carrying("~dup2")];
+    let w = world_with_cases(TheHiveVersion::V5, Sandbox::start(SandboxOptions::new(seed)).unwrap(), 2, cases);
+    let config = w.dir.path().join("conf/config.yml");
+    let bin = env!("CARGO_BIN_EXE_mdr-sync");
+    for _ in 0..4 {
+        let out = std::process::Command::new(bin).args(["--config", config.to_str().unwrap(), "--once"]).output();
+        let out = out.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("-NzPoison2: FAILED"), "{stderr}");
+    }
+    for n in 2..=6 {
+        assert_eq!(w.cases_of(&format!("-NzPoison{n}")).len(), 1, "-NzPoison{n} starved");
+    }
+    assert_eq!(w.cases_of("-NzPoison1").len(), 2, "nothing was created for the poison incident");
+    let status = std::process::Command::new(bin).args(["status", "--config", config.to_str().unwrap()]).output();
+    let status = status.unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(1), "degraded: {text}");
+    assert!(
+        text.contains("parked incidents: 1") && text.contains("-NzPoison1") && text.contains("merge them"),
+        "{text}"
+    );
+    let json_out =
+        std::process::Command::new(bin).args(["status", "--json", "--config", config.to_str().unwrap()]).output();
+    let doc: Value = serde_json::from_slice(&json_out.unwrap().stdout).unwrap();
+    assert_eq!((doc["health"].as_str(), doc["parked"][0]["attempts"].as_u64()), (Some("degraded"), Some(2)), "{doc}");
+}
