@@ -17,7 +17,8 @@ use mdr_api::MdrSettings;
 use mdr_api::settings::{DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS};
 use mdr_contract::utility_config::{UtilityConfig, UtilityConfigError};
 use safekeeping::Secret;
-use thehive::client::{DEFAULT_ATTACHMENT_MAX_MB, TheHiveSettings, TheHiveVersion};
+use thehive::Version;
+use thehive::client::{DEFAULT_ATTACHMENT_MAX_MB, TheHiveSettings};
 
 pub const DEFAULT_INCIDENT_FIELD: &str = "mdr-incident-id";
 const MAX_TIMEOUT_SECS: u64 = 600;
@@ -165,9 +166,9 @@ pub fn thehive_from_job(job: &Job) -> Result<Option<TheHiveSettings>, ConfigErro
     }))
 }
 
-fn version_item(value: Option<&str>) -> Result<Option<TheHiveVersion>, ConfigError> {
+fn version_item(value: Option<&str>) -> Result<Option<Version>, ConfigError> {
     let Some(value) = value else { return Ok(None) };
-    TheHiveVersion::parse_choice(value).map_err(|_| ConfigError::Invalid {
+    Version::parse_choice(value).map_err(|_| ConfigError::Invalid {
         item: "thehive_version",
         expected: "4, 5 or auto",
         value: value.to_owned(),
@@ -286,7 +287,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (s.url.as_str(), s.version, s.organisation.as_deref()),
-            ("https://h:9000", Some(TheHiveVersion::V5), Some("SOC"))
+            ("https://h:9000", Some(Version::V5), Some("SOC"))
         );
         assert_eq!(s.attachment_max_bytes, 100_000_000);
         assert!(!format!("{s:?}").contains("\"k\""));

@@ -8,7 +8,8 @@
 //! the start of the author name, as Python's `re.match` does). Relative paths are relative to the
 //! utility's folder, the parent of the folder holding `config.yml`, as the utility resolves them.
 //!
-//! Our keys: `thehive.version` (4, 5 or auto), `thehive.organisation`, `thehive.case_tlp`,
+//! Our keys: `thehive.version` (4, 5 or auto), `thehive.incident_custom_field` (default
+//! `mdr-incident-id`), `thehive.organisation`, `thehive.case_tlp`,
 //! `thehive.case_pap`, `thehive.resolve_cases` (default true), `thehive.resolved_status`
 //! (TheHive 5 status per resolution), `mdr_sync.console_url`, `mdr_sync.state_file`,
 //! `mdr_sync.start_time` (ms).
@@ -30,6 +31,8 @@ pub const DEFAULT_MAX_INCIDENTS: usize = 100;
 pub const DEFAULT_ATTACHMENT_LIMIT: u64 = 10_000_000;
 pub const DEFAULT_CONSOLE_URL: &str = "https://mdr.kaspersky.com";
 pub const STATE_FILE_NAME: &str = ".mdr-sync-state.json";
+/// The responders' default `incident_custom_field`.
+pub const DEFAULT_INCIDENT_FIELD: &str = "mdr-incident-id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -41,15 +44,6 @@ pub enum ConfigError {
     Missing { path: String, key: &'static str, hint: &'static str },
     #[error("{path}: `{key}` must be {expected}, got {value}")]
     Invalid { path: String, key: &'static str, expected: &'static str, value: String },
-}
-
-/// Which TheHive API to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VersionChoice {
-    V4,
-    V5,
-    /// Ask TheHive (`/api/status`, then `/api/v1/status`).
-    Auto,
 }
 
 /// TheHive 5 case statuses a resolved MDR incident maps to (organisations may rename them).
@@ -66,7 +60,10 @@ pub struct TheHiveConfig {
     pub url: String,
     pub api_key: Secret,
     pub ssl_cert: Option<PathBuf>,
-    pub version: VersionChoice,
+    /// None: ask TheHive.
+    pub version: Option<thehive::Version>,
+    /// The case custom field holding the MDR incident id (`thehive.incident_custom_field`).
+    pub incident_field: String,
     pub organisation: Option<String>,
     pub case_tlp: i64,
     pub case_pap: i64,
@@ -139,11 +136,11 @@ impl Yml {
         })?;
         let api_key = text(hive.get("api_key"))
             .ok_or_else(|| self.missing("thehive.api_key", "an API key of a TheHive user allowed to manage cases"))?;
-        let version = match text(hive.get("version")).as_deref().map(|v| v.trim_start_matches(['v', 'V'])) {
-            None | Some("auto") => VersionChoice::Auto,
-            Some(v) if v.starts_with('4') => VersionChoice::V4,
-            Some(v) if v.starts_with('5') => VersionChoice::V5,
-            Some(v) => return Err(self.invalid("thehive.version", "4, 5 or auto", v)),
+        let version = match text(hive.get("version")) {
+            None => None,
+            Some(v) => {
+                thehive::Version::parse_choice(&v).map_err(|_| self.invalid("thehive.version", "4, 5 or auto", &v))?
+            }
         };
         let resolved = hive.get("resolved_status").unwrap_or(&Yaml::Null);
         let status = |key: &str, default: &str| text(resolved.get(key)).unwrap_or_else(|| default.to_owned());
@@ -152,6 +149,8 @@ impl Yml {
             api_key: Secret::new(api_key),
             ssl_cert: self.cert(hive.get("ssl_cert"), "thehive.ssl_cert", &mut ignored_verify_off),
             version,
+            incident_field: text(hive.get("incident_custom_field"))
+                .unwrap_or_else(|| DEFAULT_INCIDENT_FIELD.to_owned()),
             organisation: text(hive.get("organisation")),
             case_tlp: self.level("thehive.case_tlp", hive.get("case_tlp"))?,
             case_pap: self.level("thehive.case_pap", hive.get("case_pap"))?,
@@ -350,7 +349,7 @@ mod tests {
             mdr_sync:\n  modules:\n    incident:\n      max_incidents_at_time: 3\n      filter: {priorities: [HIGH]}\n";
         let c = load(later).1.unwrap();
         assert_eq!(c.max_incidents, 3);
-        assert_eq!(c.thehive.version, VersionChoice::V5);
+        assert_eq!(c.thehive.version, Some(thehive::Version::V5));
         assert_eq!(Value::Object(c.filter), serde_json::json!({"priorities": ["HIGH"]}));
         let err = load("client_id: c\n").1.unwrap_err().to_string();
         assert!(err.contains("`thehive.api_url` is missing"), "{err}");

@@ -1,7 +1,7 @@
 //! One synchronisation pass: the incidents MDR changed since the state's cursor, each mirrored
 //! into exactly one TheHive case, one incident at a time.
 //!
-//! Everything written to TheHive carries a marker (the case's `mdr-incident-id`, `[MDR comment
+//! Everything written to TheHive carries a marker (the case's incident custom field, `[MDR comment
 //! <id>]` in a log, `**ID**: <response id>` in a task) and is looked up before it is written, so a
 //! pass replayed after a crash or a failure writes nothing twice. A failed incident is logged and
 //! parked: the cursor moves on, and it is retried with a growing backoff (up to an hour) while the
@@ -14,12 +14,15 @@ use mdr_api::client::{Attachment, Comment, Incident, MdrResponse};
 use mdr_api::{MdrClient, MdrError};
 use mdr_contract::contract::origin_case_id;
 use serde_json::Value;
-use thehive::view::custom_field;
+// Under the names the sync's own client had, so this file's signatures stay as they were.
+use thehive::TheHiveError as HiveError;
+use thehive::client::{Resolution, TheHiveClient as TheHive};
+use thehive::records::{LogFile, NewCase};
+use thehive::view::{CaseRef, TaskRef, custom_field};
 
 use crate::config::SyncConfig;
 use crate::log::log;
 use crate::state::{Outcome, Parked, PassLock, State, StateError, now_ms};
-use crate::thehive::{CaseRef, HiveError, INCIDENT_FIELD, LogFile, NewCase, TaskRef, TheHive};
 
 /// The task holding the incident's comments and attachments, as the utility named it.
 pub const COMMENTS_TASK: &str = "MDR Response";
@@ -46,7 +49,7 @@ enum ItemError {
     #[error(transparent)]
     Hive(#[from] HiveError),
     #[error(
-        "{0} TheHive cases carry mdr-incident-id {1}: merge them or clear the field on all but one; the incident is skipped until then"
+        "{0} TheHive cases carry MDR incident id {1} in the incident custom field: merge them or clear the field on all but one; the incident is skipped until then"
     )]
     Duplicates(usize, String),
 }
@@ -227,16 +230,16 @@ fn case_for(
     incident: &Incident,
     label: &str,
 ) -> Result<(CaseRef, bool), ItemError> {
-    let mut found = hive.find_cases(&incident.incident_id)?;
+    let mut found = hive.find_cases(&config.thehive.incident_field, &incident.incident_id)?;
     match found.len() {
         0 => {}
         1 => return Ok((found.remove(0), false)),
         n => return Err(ItemError::Duplicates(n, incident.incident_id.clone())),
     }
-    if let Some(case) = origin_case(hive, incident, label)? {
+    if let Some(case) = origin_case(hive, &config.thehive.incident_field, incident, label)? {
         return Ok((case, false));
     }
-    let case = hive.create_case(&new_case(config, incident))?;
+    let case = hive.create_case(&config.thehive.incident_field, &new_case(config, incident))?;
     log(&format!("{label}: created case {}", case_name(&case)));
     Ok((case, true))
 }
@@ -245,7 +248,7 @@ fn case_for(
 /// linked it yet (it sets the custom field after the responder ends, or never when the field does
 /// not exist in TheHive): that case is the incident's, and creating another would duplicate it.
 /// `None` for an incident raised in MDR, or when the case is gone or linked to another incident.
-fn origin_case(hive: &TheHive, incident: &Incident, label: &str) -> Result<Option<CaseRef>, ItemError> {
+fn origin_case(hive: &TheHive, field: &str, incident: &Incident, label: &str) -> Result<Option<CaseRef>, ItemError> {
     let Some(case_id) = incident.client_description.as_deref().and_then(origin_case_id) else { return Ok(None) };
     let Some(case) = hive.case(case_id)? else {
         log(&format!(
@@ -253,7 +256,7 @@ fn origin_case(hive: &TheHive, incident: &Incident, label: &str) -> Result<Optio
         ));
         return Ok(None);
     };
-    match custom_field(&case, INCIDENT_FIELD).and_then(Value::as_str).map(str::trim) {
+    match custom_field(&case, field).and_then(Value::as_str).map(str::trim) {
         Some(other) if !other.is_empty() && other != incident.incident_id => {
             log(&format!(
                 "{label}: raised from TheHive case {case_id}, which is linked to MDR incident {other}; a new case is created"
@@ -261,9 +264,9 @@ fn origin_case(hive: &TheHive, incident: &Incident, label: &str) -> Result<Optio
             return Ok(None);
         }
         Some(ours) if ours == incident.incident_id => {}
-        _ => hive.link_case(&case, &incident.incident_id)?,
+        _ => hive.link_case(&case, field, &incident.incident_id)?,
     }
-    let case = CaseRef::from(&case);
+    let case = CaseRef::from_rest(case);
     log(&format!("{label}: reused case {}, raised from it by MDR_CreateIncident", case_name(&case)));
     Ok(Some(case))
 }
@@ -473,8 +476,8 @@ fn close_case(
 ) -> Result<(), ItemError> {
     let status = incident.status.as_deref().unwrap_or("");
     let statuses = &config.thehive.resolved;
-    let renamed = [&statuses.true_positive, &statuses.false_positive, &statuses.other];
-    if !matches!(status, "Resolved" | "Closed") || !case.is_open() || renamed.contains(&&case.status) {
+    let renamed = [statuses.true_positive.as_str(), statuses.false_positive.as_str(), statuses.other.as_str()];
+    if !matches!(status, "Resolved" | "Closed") || case.is_closed(&renamed) {
         return Ok(());
     }
     let (th4, th5) = match incident.resolution.as_deref() {
@@ -486,7 +489,8 @@ fn close_case(
         Some(s) if !s.is_empty() => s.to_owned(),
         _ => format!("{status} in MDR"),
     };
-    hive.resolve_case(&case.id, th4, th5, &summary)?;
+    let resolution = Resolution { th4_resolution: th4, th5_status: th5, summary: &summary, impact: None };
+    hive.resolve_case(&case.id, &resolution)?;
     log(&format!("{label}: {status} in MDR ({th4}): case {} resolved", case_name(case)));
     Ok(())
 }

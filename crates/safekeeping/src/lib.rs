@@ -1,8 +1,10 @@
 //! Keeping credentials out of output and files whole, for every crate of the workspace: [`Secret`]
-//! (never printed), [`redact`] (URL passwords and JWT-shaped text removed from messages), and
-//! [`write_atomically`] (a file replaced whole or not at all, its mode kept).
+//! (never printed), [`redact`] (URL passwords and JWT-shaped text removed from messages),
+//! [`write_atomically`] (a file replaced whole or not at all, its mode kept), and
+//! [`file_name::plain_file_name`] (a foreign file name that cannot act as a path or break a header).
 
 mod atomic;
+pub mod file_name;
 pub mod redact;
 mod secret;
 

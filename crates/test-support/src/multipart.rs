@@ -52,11 +52,36 @@ fn parse_part(raw: &[u8]) -> Option<Part> {
     })
 }
 
+/// The parameter `key` of a `Content-Disposition` value, a token or a quoted string (RFC 7578:
+/// `\"` and `\\` escapes); `;` and `=` inside quotes belong to the value.
 fn param(disposition: &str, key: &str) -> Option<String> {
-    disposition.split(';').find_map(|p| {
-        let (k, v) = p.trim().split_once('=')?;
-        (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
-    })
+    let mut rest = disposition.split_once(';')?.1;
+    loop {
+        let (name, after) = rest.split_once('=')?;
+        let after = after.trim_start();
+        let (value, next) = match after.strip_prefix('"') {
+            Some(quoted) => {
+                let mut value = String::new();
+                let mut chars = quoted.char_indices();
+                let end = loop {
+                    match chars.next()? {
+                        (_, '\\') => value.push(chars.next()?.1),
+                        (i, '"') => break i + 1,
+                        (_, c) => value.push(c),
+                    }
+                };
+                (value, &quoted[end..])
+            }
+            None => {
+                let end = after.find(';').unwrap_or(after.len());
+                (after[..end].trim().to_owned(), &after[end..])
+            }
+        };
+        if name.trim() == key {
+            return Some(value);
+        }
+        rest = next.split_once(';')?.1;
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -77,5 +102,9 @@ mod tests {
         assert_eq!(parts[1].filename.as_deref(), Some("a.bin"));
         assert_eq!(parts[1].data, b"\x00\x01");
         assert_eq!(boundary("multipart/form-data; boundary=XX").as_deref(), Some("XX"));
+        let disposition = " form-data; name=\"file\"; filename=\"a; b=\\\"c\\\".txt\"";
+        assert_eq!(param(disposition, "filename").as_deref(), Some("a; b=\"c\".txt"));
+        assert_eq!(param(disposition, "name").as_deref(), Some("file"));
+        assert_eq!(param(" form-data; name=meta", "name").as_deref(), Some("meta"));
     }
 }

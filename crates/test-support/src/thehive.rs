@@ -14,8 +14,15 @@
 //!   `POST /api/v1/query` (`getLog` → the log with its `attachments`; `getCase` → `observables`
 //!   → optional `filter` `_in` on `dataType`)
 //!
-//! Every route needs `Authorization: Bearer <api key>` (else 401, TheHive's
-//! `AuthenticationError`); the `X-Organisation` header is recorded in the journal body.
+//! - Both: the user of the API key (`GET /api/user/current`, `GET /api/v1/user/current`) and the
+//!   custom field definitions (`GET /api/customField`: the field's name is `reference`, `name` its
+//!   display name, as TheHive 4's v0 API renders them; `GET /api/v1/customField`: `name`, as
+//!   thehive4py 2 reads them). A case created or patched with a custom field that is not defined
+//!   is refused (404 `CustomField ... not found`, as TheHive looks the field up by name).
+//!
+//! Every route but the status ones needs `Authorization: Bearer <api key>` (else 401, TheHive's
+//! `AuthenticationError`): TheHive answers its status without authentication, so a client cannot
+//! learn from it whether its key is valid. The `X-Organisation` header is recorded in the journal body.
 
 use std::collections::HashMap;
 use std::io;
@@ -76,6 +83,9 @@ pub struct TheHiveOptions {
     /// TheHive 5 case statuses `(name, stage)` the organisation has: a PATCH with another status
     /// is refused, and one of these sets the case's `stage`. Default: the built-in list.
     pub case_statuses: Vec<(String, String)>,
+    /// The case custom fields TheHive defines, by name. Default: `mdr-incident-id`; the fields the
+    /// seeded [`TheHiveOptions::cases`] carry are added at start.
+    pub custom_fields: Vec<String>,
 }
 
 impl TheHiveOptions {
@@ -91,6 +101,7 @@ impl TheHiveOptions {
             logs: Vec::new(),
             accepts_hash_ids: false,
             case_statuses: TH5_STATUSES.iter().map(|(s, g)| ((*s).to_owned(), (*g).to_owned())).collect(),
+            custom_fields: vec!["mdr-incident-id".to_owned()],
         }
     }
 }
@@ -100,6 +111,7 @@ struct State {
     observables: Vec<Value>,
     attachments: HashMap<String, Vec<u8>>,
     case_statuses: Vec<(String, String)>,
+    custom_fields: Vec<String>,
     records: records::Records,
     journal: Vec<JournalEntry>,
     subscribers: Vec<Sender<JournalEntry>>,
@@ -129,6 +141,12 @@ impl TheHiveSandbox {
     pub fn start(opts: TheHiveOptions) -> io::Result<TheHiveSandbox> {
         let tls = if opts.tls { Some(tls::generate_for(&opts.tls_cert)?) } else { None };
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let mut custom_fields = opts.custom_fields;
+        for name in opts.cases.iter().flat_map(records::custom_field_names) {
+            if !custom_fields.contains(&name) {
+                custom_fields.push(name);
+            }
+        }
         let shared = Arc::new(Shared {
             version: opts.version,
             accepts_hash_ids: opts.accepts_hash_ids,
@@ -138,6 +156,7 @@ impl TheHiveSandbox {
                 observables: opts.observables,
                 attachments: opts.attachments,
                 case_statuses: opts.case_statuses,
+                custom_fields,
                 records: records::Records::with_logs(opts.logs),
                 journal: Vec::new(),
                 subscribers: Vec::new(),
@@ -267,14 +286,39 @@ fn bad_request(message: String) -> Response {
 
 impl Shared {
     fn answer(&self, request: &Request, endpoint: &str, id: Option<&str>, bearer: BearerState) -> Response {
+        match (self.version, endpoint) {
+            (TheHiveVersion::V4, "GET /api/status") => {
+                return Response::json(200, &json!({"versions": {"TheHive": "4.1.24-1"}}));
+            }
+            (TheHiveVersion::V5, "GET /api/v1/status") => {
+                return Response::json(200, &json!({"version": "5.5.13-1", "config": {"authType": ["bearer"]}}));
+            }
+            // The other version's status route is unknown: routing answers before authentication.
+            (TheHiveVersion::V4, "GET /api/v1/status") | (TheHiveVersion::V5, "GET /api/status") => {
+                return not_found("route");
+            }
+            _ => {}
+        }
         if bearer != BearerState::Valid {
             return auth_error();
         }
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let mut state = lock(&self.state);
         let v4 = self.version == TheHiveVersion::V4;
+        if let Some(unknown) = records::undefined_custom_field(&body, endpoint, &state.custom_fields) {
+            return not_found(&format!("CustomField {unknown}"));
+        }
         if let Some(response) = records::answer(&mut state, v4, endpoint, id, request, &body) {
             return response;
+        }
+        match (self.version, endpoint) {
+            (TheHiveVersion::V4, "GET /api/user/current") | (TheHiveVersion::V5, "GET /api/v1/user/current") => {
+                return Response::json(200, &json!({"_id": "~user1", "login": "mdr@soc.example", "name": "MDR"}));
+            }
+            (TheHiveVersion::V4, "GET /api/customField") | (TheHiveVersion::V5, "GET /api/v1/customField") => {
+                return custom_field_list(&state.custom_fields, v4);
+            }
+            _ => {}
         }
         match self.version {
             TheHiveVersion::V4 => v4_route(&mut state, endpoint, id, &body),
@@ -284,9 +328,6 @@ impl Shared {
 
     fn v5_route(&self, state: &mut State, endpoint: &str, id: Option<&str>, body: &Value) -> Response {
         match (endpoint, id) {
-            ("GET /api/v1/status", None) => {
-                Response::json(200, &json!({"version": "5.5.13-1", "config": {"authType": ["bearer"]}}))
-            }
             ("GET /api/v1/attachment/download", Some(id)) => self.download_v5(state, id),
             ("GET /api/v1/case", Some(id)) => match find_case(state, id) {
                 Some(case) => Response::json(200, &case_v5(case)),
@@ -320,7 +361,6 @@ impl Shared {
 
 fn v4_route(state: &mut State, endpoint: &str, id: Option<&str>, body: &Value) -> Response {
     match (endpoint, id) {
-        ("GET /api/status", None) => Response::json(200, &json!({"versions": {"TheHive": "4.1.24-1"}})),
         ("GET /api/datastore", Some(id)) => match state.attachments.get(id) {
             Some(bytes) => Response::raw(200, "application/octet-stream", bytes.clone()),
             None => not_found(&format!("Attachment {id}")),
@@ -336,6 +376,24 @@ fn v4_route(state: &mut State, endpoint: &str, id: Option<&str>, body: &Value) -
         }
         _ => not_found("route"),
     }
+}
+
+/// The custom field definitions as each version lists them.
+fn custom_field_list(names: &[String], v4: bool) -> Response {
+    let list: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(n, name)| {
+            let display = format!("Field {name}");
+            if v4 {
+                json!({"id": format!("~cf{n}"), "reference": name, "name": display, "type": "string", "mandatory": false})
+            } else {
+                json!({"_id": format!("~cf{n}"), "_type": "CustomField", "name": name, "displayName": display,
+                       "group": "default", "type": "string", "mandatory": false})
+            }
+        })
+        .collect();
+    Response::json(200, &Value::Array(list))
 }
 
 fn find_case<'a>(state: &'a mut State, id: &str) -> Option<&'a mut Map<String, Value>> {

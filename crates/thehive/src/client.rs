@@ -1,97 +1,51 @@
-//! An optional client for TheHive's own API, for what Cortex operations cannot do: fetch a task
-//! log's attachment (Cortex passes only its metadata), resolve a case (no operation closes one),
-//! and list a case's host observables. Configured by `thehive_url` and `thehive_api_key`;
-//! without them the responders skip these steps and say so.
+//! The one client for TheHive's REST API, used by the responders (what Cortex operations cannot do:
+//! fetch a task log's attachment, resolve a case, list a case's host observables) and by
+//! `mdr-sync` (cases, tasks and logs: [`crate::records`]). Configured by the responders'
+//! `thehive_url`/`thehive_api_key` items or `mdr-sync`'s `thehive.*` keys; a [`Naming`] given at
+//! construction makes every hint name the setting of the program that runs it.
 //!
-//! Covered: TheHive 4.1 (v0 routes `/api/case/{id}`, `/api/case/artifact/_search`, confirmed from
-//! its source) and TheHive 5 (v1 routes `/api/v1/case/{id}`, `/api/v1/query`, as thehive4py 2
-//! uses them). Attachments come from `/api/datastore/{hash}` on TheHive 4 and from
-//! `/api/v1/attachment/{id}/download` on TheHive 5 (the v0 API is deprecated there since 5.4):
-//! first with the hash `id`, and if TheHive refuses it with the attachment's `_id`, taken from the
-//! job or from a `getLog` query. The version is the `thehive_version` item, else inferred from the
-//! job (TheHive 5 sends `extendedStatus` or `stage`), else read from `/api/v1/status` (TheHive 5),
-//! else `/api/status` (TheHive 4). Requests carry `X-Organisation` from the job's `parameters`.
+//! TheHive 4 is spoken through its v0 routes, TheHive 5 through v1 ([`crate::routes`]). The version
+//! is the configured one, else a hint from the job, else what the status routes say (asked once
+//! per client). Requests carry the API key and `X-Organisation`; reads are retried on gateway
+//! errors and lost connections, writes resent only when they provably never left (`cortex-http`).
 //!
-//! The routes per version and their sources: docs/thehive.md#api-routes.
+//! Attachments come from `/api/datastore/{hash}` on TheHive 4 and from
+//! `/api/v1/attachment/{id}/download` on TheHive 5: first with the hash `id`, and if TheHive refuses
+//! it with the attachment's `_id`, taken from the job or from a `getLog` query.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
 
-use cortex_http::{Call, Failure, HttpClient, HttpConfig, HttpUrl, SetupError, Untrusted, causes};
+use cortex_http::{Call, Failure, HttpClient, HttpConfig, HttpUrl, Untrusted, causes};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use safekeeping::Secret;
+use safekeeping::redact::preview;
 use serde_json::{Value, json};
 
-use safekeeping::redact::preview;
-
+use crate::Version;
+use crate::error::{Naming, TheHiveError};
+use crate::routes;
 use crate::view::AttachmentMeta;
 
 /// Largest attachment sent to MDR unless `attachment_max_mb` says otherwise.
 pub const DEFAULT_ATTACHMENT_MAX_MB: u64 = 100;
 const HOST_DATA_TYPES: &[&str] = &["hostname", "fqdn"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TheHiveVersion {
-    V4,
-    V5,
-}
-
-/// A version text that is neither 4, 5 nor `auto`.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown TheHive version {0:?}: expected 4, 5 or auto")]
-pub struct UnknownVersion(pub String);
-
-impl TheHiveVersion {
-    /// A configured or reported version: `4`, `5`, `v5`, `4.1.2`...; `auto` means "find out"
-    /// (`Ok(None)`).
-    pub fn parse_choice(text: &str) -> Result<Option<TheHiveVersion>, UnknownVersion> {
-        match text.trim().trim_start_matches(['v', 'V']) {
-            "auto" => Ok(None),
-            v if v.starts_with('4') => Ok(Some(TheHiveVersion::V4)),
-            v if v.starts_with('5') => Ok(Some(TheHiveVersion::V5)),
-            _ => Err(UnknownVersion(text.to_owned())),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TheHiveError {
-    #[error(transparent)]
-    Setup(#[from] SetupError),
-    #[error("the TheHive API {what} request cannot be resent")]
-    NotRepeatable { what: String },
-    #[error("TheHive API {what} answered HTTP {status}: {message}{hint}")]
-    Status { what: String, status: u16, message: String, hint: &'static str },
-    #[error(
-        "The TLS certificate of TheHive at {url} is not trusted ({detail}): set `ssl_cert` to a PEM bundle that \
-         includes the CA that signed it, or add that CA to the Cortex `cacerts` setting"
-    )]
-    Untrusted { url: String, detail: String },
-    #[error(
-        "The TLS certificate of TheHive at {url} is not trusted: it is self-signed and is not the certificate configured \
-         in `ssl_cert` or the Cortex `cacerts` setting; put the certificate TheHive presents there"
-    )]
-    NotConfigured { url: String },
-    #[error("Cannot reach TheHive at {url}: {detail}; check `thehive_url` and the network")]
-    Unreachable { url: String, detail: String },
-    #[error("TheHive API {what} answered with an unexpected body: {detail}")]
-    BadBody { what: String, detail: String },
-    #[error("The attachment {name} is larger than {limit_mb} MB (`attachment_max_mb`)")]
-    TooLarge { name: String, limit_mb: u64 },
-    #[error("Cannot store the attachment {name} in a temporary file: {reason}")]
-    Spool { name: String, reason: String },
-}
-
-/// TheHive connection settings of one job.
+/// Where TheHive is and who the client acts as.
 #[derive(Debug, Clone)]
 pub struct TheHiveSettings {
     /// Base URL without a trailing slash, e.g. `https://thehive.example:9000`.
     pub url: HttpUrl,
     pub api_key: Secret,
+    /// Sent as `X-Organisation` when set.
     pub organisation: Option<String>,
-    pub version: Option<TheHiveVersion>,
+    /// The configured version; None means "find out".
+    pub version: Option<Version>,
+    /// Largest attachment downloaded.
     pub attachment_max_bytes: u64,
 }
 
@@ -108,70 +62,116 @@ impl Drop for Spooled {
     }
 }
 
+/// How a case is resolved. TheHive 4 takes status `Resolved` with `th4_resolution` as
+/// `resolutionStatus`; on TheHive 5 the status is the resolution, `th5_status`, which an
+/// organisation may have renamed.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolution<'a> {
+    pub th4_resolution: &'a str,
+    pub th5_status: &'a str,
+    pub summary: &'a str,
+    /// `impactStatus`; `NotApplicable` when None.
+    pub impact: Option<&'a str>,
+}
+
 #[derive(Debug)]
 pub struct TheHiveClient {
-    /// Builds the requests; `layer` sends them.
-    http: Client,
-    layer: HttpClient,
+    pub(crate) http: HttpClient,
     settings: TheHiveSettings,
+    naming: &'static Naming,
+    timeout: Duration,
+    /// What the object at hand says of the version, used when none is configured.
+    hint: Option<Version>,
+    /// The version the status routes reported, asked once.
+    probed: OnceLock<Version>,
 }
 
 impl TheHiveClient {
-    /// `http`: the responders pass the MDR client's, so both trust the same anchors and proxies.
-    pub fn new(settings: TheHiveSettings, http: &HttpConfig) -> Result<TheHiveClient, TheHiveError> {
+    /// `http`: the responders pass the MDR client's (same anchors and proxies); `mdr-sync` one with
+    /// `thehive.ssl_cert` as its CA file. `naming` says how the program calls its settings.
+    pub fn new(
+        settings: TheHiveSettings,
+        http: &HttpConfig,
+        naming: &'static Naming,
+    ) -> Result<TheHiveClient, TheHiveError> {
         let layer = HttpClient::new(http)?;
-        Ok(TheHiveClient { http: layer.client().clone(), layer, settings })
+        Ok(TheHiveClient { http: layer, settings, naming, timeout: http.timeout, hint: None, probed: OnceLock::new() })
     }
 
-    /// The configured version, else the job's hint, else what `/api/v1/status` (TheHive 5's
-    /// `version`) or, when that route is missing, `/api/status` (TheHive 4's `versions.TheHive`) says.
-    pub fn version(&self, hint: Option<TheHiveVersion>) -> Result<TheHiveVersion, TheHiveError> {
-        if let Some(version) = self.settings.version.or(hint) {
+    /// Uses `hint` (from [`crate::view::Context::version_hint`], say) when no version is configured.
+    pub fn with_hint(mut self, hint: Option<Version>) -> TheHiveClient {
+        self.hint = hint;
+        self
+    }
+
+    pub fn url(&self) -> &HttpUrl {
+        &self.settings.url
+    }
+
+    /// The configured version, else the hint, else what the status routes report (in the order
+    /// of [`routes::STATUS_PROBE`], the next asked only when one answers 404 or 405).
+    pub fn version(&self) -> Result<Version, TheHiveError> {
+        if let Some(version) = self.settings.version.or(self.hint).or_else(|| self.probed.get().copied()) {
             return Ok(version);
         }
-        let status: Value = match self.json("status", self.http.get(self.url("/api/v1/status"))) {
-            Err(TheHiveError::Status { status: 404 | 405, .. }) => {
-                self.json("status", self.http.get(self.url("/api/status")))?
-            }
+        let [first, second] = routes::STATUS_PROBE;
+        let status: Value = match self.get_json("status", first) {
+            Err(TheHiveError::Status { status: 404 | 405, .. }) => self.get_json("status", second)?,
             other => other?,
         };
-        let reported = status["version"].as_str().or(status["versions"]["TheHive"].as_str()).unwrap_or("");
-        TheHiveVersion::parse_choice(reported).ok().flatten().ok_or_else(|| TheHiveError::BadBody {
-            what: "status".to_owned(),
-            detail: format!("unknown TheHive version {reported:?}; set `thehive_version`"),
-        })
+        let version = Version::from_status(&status).ok_or_else(|| TheHiveError::UnknownVersion {
+            url: self.settings.url.to_string(),
+            reported: preview(&status.to_string()),
+            naming: self.naming,
+        })?;
+        Ok(*self.probed.get_or_init(|| version))
     }
 
-    /// Downloads attachment `meta` of log `log_id` through the route of `version`.
+    /// Checks the API key with a call only a valid key may make; the login of its user.
+    pub fn current_user(&self) -> Result<String, TheHiveError> {
+        let user: Value = self.get_json("current user", &routes::current_user(self.version()?))?;
+        Ok(user["login"].as_str().or(user["_id"].as_str()).map_or_else(|| "?".to_owned(), preview))
+    }
+
+    /// Checks that TheHive defines a custom field named `name`, so cases can carry it.
+    pub fn check_case_field(&self, name: &str) -> Result<(), TheHiveError> {
+        let version = self.version()?;
+        let fields: Vec<Value> = self.get_json("custom field list", &routes::custom_fields(version))?;
+        // TheHive 4's v0 answer gives the field's name as `reference` (`name` is its display name).
+        let key = match version {
+            Version::V4 => "reference",
+            Version::V5 => "name",
+        };
+        if fields.iter().any(|f| f[key].as_str() == Some(name)) {
+            Ok(())
+        } else {
+            Err(TheHiveError::NoCustomField { name: name.to_owned(), naming: self.naming })
+        }
+    }
+
+    /// Downloads attachment `meta` of log `log_id`.
     pub fn download_attachment(
         &self,
         meta: &AttachmentMeta<'_>,
         log_id: Option<&str>,
-        version: TheHiveVersion,
     ) -> Result<Spooled, TheHiveError> {
+        if self.version()? == Version::V4 {
+            return self.spool(meta.name, &routes::datastore(meta.id));
+        }
         let what = format!("attachment download ({})", meta.name);
-        let v1 = |id: &str| self.url(&format!("/api/v1/attachment/{id}/download"));
-        let request = match version {
-            TheHiveVersion::V4 => {
-                return self.spool(meta.name, self.http.get(self.url(&format!("/api/datastore/{}", meta.id))));
-            }
-            TheHiveVersion::V5 => self.http.get(v1(meta.id)),
-        };
         // Whether TheHive 5 takes the hash is unconfirmed; its documented key is the `_id`.
-        let refused = match self.send(&what, request) {
+        let refused = match self.send_once_built(&what, Call::Read, self.get(&routes::attachment_download(meta.id))) {
             Ok(response) => return self.spool_response(meta.name, response),
             Err(err @ TheHiveError::Status { status: 400 | 404, .. }) => err,
             Err(err) => return Err(err),
         };
-        let entity_id = match meta.entity_id {
-            Some(id) => Some(id.to_owned()),
-            None => match log_id {
-                Some(log_id) => self.attachment_entity_id(log_id, meta.id)?,
-                None => None,
-            },
+        let entity_id = match (meta.entity_id, log_id) {
+            (Some(id), _) => Some(id.to_owned()),
+            (None, Some(log_id)) => self.attachment_entity_id(log_id, meta.id)?,
+            (None, None) => None,
         };
         match entity_id.filter(|e| e != meta.id) {
-            Some(entity_id) => self.spool(meta.name, self.http.get(v1(&entity_id))),
+            Some(entity_id) => self.spool(meta.name, &routes::attachment_download(&entity_id)),
             None => Err(refused),
         }
     }
@@ -179,13 +179,13 @@ impl TheHiveClient {
     /// The `_id` of the attachment with hash `hash` in log `log_id`, from a v1 `getLog` query.
     fn attachment_entity_id(&self, log_id: &str, hash: &str) -> Result<Option<String>, TheHiveError> {
         let query = json!({"query": [{"_name": "getLog", "idOrName": log_id}]});
-        let logs: Vec<Value> = self.json("log query", self.http.post(self.url("/api/v1/query")).json(&query))?;
+        let logs: Vec<Value> = self.json("log query", Call::Read, self.post(routes::QUERY).json(&query))?;
         let listed = logs.iter().filter_map(|l| l["attachments"].as_array()).flatten();
         Ok(listed.filter(|a| a["id"] == hash).find_map(|a| a["_id"].as_str()).map(str::to_owned))
     }
 
-    fn spool(&self, name: &str, request: RequestBuilder) -> Result<Spooled, TheHiveError> {
-        let response = self.send(&format!("attachment download ({name})"), request)?;
+    fn spool(&self, name: &str, path: &str) -> Result<Spooled, TheHiveError> {
+        let response = self.send_once_built(&format!("attachment download ({name})"), Call::Read, self.get(path))?;
         self.spool_response(name, response)
     }
 
@@ -202,6 +202,7 @@ impl TheHiveClient {
             TheHiveError::Unreachable {
                 url: self.settings.url.to_string(),
                 detail: format!("the download of {name} broke off: {e}"),
+                naming: self.naming,
             }
         })?;
         if size > limit {
@@ -212,143 +213,124 @@ impl TheHiveClient {
         Ok(spooled)
     }
 
-    /// Resolves the case with MDR's resolution and the summary (TheHive 4: status `Resolved` +
-    /// `resolutionStatus`; TheHive 5: the status is the resolution). `status` is the TheHive name
-    /// of MDR's resolution (an organisation may have renamed it).
-    pub fn resolve_case(
-        &self,
-        case_id: &str,
-        version: TheHiveVersion,
-        status: &str,
-        summary: &str,
-        impact: Option<&str>,
-    ) -> Result<(), TheHiveError> {
-        let impact = impact.unwrap_or("NotApplicable");
-        let (path, body) = match version {
-            TheHiveVersion::V4 => (
-                format!("/api/case/{case_id}"),
-                json!({"status": "Resolved", "resolutionStatus": status, "impactStatus": impact, "summary": summary}),
-            ),
-            TheHiveVersion::V5 => (
-                format!("/api/v1/case/{case_id}"),
-                json!({"status": status, "impactStatus": impact, "summary": summary}),
-            ),
+    /// Resolves the case (see [`Resolution`]).
+    pub fn resolve_case(&self, case_id: &str, resolution: &Resolution<'_>) -> Result<(), TheHiveError> {
+        let version = self.version()?;
+        let impact = resolution.impact.unwrap_or("NotApplicable");
+        let body = match version {
+            Version::V4 => json!({"status": "Resolved", "resolutionStatus": resolution.th4_resolution,
+                                  "impactStatus": impact, "summary": resolution.summary}),
+            Version::V5 => {
+                json!({"status": resolution.th5_status, "impactStatus": impact, "summary": resolution.summary})
+            }
         };
-        self.send("case update", self.http.patch(self.url(&path)).json(&body)).map(drop)
+        let request = self.http.client().patch(self.full_url(&routes::case(version, case_id))).json(&body);
+        self.send_once_built("case update", Call::Write, request).map(drop)
     }
 
     /// The hostname and FQDN observables of the case.
-    pub fn host_observables(&self, case_id: &str, version: TheHiveVersion) -> Result<Vec<String>, TheHiveError> {
+    pub fn host_observables(&self, case_id: &str) -> Result<Vec<String>, TheHiveError> {
         let types = json!({"_field": "dataType", "_values": HOST_DATA_TYPES});
-        let request = match version {
-            TheHiveVersion::V4 => self.http.post(self.url("/api/case/artifact/_search")).json(&json!({
+        let request = match self.version()? {
+            Version::V4 => self.post(routes::OBSERVABLE_SEARCH).json(&json!({
                 "query": {"_and": [{"_parent": {"_type": "case", "_query": {"_id": case_id}}}, {"_in": types}]},
                 "range": "all",
             })),
-            TheHiveVersion::V5 => self.http.post(self.url("/api/v1/query?name=case-observables")).json(&json!({
+            Version::V5 => self.post(routes::QUERY).query(&[("name", "case-observables")]).json(&json!({
                 "query": [{"_name": "getCase", "idOrName": case_id}, {"_name": "observables"}, {"_name": "filter", "_in": types}],
             })),
         };
-        let observables: Vec<Value> = self.json("observable search", request)?;
+        let observables: Vec<Value> = self.json("observable search", Call::Read, request)?;
         let hosts = observables.iter().filter(|o| o["dataType"].as_str().is_some_and(|t| HOST_DATA_TYPES.contains(&t)));
         Ok(hosts.filter_map(|o| o["data"].as_str()).map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect())
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn full_url(&self, path: &str) -> String {
         format!("{}{path}", self.settings.url.as_str())
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self, what: &str, request: RequestBuilder) -> Result<T, TheHiveError> {
-        let response = self.send(what, request)?;
+    pub(crate) fn get(&self, path: &str) -> RequestBuilder {
+        self.http.client().get(self.full_url(path))
+    }
+
+    pub(crate) fn post(&self, path: &str) -> RequestBuilder {
+        self.http.client().post(self.full_url(path))
+    }
+
+    pub(crate) fn get_json<T: serde::de::DeserializeOwned>(&self, what: &str, path: &str) -> Result<T, TheHiveError> {
+        self.json(what, Call::Read, self.get(path))
+    }
+
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        call: Call,
+        request: RequestBuilder,
+    ) -> Result<T, TheHiveError> {
+        let response = self.send_once_built(what, call, request)?;
         let bytes =
             response.bytes().map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: causes(&e) })?;
         serde_json::from_slice(&bytes)
             .map_err(|e| TheHiveError::BadBody { what: what.to_owned(), detail: e.to_string() })
     }
 
-    /// Sends with the API key and organisation, retried as `cortex-http` decides; any non-2xx status is an error.
-    fn send(&self, what: &str, request: RequestBuilder) -> Result<Response, TheHiveError> {
-        // GETs are reads; anything else may change the case and is resent only if it never left.
-        let method = request.try_clone().and_then(|r| r.build().ok()).map(|r| r.method().clone());
-        let call = if method == Some(reqwest::Method::GET) { Call::Read } else { Call::Write };
-        let auth = HiveAuth { api_key: &self.settings.api_key, organisation: self.settings.organisation.as_deref() };
-        send_to_thehive(&self.layer, call, &auth, |_| request.try_clone()).map_err(|failure| match failure {
-            HiveFailure::Refused { status, message } => {
-                let hint = match status {
-                    401 => " (check `thehive_api_key`)",
-                    403 => " (the API key's user lacks the permission in this organisation)",
-                    404 => " (not found: check `thehive_url` and `thehive_version`)",
-                    _ => "",
-                };
-                TheHiveError::Status { what: what.to_owned(), status, message, hint }
-            }
-            HiveFailure::Transport(failure) => self.transport_error(failure),
-            HiveFailure::NotRepeatable => TheHiveError::NotRepeatable { what: what.to_owned() },
-        })
+    /// [`TheHiveClient::send`] of a request whose body can be copied for a resend.
+    pub(crate) fn send_once_built(
+        &self,
+        what: &str,
+        call: Call,
+        request: RequestBuilder,
+    ) -> Result<Response, TheHiveError> {
+        self.send(what, call, |_| request.try_clone())
     }
-}
 
-/// Who a TheHive request is sent as.
-pub struct HiveAuth<'a> {
-    pub api_key: &'a Secret,
-    /// Sent as `X-Organisation` when set.
-    pub organisation: Option<&'a str>,
-}
-
-/// Why a TheHive request got no 2xx answer.
-#[derive(Debug)]
-pub enum HiveFailure {
-    /// TheHive answered `status`; `message` is its own explanation, shortened.
-    Refused { status: u16, message: String },
-    /// No answer came (timeout, refused or lost connection, TLS).
-    Transport(Failure),
-    /// A resend was due but `build` could not make the request again.
-    NotRepeatable,
-}
-
-/// One TheHive request, as the responders' client and `mdr-sync` both send it: with the API key
-/// and organisation, through `cortex-http`'s retry loop (a `Call::Read` is retried on gateway
-/// errors and lost connections, a `Call::Write` only when it provably never left). `build` makes
-/// the request for each attempt; `None` when it cannot be made again.
-pub fn send_to_thehive(
-    layer: &HttpClient,
-    call: Call,
-    auth: &HiveAuth<'_>,
-    mut build: impl FnMut(&Client) -> Option<RequestBuilder>,
-) -> Result<Response, HiveFailure> {
-    let mut attempts = 0;
-    let outcome = layer.execute(call, &mut attempts, |client| {
-        let request = build(client).ok_or(HiveFailure::NotRepeatable)?.bearer_auth(auth.api_key.expose());
-        Ok(match auth.organisation {
-            Some(org) => request.header("X-Organisation", org),
-            None => request,
-        })
-    })?;
-    let response = outcome.map_err(HiveFailure::Transport)?;
-    let status = response.status().as_u16();
-    if response.status().is_success() {
-        return Ok(response);
+    /// Sends with the API key and organisation through `cortex-http`'s retry loop (a `Call::Read`
+    /// is retried on gateway errors and lost connections, a `Call::Write` only when it provably
+    /// never left; a write whose answer was lost is found by the next reads). `build` makes the
+    /// request for each attempt (a multipart body cannot be replayed), None when it cannot.
+    /// Any non-2xx answer is an error.
+    pub(crate) fn send(
+        &self,
+        what: &str,
+        call: Call,
+        mut build: impl FnMut(&Client) -> Option<RequestBuilder>,
+    ) -> Result<Response, TheHiveError> {
+        let not_repeatable = || TheHiveError::NotRepeatable { what: what.to_owned() };
+        let mut attempts = 0;
+        let outcome = self.http.execute(call, &mut attempts, |client| {
+            let request = build(client).ok_or_else(not_repeatable)?.bearer_auth(self.settings.api_key.expose());
+            Ok::<_, TheHiveError>(match self.settings.organisation.as_deref() {
+                Some(org) => request.header("X-Organisation", org),
+                None => request,
+            })
+        })?;
+        let response = outcome.map_err(|failure| self.transport_error(failure))?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let text = response.text().unwrap_or_default();
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(preview))
+            .unwrap_or_else(|| if text.trim().is_empty() { "no details".to_owned() } else { preview(&text) });
+        Err(TheHiveError::Status { what: what.to_owned(), status, message, hint: self.naming.status_hint(status) })
     }
-    let text = response.text().unwrap_or_default();
-    let message = serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(preview))
-        .unwrap_or_else(|| if text.trim().is_empty() { "no details".to_owned() } else { preview(&text) });
-    Err(HiveFailure::Refused { status, message })
-}
 
-impl TheHiveClient {
     fn transport_error(&self, failure: Failure) -> TheHiveError {
-        let url = self.settings.url.to_string();
+        let (url, naming) = (self.settings.url.to_string(), self.naming);
         match failure {
-            Failure::Untrusted { reason: Untrusted::NotConfigured, .. } => TheHiveError::NotConfigured { url },
+            Failure::Untrusted { reason: Untrusted::NotConfigured, .. } => TheHiveError::NotConfigured { url, naming },
             Failure::Untrusted { detail, .. } | Failure::HandshakeRefused { detail, .. } | Failure::Tls { detail } => {
-                TheHiveError::Untrusted { url, detail }
+                TheHiveError::Untrusted { url, detail, naming }
             }
             Failure::Timeout { .. } => {
-                TheHiveError::Unreachable { url, detail: "no answer within `timeout`".to_owned() }
+                let detail = format!("no answer within {} s", self.timeout.as_secs());
+                TheHiveError::Unreachable { url, detail, naming }
             }
-            Failure::Unreachable { detail } | Failure::Lost { detail } => TheHiveError::Unreachable { url, detail },
+            Failure::Unreachable { detail } | Failure::Lost { detail } => {
+                TheHiveError::Unreachable { url, detail, naming }
+            }
         }
     }
 }

@@ -1,4 +1,6 @@
-//! Typed, read-only views of the TheHive objects a responder receives in `data`.
+//! Typed, read-only views of the TheHive objects a responder receives in `data`, and owned records
+//! of REST answers ([`CaseRef`], [`TaskRef`]). One rule says whether a case is closed
+//! ([`Case::is_closed`]), one guess what version sent an object ([`Context::version_hint`]).
 //!
 //! TheHive 4 nests parents (a task carries `case`, a log carries `case_task.case`) and writes case
 //! custom fields as `{"<name>": {"<type>": value, "order": n}}`. TheHive 5 sends `customFieldValues`
@@ -8,6 +10,18 @@
 //! Each shape and the evidence for it: docs/thehive.md#what-a-responder-receives.
 
 use serde_json::Value;
+
+use crate::Version;
+
+/// Statuses that close a case when no `stage` says otherwise (normalised: lower case, letters
+/// only): TheHive 4's `Resolved` and `Duplicated`, TheHive 5's built-in closing statuses.
+const CLOSING_STATUSES: &[&str] =
+    &["resolved", "duplicated", "truepositive", "falsepositive", "indeterminate", "other"];
+
+/// `TruePositive`, `True positive` and `TRUE_POSITIVE` are the same word.
+fn normalised(value: &str) -> String {
+    value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+}
 
 /// Why the TheHive object cannot be used; the text tells the analyst what to change.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -97,14 +111,25 @@ impl<'a> Case<'a> {
         text(self.0, "stage")
     }
 
-    /// Whether the case is closed: `stage` when TheHive sent it, else TheHive 4's `Resolved` status.
-    /// None when the job says neither (a TheHive 5 job without `stage`).
-    pub fn is_closed(&self) -> Option<bool> {
-        match (self.stage(), self.status()) {
-            (Some(stage), _) => Some(stage.eq_ignore_ascii_case("Closed")),
-            (None, Some(status)) if self.extended_status().is_none() => Some(status.eq_ignore_ascii_case("Resolved")),
-            _ => None,
+    /// Whether the case is closed, the one rule of both programs: TheHive 5's `stage` (`Closed`)
+    /// when the case carries it; else a closing status in `status` or `extendedStatus`: TheHive 4's
+    /// `Resolved` (or `Duplicated`), TheHive 5's built-in closing statuses, or one of `renamed`
+    /// (statuses an organisation gave its resolutions, as configured). Spelling and case of the
+    /// built-in names do not matter (`True positive` is `TruePositive`).
+    pub fn is_closed(&self, renamed: &[&str]) -> bool {
+        if let Some(stage) = self.stage() {
+            return stage.eq_ignore_ascii_case("Closed");
         }
+        let closing = |status: &str| {
+            CLOSING_STATUSES.contains(&normalised(status).as_str())
+                || renamed.iter().any(|r| r.trim().eq_ignore_ascii_case(status))
+        };
+        self.status().is_some_and(closing) || self.extended_status().is_some_and(closing)
+    }
+
+    /// What the case says of its TheHive version (see [`Version::guess_from_case`]).
+    pub fn version_hint(&self) -> Option<Version> {
+        Version::guess_from_case(self.0)
     }
 
     pub fn summary(&self) -> Option<&'a str> {
@@ -329,6 +354,70 @@ impl<'a> Context<'a> {
     }
 }
 
+impl Context<'_> {
+    /// What the job says of its TheHive version: the case's hint, else the log's.
+    pub fn version_hint(&self) -> Option<Version> {
+        self.case.version_hint().or_else(|| self.log.and_then(|log| Version::guess_from_log(log.0)))
+    }
+}
+
+/// A case as a REST answer gave it, owned: its ids at hand, the rest through [`CaseRef::view`].
+#[derive(Debug, Clone)]
+pub struct CaseRef {
+    pub id: String,
+    /// The number shown in TheHive.
+    pub number: Option<i64>,
+    value: Value,
+}
+
+impl CaseRef {
+    pub fn from_rest(value: Value) -> CaseRef {
+        let case = Case::new(&value);
+        let id = text(&value, "_id").or_else(|| text(&value, "id")).unwrap_or("").to_owned();
+        let number = case.number();
+        CaseRef { id, number, value }
+    }
+
+    pub fn view(&self) -> Case<'_> {
+        Case::new(&self.value)
+    }
+
+    /// [`Case::is_closed`].
+    pub fn is_closed(&self, renamed: &[&str]) -> bool {
+        self.view().is_closed(renamed)
+    }
+}
+
+/// A task as a REST answer gave it, owned.
+#[derive(Debug, Clone)]
+pub struct TaskRef {
+    pub id: String,
+    pub title: String,
+    pub group: String,
+    pub description: String,
+    pub status: String,
+}
+
+impl TaskRef {
+    pub fn from_rest(value: &Value) -> TaskRef {
+        let task = Task::new(value);
+        let owned = |v: Option<&str>| v.unwrap_or("").to_owned();
+        TaskRef {
+            id: owned(task.id()),
+            title: owned(task.title()),
+            group: owned(task.group()),
+            // Not trimmed: the description's lines are read as written.
+            description: owned(value.get("description").and_then(Value::as_str)),
+            status: owned(task.status()),
+        }
+    }
+
+    /// Neither completed nor cancelled.
+    pub fn is_open(&self) -> bool {
+        !matches!(self.status.as_str(), "Completed" | "Cancel")
+    }
+}
+
 fn parent<'a>(
     child: &'a Value,
     key: &str,
@@ -477,6 +566,53 @@ mod tests {
             assert!(err.contains(expected), "{err}");
             assert!(err.contains("link the case to an MDR incident"), "{err}");
         }
+    }
+
+    #[test]
+    fn one_closed_rule_for_every_shape() {
+        let closed = |case: Value, renamed: &[&str]| Case::new(&case).is_closed(renamed);
+        // The stage decides whatever the statuses say.
+        assert!(closed(json!({"stage": "Closed", "status": "Open"}), &[]));
+        assert!(!closed(json!({"stage": "New", "status": "Resolved"}), &[]));
+        assert!(!closed(json!({"stage": "InProgress", "extendedStatus": "TruePositive"}), &[]));
+        // TheHive 4.
+        assert!(closed(json!({"status": "Resolved", "resolutionStatus": "TruePositive"}), &[]));
+        assert!(closed(json!({"status": "Duplicated"}), &[]));
+        assert!(!closed(json!({"status": "Open"}), &[]));
+        // TheHive 5 without a stage: the built-in closing statuses, however spelled, and the renamed ones.
+        for status in ["TruePositive", "False positive", "INDETERMINATE", "Other", "Duplicated"] {
+            assert!(closed(json!({"status": status}), &[]), "{status}");
+            assert!(closed(json!({"status": "Open", "extendedStatus": status}), &[]), "{status}");
+        }
+        for status in ["New", "InProgress", "Escalated"] {
+            assert!(!closed(json!({"status": status}), &[]), "{status}");
+        }
+        assert!(closed(json!({"status": "Menace confirmee"}), &["Menace confirmee"]));
+        assert!(closed(json!({"extendedStatus": "Benign"}), &["Benign"]));
+        assert!(!closed(json!({}), &[]));
+        let rest = CaseRef::from_rest(json!({"_id": "~1", "number": 3, "stage": "Closed"}));
+        assert!(rest.is_closed(&[]) && rest.id == "~1" && rest.number == Some(3));
+    }
+
+    #[test]
+    fn the_job_tells_thehive_5_by_stage_status_or_attachment_list() {
+        let hint = |data: Value, kind: &str| {
+            Context::new(kind, &data, &[DataType::Case, DataType::TaskLog]).unwrap().version_hint()
+        };
+        assert_eq!(hint(json!({"stage": "New"}), "thehive:case"), Some(Version::V5));
+        assert_eq!(hint(json!({"caseId": 1, "status": "Open"}), "thehive:case"), None);
+        let log = json!({"attachments": [], "case_task": {"case": {"caseId": 1}}});
+        assert_eq!(hint(log, "thehive:case_task_log"), Some(Version::V5));
+        assert_eq!(hint(log_input(), "thehive:case_task_log"), None);
+    }
+
+    #[test]
+    fn tasks_from_rest_answers() {
+        let task = TaskRef::from_rest(&json!({"id": "~7", "title": "T", "group": "Response", "status": "Completed",
+                                              "description": "**ID**: x  \n"}));
+        assert_eq!((task.id.as_str(), task.group.as_str(), task.is_open()), ("~7", "Response", false));
+        assert_eq!(task.description, "**ID**: x  \n");
+        assert!(TaskRef::from_rest(&json!({"status": "InProgress"})).is_open());
     }
 
     #[test]

@@ -13,15 +13,14 @@ use serde::Serialize;
 use super::{ActionError, context, not_found_as};
 use crate::settings::Settings;
 use mdr_api::client::{Incident, MdrClient, MdrError, Resolution};
-use thehive::client::{TheHiveClient, TheHiveSettings, TheHiveVersion};
+use thehive::client::{Resolution as CaseResolution, TheHiveClient, TheHiveSettings};
 use thehive::view::{Case, DataType};
+use thehive::{Naming, TheHiveError};
 
 const CLOSED: &str = "Closed";
 /// TheHive 5 extended statuses of a case that is still being worked on.
 const OPEN_STAGES: &[&str] = &["new", "inprogress", "open"];
 const DEFAULT_RESOLUTION_FIELD: &str = "mdr-resolution";
-/// TheHive 5 statuses of a closed case besides the two MDR knows.
-const CLOSED_STAGES: &[&str] = &["indeterminate", "other", "duplicated", "resolved"];
 
 /// The action's configuration items, read and checked before anything is sent.
 #[derive(Debug)]
@@ -46,14 +45,19 @@ impl Options {
         })
     }
 
-    /// The TheHive status that closes the case: TheHive 5 organisations may rename `TruePositive`
-    /// and `FalsePositive`; TheHive 4's resolutions are fixed.
-    fn thehive_status(&self, resolution: Resolution, version: TheHiveVersion) -> &str {
+    /// The TheHive 4 resolution and TheHive 5 status that close the case: TheHive 5 organisations
+    /// may rename `TruePositive` and `FalsePositive`; TheHive 4's resolutions are fixed.
+    fn thehive_statuses(&self, resolution: Resolution) -> (&'static str, &str) {
         let (custom, default) = match resolution {
             Resolution::TruePositive => (&self.true_positive_status, "TruePositive"),
             Resolution::FalsePositive => (&self.false_positive_status, "FalsePositive"),
         };
-        custom.as_deref().filter(|_| version == TheHiveVersion::V5).unwrap_or(default)
+        (default, custom.as_deref().unwrap_or(default))
+    }
+
+    /// The renamed TheHive 5 statuses, which close a case too.
+    fn renamed_statuses(&self) -> Vec<&str> {
+        [&self.true_positive_status, &self.false_positive_status].into_iter().flatten().map(String::as_str).collect()
     }
 }
 
@@ -150,26 +154,23 @@ fn resolve_thehive_case(
     thehive: TheHiveSettings,
     closing: &Closing<'_>,
 ) -> Result<TheHiveCase, ActionError> {
-    let closed_by_status = || {
-        case.extended_status().is_some_and(|s| builtin(s).is_some() || CLOSED_STAGES.contains(&normalise(s).as_str()))
-    };
-    if case.is_closed().unwrap_or_else(closed_by_status) {
+    if case.is_closed(&closing.options.renamed_statuses()) {
         return Ok(TheHiveCase::AlreadyResolved);
     }
     let case_id = job.param("data._id").or_else(|| job.param("data.id")).and_then(|v| v.as_str()).unwrap_or("");
-    let hint = (case.extended_status().is_some() || case.stage().is_some()).then_some(TheHiveVersion::V5);
-    let failed = |e: thehive::client::TheHiveError| {
+    let failed = |e: TheHiveError| {
         ActionError::Refused(format!(
             "MDR incident {} is closed, but resolving the TheHive case failed: {e}. Run the responder again to retry: \
              MDR will not be closed twice",
             closing.incident_id
         ))
     };
-    let client = TheHiveClient::new(thehive, &closing.settings.mdr.http_config())?;
-    let version = client.version(hint).map_err(failed)?;
+    let client = TheHiveClient::new(thehive, &closing.settings.mdr.http_config(), &Naming::RESPONDER)?
+        .with_hint(case.version_hint());
+    let (th4_resolution, th5_status) = closing.options.thehive_statuses(closing.resolution);
     let impact = job.param("data.impactStatus").and_then(|v| v.as_str());
-    let status = closing.options.thehive_status(closing.resolution, version);
-    client.resolve_case(case_id, version, status, closing.summary, impact).map_err(failed)?;
+    let resolution = CaseResolution { th4_resolution, th5_status, summary: closing.summary, impact };
+    client.resolve_case(case_id, &resolution).map_err(failed)?;
     Ok(TheHiveCase::Resolved { case_id: case_id.to_owned() })
 }
 
@@ -220,7 +221,7 @@ fn resolution(case: &Case<'_>, map: &ResolutionMap, field: &str) -> Result<Resol
     let from_field = case.custom_field(field).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
     // A case whose stage is not `Closed` is open whatever its (possibly custom) status says;
     // only the custom field may then say how to close it.
-    let open_by_stage = case.stage().is_some() && case.is_closed() == Some(false);
+    let open_by_stage = case.stage().is_some() && !case.is_closed(&[]);
     let candidates = if open_by_stage {
         [None, None, from_field]
     } else {
@@ -322,9 +323,9 @@ mod tests {
         assert_eq!(resolve(case.clone(), Some("Confirmed threat:TruePositive")), Ok(Resolution::TruePositive));
         let err = resolve(case, None).unwrap_err();
         assert!(err.starts_with("The case resolution \"Confirmed threat\" has no MDR equivalent"), "{err}");
-        assert_eq!(Case::new(&json!({"stage": "Closed", "status": "Open"})).is_closed(), Some(true));
-        assert_eq!(Case::new(&json!({"stage": "New", "status": "Resolved"})).is_closed(), Some(false));
-        assert_eq!(Case::new(&json!({"status": "Resolved"})).is_closed(), Some(true));
+        assert!(Case::new(&json!({"stage": "Closed", "status": "Open"})).is_closed(&[]));
+        assert!(!Case::new(&json!({"stage": "New", "status": "Resolved"})).is_closed(&[]));
+        assert!(Case::new(&json!({"status": "Resolved"})).is_closed(&[]));
     }
 
     #[test]

@@ -21,8 +21,9 @@ use super::{ActionError, context};
 use crate::settings::Settings;
 use mdr_api::client::{Incident, MdrClient, NewIncident};
 use mdr_contract::contract::origin_marker;
-use thehive::client::{TheHiveClient, TheHiveError, TheHiveVersion};
+use thehive::client::TheHiveClient;
 use thehive::view::{Case, DataType};
+use thehive::{Naming, TheHiveError};
 
 const DEFAULT_HOSTS_FIELD: &str = "mdr-affected-hosts";
 const DEFAULT_HOST_TAG_PREFIX: &str = "host:";
@@ -226,9 +227,9 @@ fn observed_hosts(
         ActionError::Refused(format!("Nothing was created: listing the case's observables in TheHive failed: {e}"))
     };
     let case_id = job.param("data._id").or_else(|| job.param("data.id")).and_then(|v| v.as_str()).unwrap_or("");
-    let client = TheHiveClient::new(thehive, &settings.mdr.http_config())?;
-    let version = client.version(case.extended_status().map(|_| TheHiveVersion::V5)).map_err(failed)?;
-    client.host_observables(case_id, version).map_err(failed)
+    let client =
+        TheHiveClient::new(thehive, &settings.mdr.http_config(), &Naming::RESPONDER)?.with_hint(case.version_hint());
+    client.host_observables(case_id).map_err(failed)
 }
 
 /// `HOST:asset_id` for each known host, and the names MDR does not know.

@@ -16,7 +16,7 @@ use cortex_worker::Job;
 
 use crate::settings::{ConfigError, Settings};
 use mdr_api::client::MdrError;
-use thehive::client::TheHiveError;
+use thehive::TheHiveError;
 use thehive::view::{Context, DataType, ViewError};
 
 /// Why an action failed; the text becomes the job's `errorMessage`.

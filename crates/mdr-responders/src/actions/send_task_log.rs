@@ -14,8 +14,9 @@ use serde_json::Value;
 use super::{ActionError, context, not_found_as};
 use crate::settings::Settings;
 use mdr_api::client::{Comment, MdrClient, Upload};
-use thehive::client::{Spooled, TheHiveClient, TheHiveError, TheHiveSettings, TheHiveVersion};
+use thehive::client::{Spooled, TheHiveClient, TheHiveSettings};
 use thehive::view::{AttachmentMeta, DataType};
+use thehive::{Naming, TheHiveError, Version};
 
 pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
     let ctx = context(job, &[DataType::TaskLog])?;
@@ -35,11 +36,7 @@ pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
     let existing = client.list_comments(incident_id).map_err(|e| not_found_as(e, incident_id, &settings))?;
     // Every file is fetched before anything is posted: a TheHive failure sends nothing.
     let metas = log.attachments();
-    let th5_hint = ctx.case.extended_status().is_some()
-        || ctx.case.stage().is_some()
-        || job.param("data.attachments").is_some_and(|a| a.is_array());
-    let hint = th5_hint.then_some(TheHiveVersion::V5);
-    let prepared = prepare_attachments(&client, thehive, &settings, incident_id, &metas, &origin, hint)?;
+    let prepared = prepare_attachments(&client, thehive, &settings, incident_id, &metas, &origin, ctx.version_hint())?;
     let (comment, already_sent) = match origin.marker().and_then(|m| existing.into_iter().find(|c| c.text.contains(&m)))
     {
         Some(comment) => (comment, true),
@@ -138,7 +135,7 @@ fn prepare_attachments(
     incident_id: &str,
     metas: &[AttachmentMeta<'_>],
     origin: &Origin<'_>,
-    hint: Option<TheHiveVersion>,
+    hint: Option<Version>,
 ) -> Result<Vec<Prepared>, ActionError> {
     if metas.is_empty() {
         return Ok(vec![]);
@@ -153,8 +150,7 @@ fn prepare_attachments(
         None => vec![],
     };
     let limit = thehive.attachment_max_bytes;
-    let thehive = TheHiveClient::new(thehive, &settings.mdr.http_config())?;
-    let mut version = None;
+    let thehive = TheHiveClient::new(thehive, &settings.mdr.http_config(), &Naming::RESPONDER)?.with_hint(hint);
     let mut prepared = vec![];
     for meta in metas {
         let name = meta.name.to_owned();
@@ -177,11 +173,7 @@ fn prepare_attachments(
         let fetch_failed = |err: TheHiveError| {
             ActionError::Refused(format!("Nothing was sent: fetching the attachment {name} from TheHive failed: {err}"))
         };
-        let version = match version {
-            Some(v) => v,
-            None => *version.insert(thehive.version(hint).map_err(fetch_failed)?),
-        };
-        prepared.push(match thehive.download_attachment(meta, origin.log_id, version) {
+        prepared.push(match thehive.download_attachment(meta, origin.log_id) {
             Ok(spooled) => Prepared::Ready { meta_name: name, spooled },
             Err(TheHiveError::TooLarge { .. }) => too_large("larger".to_owned()),
             Err(err) => return Err(fetch_failed(err)),

@@ -118,7 +118,9 @@ fn sigterm_during_a_pass_finishes_the_current_incident_only() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("pass done: 1 incident(s) handled, 0 failed; stopped before the next incident"),
+        stderr.contains(
+            "pass done: 1 incident(s) handled, 0 parked retried, 0 failed, 0 parked; stopped before the next incident"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("created case"), "the current incident was finished: {stderr}");
@@ -252,4 +254,41 @@ fn check_trusts_a_pinned_self_signed_thehive_certificate_and_refuses_another() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("TheHive"), "{stderr}");
+}
+
+#[test]
+fn check_needs_the_incident_field_in_thehive_and_names_the_key_to_fix() {
+    for version in [TheHiveVersion::V4, TheHiveVersion::V5] {
+        let mdr = Sandbox::start(SandboxOptions::new(Seed::default_demo())).unwrap();
+        let mut options = TheHiveOptions::new(version);
+        options.custom_fields = vec!["soc-mdr-ref".to_owned()];
+        let hive = TheHiveSandbox::start(options).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);
+        let check = || Command::new(BIN).args(["--config", config.to_str().unwrap(), "--check"]).output().unwrap();
+
+        // The default field is not defined in this TheHive.
+        let out = check();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("API key accepted"), "{stderr}");
+        assert!(
+            stderr.contains("TheHive has no case custom field `mdr-incident-id` (`thehive.incident_custom_field`)"),
+            "{stderr}"
+        );
+
+        // Renamed in config.yml to the field TheHive has.
+        let yaml = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(&config, yaml.replace("thehive:\n", "thehive:\n  incident_custom_field: soc-mdr-ref\n"))
+            .unwrap();
+        let out = check();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("TheHive case custom field `soc-mdr-ref` exists"), "{stderr}");
+        assert_eq!(
+            hive.journal().iter().filter(|e| !e.endpoint.starts_with("GET")).count(),
+            0,
+            "--check writes nothing"
+        );
+    }
 }

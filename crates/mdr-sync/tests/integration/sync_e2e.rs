@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use mdr_sync::config::SyncConfig;
 use mdr_sync::sync::{Summary, pass};
-use mdr_sync::thehive::TheHive;
+use mdr_sync::thehive_client;
 use serde_json::{Value, json};
 use test_support::cortex::{self, Worker, workspace_root};
 use test_support::{Fault, Sandbox, SandboxOptions, Seed, TheHiveOptions, TheHiveSandbox, TheHiveVersion};
@@ -91,7 +91,7 @@ impl World {
 
     fn pass(&self) -> Summary {
         let config = self.config();
-        pass(&config, &TheHive::new(&config.thehive).unwrap(), &AtomicBool::new(false)).unwrap()
+        pass(&config, &thehive_client(&config.thehive).unwrap(), &AtomicBool::new(false)).unwrap()
     }
 
     fn cases_of(&self, incident_id: &str) -> Vec<Value> {

@@ -104,6 +104,24 @@ fn custom_field<'a>(case: &'a Value, name: &str) -> Option<&'a Value> {
     }
 }
 
+/// The custom field names a case carries, in the map or the list shape.
+pub(super) fn custom_field_names(case: &Value) -> Vec<String> {
+    match &case["customFields"] {
+        Value::Object(map) => map.keys().cloned().collect(),
+        Value::Array(list) => list.iter().filter_map(|f| f["name"].as_str()).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The first custom field a case creation or update names that is not in `defined`.
+pub(super) fn undefined_custom_field(body: &Value, endpoint: &str, defined: &[String]) -> Option<String> {
+    let writes_case = ["POST /api/case", "POST /api/v1/case", "PATCH /api/case", "PATCH /api/v1/case"];
+    if !writes_case.contains(&endpoint) {
+        return None;
+    }
+    custom_field_names(body).into_iter().find(|name| !defined.contains(name))
+}
+
 /// A `customFields.<name>[.<type>]` or `_id` equality.
 fn field_equals(case: &Value, field: &str, value: &Value) -> bool {
     match field.strip_prefix("customFields.") {
