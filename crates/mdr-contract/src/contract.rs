@@ -1,34 +1,32 @@
 //! The conventions the responders and `mdr-sync` both write and read in TheHive and MDR: one typed
-//! owner each, with its writer and its reader side by side.
+//! owner each, with its writer and its reader side by side, so that the two halves cannot drift.
+//!
+//! A marker is recognised only where and as its writer puts it (a fixed first or last line), never
+//! anywhere in the text around it: MDR text quoted in the same message cannot forge one.
+//!
+//! | convention | writer | reader |
+//! |---|---|---|
+//! | [`ResponseTask`] (group, title, `**ID**:` first line) | mdr-sync | MDR_Approve/DeclineResponse, mdr-sync |
+//! | [`ResponseStatus::is_decided`] | MDR | mdr-sync (closes the task), the decision responders |
+//! | [`Footer`] `(sent from TheHive…)` | MDR_SendTaskLog | mdr-sync (not mirrored back), MDR_SendTaskLog (sent once) |
+//! | [`Mirrored`] `[MDR comment <id>]`… | mdr-sync | mdr-sync (written once) |
+//! | [`origin_marker`] `TheHive case id <id>)` | MDR_CreateIncident | mdr-sync, MDR_CreateIncident |
+//! | [`Quote`] `<author> wrote:` + `> ` lines | both | (people; the round trip is tested) |
+//! | [`Priority`] ↔ severity | both | both |
+//! | [`CASE_TAG`], [`DEFAULT_INCIDENT_FIELD`], [`DEFAULT_RESPONSE_GROUP`] | both | both |
 
-/// Written into the incident's description: finds it again after an unclear answer, and tells
-/// `mdr-sync` which case the incident was raised from ([`origin_case_id`]).
-pub fn origin_marker(case_id: &str) -> String {
-    format!("{ORIGIN_PREFIX}{case_id})")
-}
+mod case;
+mod footer;
+mod lines;
+mod mirrored;
+mod origin;
+mod quote;
+mod response;
 
-const ORIGIN_PREFIX: &str = "TheHive case id ";
-
-/// The TheHive case an incident was raised from by MDR_CreateIncident, read from the marker at
-/// the end of its description; `None` for an incident raised in MDR. The last marker counts: the
-/// case's own description, quoted before it, may mention another.
-pub fn origin_case_id(description: &str) -> Option<&str> {
-    let (_, rest) = description.rsplit_once(ORIGIN_PREFIX)?;
-    let id = rest.split_once(')')?.0.trim();
-    (!id.is_empty() && !id.contains(|c: char| c.is_whitespace() || "/?#".contains(c))).then_some(id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_origin_case_is_read_back_from_the_marker() {
-        let description =
-            format!("Quoting (TheHive case id ~1) here\n\n(created from TheHive case #7; {})", origin_marker("~4136"));
-        assert_eq!(origin_case_id(&description), Some("~4136"));
-        assert_eq!(origin_case_id("raised by the MDR SOC"), None);
-        assert_eq!(origin_case_id("TheHive case id )"), None);
-        assert_eq!(origin_case_id("TheHive case id ~12"), None, "a cut marker names no case");
-    }
-}
+pub use case::{CASE_TAG, DEFAULT_INCIDENT_FIELD, Priority};
+pub use footer::Footer;
+pub use lines::writable_id;
+pub use mirrored::Mirrored;
+pub use origin::{origin_case_id, origin_marker};
+pub use quote::{Quote, quote_lines};
+pub use response::{DEFAULT_RESPONSE_GROUP, ResponseIdError, ResponseStatus, ResponseTask};
