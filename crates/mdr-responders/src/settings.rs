@@ -19,7 +19,7 @@ use mdr_contract::utility_config::{UtilityConfig, UtilityConfigError};
 use safekeeping::Secret;
 use thehive::client::{DEFAULT_ATTACHMENT_MAX_MB, TheHiveSettings, TheHiveVersion};
 
-pub const DEFAULT_INCIDENT_FIELD: &str = "mdr-incident-id";
+pub use mdr_contract::contract::DEFAULT_INCIDENT_FIELD;
 const MAX_TIMEOUT_SECS: u64 = 600;
 
 /// A setting that cannot be resolved; the text names the item and where it was looked for.

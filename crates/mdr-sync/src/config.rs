@@ -8,7 +8,8 @@
 //! the start of the author name, as Python's `re.match` does). Relative paths are relative to the
 //! utility's folder, the parent of the folder holding `config.yml`, as the utility resolves them.
 //!
-//! Our keys: `thehive.version` (4, 5 or auto), `thehive.organisation`, `thehive.case_tlp`,
+//! Our keys: `thehive.incident_custom_field` and `thehive.response_task_group` (the responders'
+//! items of the same names must match), `thehive.version` (4, 5 or auto), `thehive.organisation`, `thehive.case_tlp`,
 //! `thehive.case_pap`, `thehive.resolve_cases` (default true), `thehive.resolved_status`
 //! (TheHive 5 status per resolution), `mdr_sync.console_url`, `mdr_sync.state_file`,
 //! `mdr_sync.start_time` (ms).
@@ -20,6 +21,7 @@ use cortex_http::HttpSettings;
 use cortex_http::{HttpUrl, display_safe};
 use mdr_api::MdrSettings;
 use mdr_api::settings::{DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS};
+use mdr_contract::contract::{DEFAULT_INCIDENT_FIELD, DEFAULT_RESPONSE_GROUP};
 use regex_lite::Regex;
 use safekeeping::Secret;
 use serde_json::{Map, Value};
@@ -73,6 +75,12 @@ pub struct TheHiveConfig {
     pub resolve_cases: bool,
     pub resolved: ResolvedStatuses,
     pub timeout: Duration,
+    /// `thehive.incident_custom_field`: the case custom field holding the MDR incident id; the
+    /// responders' `incident_custom_field` must name the same.
+    pub incident_field: String,
+    /// `thehive.response_task_group`: the group of Response tasks; the decision responders'
+    /// `response_task_group` must name the same.
+    pub response_group: String,
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +170,9 @@ impl Yml {
                 other: status("other", "Other"),
             },
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            incident_field: text(hive.get("incident_custom_field"))
+                .unwrap_or_else(|| DEFAULT_INCIDENT_FIELD.to_owned()),
+            response_group: text(hive.get("response_task_group")).unwrap_or_else(|| DEFAULT_RESPONSE_GROUP.to_owned()),
         };
 
         let filter = self.filter(sync_key("filter"))?;

@@ -9,6 +9,7 @@ use std::cell::Cell;
 
 use cortex_http::HttpSettings;
 use cortex_http::{Call, Failure, HttpClient, HttpConfig};
+use mdr_contract::contract::CASE_TAG;
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
@@ -18,7 +19,6 @@ use crate::config::{TheHiveConfig, VersionChoice};
 
 const PAGE: usize = 100;
 const MAX_PAGES: usize = 100;
-pub const INCIDENT_FIELD: &str = "mdr-incident-id";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
@@ -102,6 +102,8 @@ pub struct NewCase {
     pub severity: i64,
     pub tlp: i64,
     pub pap: i64,
+    /// The custom field linking the case to its incident, and the incident id.
+    pub incident_field: String,
     pub incident_id: String,
 }
 
@@ -162,17 +164,17 @@ impl TheHive {
         Ok(found)
     }
 
-    /// Every case whose `mdr-incident-id` is `incident_id`.
-    pub fn find_cases(&self, incident_id: &str) -> Result<Vec<CaseRef>, HiveError> {
+    /// Every case whose custom field `field` (`thehive.incident_custom_field`) is `incident_id`.
+    pub fn find_cases(&self, field: &str, incident_id: &str) -> Result<Vec<CaseRef>, HiveError> {
         let cases = match self.version()? {
             Version::V4 => self.search_v0(
                 "/api/case/_search",
-                json!({"_field": format!("customFields.{INCIDENT_FIELD}.string"), "_value": incident_id}),
+                json!({"_field": format!("customFields.{field}.string"), "_value": incident_id}),
             )?,
             Version::V5 => self.query_v1(
                 "cases",
                 json!([{"_name": "listCase"},
-                       {"_name": "filter", "_eq": {"_field": format!("customFields.{INCIDENT_FIELD}"), "_value": incident_id}}]),
+                       {"_name": "filter", "_eq": {"_field": format!("customFields.{field}"), "_value": incident_id}}]),
             )?,
         };
         Ok(cases.iter().map(CaseRef::from).collect())
@@ -180,12 +182,12 @@ impl TheHive {
 
     pub fn create_case(&self, case: &NewCase) -> Result<CaseRef, HiveError> {
         let (path, fields) = match self.version()? {
-            Version::V4 => ("/api/case", json!({INCIDENT_FIELD: {"string": case.incident_id, "order": 0}})),
-            Version::V5 => ("/api/v1/case", json!({INCIDENT_FIELD: case.incident_id})),
+            Version::V4 => ("/api/case", json!({&case.incident_field: {"string": case.incident_id, "order": 0}})),
+            Version::V5 => ("/api/v1/case", json!({&case.incident_field: case.incident_id})),
         };
         let body = json!({
             "title": case.title, "description": case.description, "severity": case.severity,
-            "tlp": case.tlp, "pap": case.pap, "flag": false, "tags": ["MDR"], "customFields": fields,
+            "tlp": case.tlp, "pap": case.pap, "flag": false, "tags": [CASE_TAG], "customFields": fields,
         });
         let created: Value =
             self.json("case creation", Call::Write, self.http.client().post(self.url(path)).json(&body))?;
@@ -284,15 +286,15 @@ impl TheHive {
         }
     }
 
-    /// Sets the case's `mdr-incident-id`, keeping its other custom fields: a PATCH of
-    /// `customFields` replaces them all.
-    pub fn link_case(&self, case: &Value, incident_id: &str) -> Result<(), HiveError> {
+    /// Sets the case's custom field `field` (`thehive.incident_custom_field`), keeping its other
+    /// custom fields: a PATCH of `customFields` replaces them all.
+    pub fn link_case(&self, case: &Value, field: &str, incident_id: &str) -> Result<(), HiveError> {
         let (path, fields) = match self.version()? {
             Version::V4 => {
                 let mut fields = case["customFields"].as_object().cloned().unwrap_or_default();
                 // An empty field already on the case keeps its place.
-                let order = fields.get(INCIDENT_FIELD).and_then(|f| f["order"].as_u64()).unwrap_or(fields.len() as u64);
-                fields.insert(INCIDENT_FIELD.to_owned(), json!({"string": incident_id, "order": order}));
+                let order = fields.get(field).and_then(|f| f["order"].as_u64()).unwrap_or(fields.len() as u64);
+                fields.insert(field.to_owned(), json!({"string": incident_id, "order": order}));
                 (format!("/api/case/{}", id_of(case)), Value::Object(fields))
             }
             Version::V5 => {
@@ -300,10 +302,10 @@ impl TheHive {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter(|f| f["name"] != INCIDENT_FIELD)
+                    .filter(|f| f["name"] != field)
                     .map(|f| json!({"name": f["name"], "value": f["value"]}))
                     .collect();
-                fields.push(json!({"name": INCIDENT_FIELD, "value": incident_id}));
+                fields.push(json!({"name": field, "value": incident_id}));
                 (format!("/api/v1/case/{}", id_of(case)), Value::Array(fields))
             }
         };
