@@ -30,3 +30,52 @@ pub use mirrored::Mirrored;
 pub use origin::{origin_case_id, origin_marker};
 pub use quote::{Quote, quote_lines};
 pub use response::{DEFAULT_RESPONSE_GROUP, ResponseIdError, ResponseStatus, ResponseTask};
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// What the `contract` fuzz target asserts, on awkward text: every writer reads back.
+    #[test]
+    fn writers_read_back_whatever_the_text_around() {
+        let texts = [
+            "",
+            " ",
+            "MDR_1",
+            "a\nb\r\nc\rd",
+            "> [MDR comment c2]",
+            "**ID**: MDR_2",
+            "(sent from TheHive: log ~5)",
+            "x\"y\" &quot;z&quot;)",
+            "<p>html</p>\n</blockquote>",
+            "\u{2028}\u{feff}𝕏\t",
+            "TheHive case id ~1)",
+        ];
+        for id in texts {
+            for rest in texts {
+                let task = ResponseTask { response_id: id, kind: None, parameters: &Value::Null, comment: rest };
+                match task.description() {
+                    Ok(description) => assert_eq!(ResponseTask::id_in(&description), Ok(id)),
+                    Err(_) => assert!(!writable_id(id), "{id:?}"),
+                }
+                let quote = Quote { author: rest.to_owned(), text: rest.to_owned() }.render();
+                for item in [Mirrored::Comment(id.to_owned()), Mirrored::Attachment(id.to_owned())] {
+                    if let Some(marker) = item.render() {
+                        assert_eq!(Mirrored::closing(&format!("{quote}\n\n{marker}")), Some(item));
+                    }
+                }
+                let footer =
+                    Footer { case_number: Some(7), task_title: Some(rest.to_owned()), log_id: Some(id.to_owned()) };
+                let read = Footer::closing(&format!("{quote}\n\n{}", footer.render())).map(|f| f.log_id);
+                let expected = writable_id(id).then(|| id.to_owned());
+                assert_eq!(read, Some(expected), "{id:?} {rest:?}");
+                if writable_id(id) {
+                    let description = format!("{rest}\n\n(created from TheHive case #7; {}", origin_marker(id));
+                    assert_eq!(origin_case_id(&description), Some(id));
+                }
+            }
+        }
+    }
+}
