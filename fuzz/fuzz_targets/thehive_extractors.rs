@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mdr_responders::actions::response_id;
+use mdr_contract::contract::ResponseTask;
 use thehive::view::{Case, Context, DataType};
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = ctx.case.mdr_incident_id("mdr-incident-id");
             let _ = (ctx.case.number(), ctx.case.tags(), ctx.case.summary(), ctx.case.description());
             if let Some(task) = ctx.task {
-                let _ = response_id(task.description().unwrap_or(""));
+                let _ = ResponseTask::id_in(task.description().unwrap_or(""));
             }
             if let Some(log) = ctx.log {
                 let _ = (log.message(), log.author(), log.attachment());

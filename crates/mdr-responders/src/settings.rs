@@ -20,7 +20,7 @@ use safekeeping::Secret;
 use thehive::Version;
 use thehive::client::{DEFAULT_ATTACHMENT_MAX_MB, TheHiveSettings};
 
-pub const DEFAULT_INCIDENT_FIELD: &str = "mdr-incident-id";
+pub use mdr_contract::contract::DEFAULT_INCIDENT_FIELD;
 const MAX_TIMEOUT_SECS: u64 = 600;
 
 /// A setting that cannot be resolved; the text names the item and where it was looked for.

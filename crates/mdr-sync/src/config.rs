@@ -8,8 +8,8 @@
 //! the start of the author name, as Python's `re.match` does). Relative paths are relative to the
 //! utility's folder, the parent of the folder holding `config.yml`, as the utility resolves them.
 //!
-//! Our keys: `thehive.version` (4, 5 or auto), `thehive.incident_custom_field` (default
-//! `mdr-incident-id`), `thehive.organisation`, `thehive.case_tlp`,
+//! Our keys: `thehive.incident_custom_field` and `thehive.response_task_group` (the responders'
+//! items of the same names must match), `thehive.version` (4, 5 or auto), `thehive.organisation`, `thehive.case_tlp`,
 //! `thehive.case_pap`, `thehive.resolve_cases` (default true), `thehive.resolved_status`
 //! (TheHive 5 status per resolution), `mdr_sync.console_url`, `mdr_sync.state_file`,
 //! `mdr_sync.start_time` (ms).
@@ -21,6 +21,7 @@ use cortex_http::HttpSettings;
 use cortex_http::{HttpUrl, display_safe};
 use mdr_api::MdrSettings;
 use mdr_api::settings::{DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS};
+use mdr_contract::contract::{DEFAULT_INCIDENT_FIELD, DEFAULT_RESPONSE_GROUP};
 use regex_lite::Regex;
 use safekeeping::Secret;
 use serde_json::{Map, Value};
@@ -31,8 +32,6 @@ pub const DEFAULT_MAX_INCIDENTS: usize = 100;
 pub const DEFAULT_ATTACHMENT_LIMIT: u64 = 10_000_000;
 pub const DEFAULT_CONSOLE_URL: &str = "https://mdr.kaspersky.com";
 pub const STATE_FILE_NAME: &str = ".mdr-sync-state.json";
-/// The responders' default `incident_custom_field`.
-pub const DEFAULT_INCIDENT_FIELD: &str = "mdr-incident-id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -62,14 +61,18 @@ pub struct TheHiveConfig {
     pub ssl_cert: Option<PathBuf>,
     /// None: ask TheHive.
     pub version: Option<thehive::Version>,
-    /// The case custom field holding the MDR incident id (`thehive.incident_custom_field`).
-    pub incident_field: String,
     pub organisation: Option<String>,
     pub case_tlp: i64,
     pub case_pap: i64,
     pub resolve_cases: bool,
     pub resolved: ResolvedStatuses,
     pub timeout: Duration,
+    /// `thehive.incident_custom_field`: the case custom field holding the MDR incident id; the
+    /// responders' `incident_custom_field` must name the same.
+    pub incident_field: String,
+    /// `thehive.response_task_group`: the group of Response tasks; the decision responders'
+    /// `response_task_group` must name the same.
+    pub response_group: String,
 }
 
 #[derive(Debug, Clone)]
@@ -149,8 +152,6 @@ impl Yml {
             api_key: Secret::new(api_key),
             ssl_cert: self.cert(hive.get("ssl_cert"), "thehive.ssl_cert", &mut ignored_verify_off),
             version,
-            incident_field: text(hive.get("incident_custom_field"))
-                .unwrap_or_else(|| DEFAULT_INCIDENT_FIELD.to_owned()),
             organisation: text(hive.get("organisation")),
             case_tlp: self.level("thehive.case_tlp", hive.get("case_tlp"))?,
             case_pap: self.level("thehive.case_pap", hive.get("case_pap"))?,
@@ -161,6 +162,9 @@ impl Yml {
                 other: status("other", "Other"),
             },
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            incident_field: text(hive.get("incident_custom_field"))
+                .unwrap_or_else(|| DEFAULT_INCIDENT_FIELD.to_owned()),
+            response_group: text(hive.get("response_task_group")).unwrap_or_else(|| DEFAULT_RESPONSE_GROUP.to_owned()),
         };
 
         let filter = self.filter(sync_key("filter"))?;

@@ -2,17 +2,19 @@
 //! into exactly one TheHive case, one incident at a time.
 //!
 //! Everything written to TheHive carries a marker (the case's incident custom field, `[MDR comment
-//! <id>]` in a log, `**ID**: <response id>` in a task) and is looked up before it is written, so a
-//! pass replayed after a crash or a failure writes nothing twice. A failed incident is logged and
-//! parked: the cursor moves on, and it is retried with a growing backoff (up to an hour) while the
-//! others go on.
+//! <id>]` ending a log, `**ID**: <response id>` starting a task description: `mdr_contract::contract`)
+//! and is looked up before it is written, so a pass replayed after a crash or a failure writes
+//! nothing twice. A failed incident is logged and parked: the cursor moves on, and it is retried
+//! with a growing backoff (up to an hour) while the others go on.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mdr_api::client::{Attachment, Comment, Incident, MdrResponse};
 use mdr_api::{MdrClient, MdrError};
-use mdr_contract::contract::origin_case_id;
+use mdr_contract::contract::{
+    Footer, Mirrored, Priority, Quote, ResponseStatus, ResponseTask, origin_case_id, quote_lines,
+};
 use serde_json::Value;
 // Under the names the sync's own client had, so this file's signatures stay as they were.
 use thehive::TheHiveError as HiveError;
@@ -26,11 +28,6 @@ use crate::state::{Outcome, Parked, PassLock, State, StateError, now_ms};
 
 /// The task holding the incident's comments and attachments, as the utility named it.
 pub const COMMENTS_TASK: &str = "MDR Response";
-pub const RESPONSE_GROUP: &str = "Response";
-/// What MDR_SendTaskLog appends to every comment it posts: such comments came from TheHive.
-pub const RESPONDER_MARKER: &str = "(sent from TheHive";
-/// MDR's status of a response still waiting for the customer.
-const PENDING: &str = "New";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
@@ -49,9 +46,9 @@ enum ItemError {
     #[error(transparent)]
     Hive(#[from] HiveError),
     #[error(
-        "{0} TheHive cases carry MDR incident id {1} in the incident custom field: merge them or clear the field on all but one; the incident is skipped until then"
+        "{count} TheHive cases carry {field} {incident_id}: merge them or clear the field on all but one; the incident is skipped until then"
     )]
-    Duplicates(usize, String),
+    Duplicates { count: usize, field: String, incident_id: String },
 }
 
 /// Parked incidents retried per pass, before the changed ones: a poison incident costs a few
@@ -200,17 +197,22 @@ fn mirror(
     let mut tasks = if created { Vec::new() } else { hive.tasks(&case.id)? };
     let comments = mdr.list_comments(&incident.incident_id)?;
     let attachments = mdr.list_attachments(&incident.incident_id)?;
-    let comments: Vec<&Comment> =
-        comments.iter().filter(|c| mirrored_author(config, c.author_name.as_deref().unwrap_or(""), &c.text)).collect();
-    let attachments: Vec<&Attachment> =
-        attachments.iter().filter(|a| mirrored_author(config, &a.author_name, &a.caption)).collect();
+    // Not what our responders posted (their footer), nor what an excluded author did.
+    let comments: Vec<&Comment> = comments
+        .iter()
+        .filter(|c| Footer::closing(&c.text).is_none() && !excluded(config, c.author_name.as_deref().unwrap_or("")))
+        .collect();
+    let attachments: Vec<&Attachment> = attachments
+        .iter()
+        .filter(|a| Footer::ending(&a.caption).is_none() && !excluded(config, &a.author_name))
+        .collect();
     if !comments.is_empty() || !attachments.is_empty() {
-        let task = comments_task(hive, &case, &mut tasks, label)?;
+        let task = comments_task(config, hive, &case, &mut tasks, label)?;
         mirror_children(config, mdr, hive, &task, &comments, &attachments, label)?;
     }
     let responses = mdr.list_responses(&incident.incident_id)?;
     for response in &responses {
-        mirror_response(hive, &case, &tasks, response, label)?;
+        mirror_response(config, hive, &case, &tasks, response, label)?;
     }
     if config.thehive.resolve_cases {
         close_case(config, hive, &case, incident, label)?;
@@ -218,9 +220,8 @@ fn mirror(
     Ok(())
 }
 
-/// Neither a comment our responders posted (their footer) nor one by an excluded author.
-fn mirrored_author(config: &SyncConfig, author: &str, text: &str) -> bool {
-    !text.contains(RESPONDER_MARKER) && !config.exclude_author.as_ref().is_some_and(|re| re.is_match(author))
+fn excluded(config: &SyncConfig, author: &str) -> bool {
+    config.exclude_author.as_ref().is_some_and(|re| re.is_match(author))
 }
 
 /// The one case carrying the incident id, created when there is none (then `true`).
@@ -230,13 +231,20 @@ fn case_for(
     incident: &Incident,
     label: &str,
 ) -> Result<(CaseRef, bool), ItemError> {
-    let mut found = hive.find_cases(&config.thehive.incident_field, &incident.incident_id)?;
+    let field = &config.thehive.incident_field;
+    let mut found = hive.find_cases(field, &incident.incident_id)?;
     match found.len() {
         0 => {}
         1 => return Ok((found.remove(0), false)),
-        n => return Err(ItemError::Duplicates(n, incident.incident_id.clone())),
+        count => {
+            return Err(ItemError::Duplicates {
+                count,
+                field: field.clone(),
+                incident_id: incident.incident_id.clone(),
+            });
+        }
     }
-    if let Some(case) = origin_case(hive, &config.thehive.incident_field, incident, label)? {
+    if let Some(case) = origin_case(hive, field, incident, label)? {
         return Ok((case, false));
     }
     let case = hive.create_case(&config.thehive.incident_field, &new_case(config, incident))?;
@@ -287,23 +295,25 @@ pub fn new_case(config: &SyncConfig, incident: &Incident) -> NewCase {
     }
     description
         .push_str(&format!("\n\n[Open in the MDR console]({}/incidents/{})", config.console_url, incident.incident_id));
-    let severity = match incident.priority.as_deref() {
-        Some("LOW") => 1,
-        Some("HIGH") => 3,
-        _ => 2,
-    };
     NewCase {
         title,
         description: description.trim_start().to_owned(),
-        severity,
+        severity: Priority::parse(incident.priority.as_deref()).severity(),
         tlp: config.thehive.case_tlp,
         pap: config.thehive.case_pap,
         incident_id: incident.incident_id.clone(),
     }
 }
 
-fn comments_task(hive: &TheHive, case: &CaseRef, tasks: &mut Vec<TaskRef>, label: &str) -> Result<TaskRef, HiveError> {
-    if let Some(task) = tasks.iter().find(|t| t.title == COMMENTS_TASK && t.group != RESPONSE_GROUP) {
+fn comments_task(
+    config: &SyncConfig,
+    hive: &TheHive,
+    case: &CaseRef,
+    tasks: &mut Vec<TaskRef>,
+    label: &str,
+) -> Result<TaskRef, HiveError> {
+    let group = &config.thehive.response_group;
+    if let Some(task) = tasks.iter().find(|t| t.title == COMMENTS_TASK && !ResponseTask::in_group(&t.group, group)) {
         return Ok(task.clone());
     }
     let task = hive.create_task(&case.id, COMMENTS_TASK, "default", "The task to communicate with the MDR team")?;
@@ -312,38 +322,25 @@ fn comments_task(hive: &TheHive, case: &CaseRef, tasks: &mut Vec<TaskRef>, label
     Ok(task)
 }
 
-pub fn comment_marker(comment_id: &str) -> String {
-    format!("[MDR comment {comment_id}]")
-}
-
-pub fn attachment_marker(attachment_id: &str) -> String {
-    format!("[MDR attachment {attachment_id}]")
-}
-
-pub fn decision_marker(response_id: &str) -> String {
-    format!("[MDR decision {response_id}]")
-}
-
-/// `<author> wrote:` and every line quoted, as the utility and the responders write comments;
-/// MDR's HTML rendering of a comment is turned back into readable text first.
-pub fn comment_log(comment: &Comment) -> String {
-    format!(
-        "{} wrote:\n{}\n\n{}",
-        author(comment.author_name.as_deref().unwrap_or("")),
-        quote(&crate::html::readable(&comment.text)),
-        comment_marker(&comment.comment_id)
-    )
+/// `<author> wrote:` and every line quoted, as the utility and the responders write comments,
+/// ending with the comment's marker; MDR's HTML rendering of a comment is turned back into
+/// readable text first. `None` when the comment's id cannot be carried by a marker.
+pub fn comment_log(comment: &Comment) -> Option<String> {
+    let marker = Mirrored::Comment(comment.comment_id.clone()).render()?;
+    let quote = Quote {
+        author: author(comment.author_name.as_deref().unwrap_or("")).to_owned(),
+        text: crate::html::readable(&comment.text),
+    };
+    Some(format!("{}\n\n{marker}", quote.render()))
 }
 
 fn author(name: &str) -> &str {
     if name.trim().is_empty() { "MDR" } else { name }
 }
 
-fn quote(text: &str) -> String {
-    let text = text.replace("\r\n", "\n");
-    let lines: Vec<String> =
-        text.trim_end().lines().map(|l| if l.trim().is_empty() { ">".to_owned() } else { format!("> {l}") }).collect();
-    if lines.is_empty() { ">".to_owned() } else { lines.join("\n") }
+/// What the logs of a task mirror already, by the marker each ends with.
+fn mirrored_in(logs: &[String]) -> Vec<Mirrored> {
+    logs.iter().filter_map(|m| Mirrored::closing(m)).collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -356,19 +353,23 @@ fn mirror_children(
     attachments: &[&Attachment],
     label: &str,
 ) -> Result<(), ItemError> {
-    let logs = hive.log_messages(&task.id)?;
-    let logged = |marker: &str| logs.iter().any(|m| m.contains(marker));
-    let mut comments: Vec<&&Comment> = comments.iter().filter(|c| !logged(&comment_marker(&c.comment_id))).collect();
+    let logged = mirrored_in(&hive.log_messages(&task.id)?);
+    let mut comments: Vec<&&Comment> =
+        comments.iter().filter(|c| !logged.contains(&Mirrored::Comment(c.comment_id.clone()))).collect();
     comments.sort_by_key(|c| c.creation_time);
     for comment in comments {
-        hive.add_log(&task.id, &comment_log(comment), None)?;
+        let Some(message) = comment_log(comment) else {
+            log(&format!("{label}: comment id {:?} cannot be marked in a log: not mirrored", comment.comment_id));
+            continue;
+        };
+        hive.add_log(&task.id, &message, None)?;
         log(&format!(
             "{label}: comment {} by {} added as a log",
             comment.comment_id,
             author(comment.author_name.as_deref().unwrap_or(""))
         ));
     }
-    for attachment in attachments.iter().filter(|a| !logged(&attachment_marker(&a.attachment_id))) {
+    for attachment in attachments.iter().filter(|a| !logged.contains(&Mirrored::Attachment(a.attachment_id.clone()))) {
         mirror_attachment(config, mdr, hive, task, attachment, label)?;
     }
     Ok(())
@@ -388,9 +389,12 @@ fn mirror_attachment(
     let head = format!("{} attached {name} ({size} bytes)", author(&attachment.author_name));
     let caption = match attachment.caption.trim() {
         "" => String::new(),
-        caption => format!(":\n{}", quote(caption)),
+        caption => format!(":\n{}", quote_lines(caption)),
     };
-    let marker = attachment_marker(&attachment.attachment_id);
+    let Some(marker) = Mirrored::Attachment(attachment.attachment_id.clone()).render() else {
+        log(&format!("{label}: attachment id {:?} cannot be marked in a log: not mirrored", attachment.attachment_id));
+        return Ok(());
+    };
     if size > config.attachment_limit {
         let link = if attachment.link.is_empty() { String::new() } else { format!(" ({})", attachment.link) };
         let message = format!(
@@ -407,31 +411,26 @@ fn mirror_attachment(
     Ok(())
 }
 
-/// The task description MDR_ApproveResponse and MDR_DeclineResponse read (the utility's format).
-pub fn response_description(response: &MdrResponse) -> String {
-    let details = if response.parameters.is_null() { "{}".to_owned() } else { response.parameters.to_string() };
-    format!(
-        "**ID**: {}  \n**Details**: {details}  \n**Comment**: {}",
-        response.response_id,
-        response.description.as_deref().unwrap_or("")
-    )
+/// The Response task of a response as MDR_ApproveResponse and MDR_DeclineResponse read it.
+pub fn response_task(response: &MdrResponse) -> ResponseTask<'_> {
+    ResponseTask {
+        response_id: &response.response_id,
+        kind: response.kind.as_deref(),
+        parameters: &response.parameters,
+        comment: response.description.as_deref().unwrap_or(""),
+    }
 }
 
-fn names_response(task: &TaskRef, response_id: &str) -> bool {
-    task.group == RESPONSE_GROUP
-        && task
-            .description
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .windows(2)
-            .any(|w| w[0] == "**ID**:" && w[1] == response_id)
+/// Whether `task` is the Response task of `response_id`: in the Response group, naming it on the
+/// first line of its description (the rest holds MDR text, which may name any response).
+fn names_response(task: &TaskRef, group: &str, response_id: &str) -> bool {
+    ResponseTask::in_group(&task.group, group) && ResponseTask::id_in(&task.description) == Ok(response_id)
 }
 
-fn decided(response: &MdrResponse) -> bool {
-    response.status.as_deref().is_some_and(|s| !s.is_empty() && !s.eq_ignore_ascii_case(PENDING))
-}
-
+/// The response's task, created while the response is pending in MDR and closed with a log once
+/// MDR shows it decided ([`ResponseStatus::is_decided`], the rule the responders use too).
 fn mirror_response(
+    config: &SyncConfig,
     hive: &TheHive,
     case: &CaseRef,
     tasks: &[TaskRef],
@@ -439,31 +438,44 @@ fn mirror_response(
     label: &str,
 ) -> Result<(), ItemError> {
     let rid = &response.response_id;
-    let status = response.status.as_deref().unwrap_or("");
-    let task = match tasks.iter().find(|t| names_response(t, rid)) {
-        Some(task) if !task.is_open() || !decided(response) => return Ok(()),
+    let group = &config.thehive.response_group;
+    let status = ResponseStatus::parse(response.status.as_deref());
+    let task = match tasks.iter().find(|t| names_response(t, group, rid)) {
+        Some(task) if !task.is_open() || !status.is_decided() => return Ok(()),
         Some(task) => task.clone(),
         None => {
-            let title = response.kind.as_deref().filter(|k| !k.is_empty()).unwrap_or("MDR response");
-            let task = hive.create_task(&case.id, title, RESPONSE_GROUP, &response_description(response))?;
+            let new = response_task(response);
+            let description = match new.description() {
+                Ok(description) => description,
+                Err(err) => {
+                    log(&format!("{label}: no Response task for this response: {err}"));
+                    return Ok(());
+                }
+            };
+            let title = new.title();
+            let task = hive.create_task(&case.id, title, group, &description)?;
             log(&format!("{label}: created Response task \"{title}\" for response {rid}"));
-            if !decided(response) {
+            if !status.is_decided() {
                 return Ok(());
             }
             task
         }
     };
-    let marker = decision_marker(rid);
-    if !hive.log_messages(&task.id)?.iter().any(|m| m.contains(&marker)) {
+    let decided = status.as_str();
+    let item = Mirrored::Decision(rid.clone());
+    // A task typed by hand may name an id no marker can carry: it is closed without a log.
+    if let Some(marker) = item.render()
+        && !mirrored_in(&hive.log_messages(&task.id)?).contains(&item)
+    {
         let comment = match response.comment.as_deref().map(str::trim) {
             Some(c) if !c.is_empty() => format!(" (comment: {c})"),
             _ => String::new(),
         };
-        let message = format!("MDR shows this response as {status}{comment}.\n\n{marker}");
+        let message = format!("MDR shows this response as {decided}{comment}.\n\n{marker}");
         hive.add_log(&task.id, &message, None)?;
     }
     hive.close_task(&task.id)?;
-    log(&format!("{label}: response {rid} is {status} in MDR: task closed"));
+    log(&format!("{label}: response {rid} is {decided} in MDR: task closed"));
     Ok(())
 }
 
@@ -501,36 +513,46 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn task(description: String, group: &str) -> TaskRef {
+        TaskRef {
+            id: "t".to_owned(),
+            title: "RUN_SCRIPT".to_owned(),
+            group: group.to_owned(),
+            description,
+            status: "InProgress".to_owned(),
+        }
+    }
+
     #[test]
     fn texts_match_what_the_responders_read() {
         let response: MdrResponse = serde_json::from_value(json!({
             "response_id": "MDR_1",
             "type": "RUN_SCRIPT",
             "status": "New",
-            "description": "Isolate it",
+            "description": "Isolate it; unlike **ID**: MDR_2",
             "parameters": {"interpreter": "powershell"},
         }))
         .unwrap();
+        let description = response_task(&response).description().unwrap();
         assert_eq!(
-            response_description(&response),
-            "**ID**: MDR_1  \n**Details**: {\"interpreter\":\"powershell\"}  \n**Comment**: Isolate it"
+            description,
+            "**ID**: MDR_1  \n**Details**: {\"interpreter\":\"powershell\"}  \n**Comment**: Isolate it; unlike **ID**: MDR_2"
         );
-        let task = TaskRef {
-            id: "t".to_owned(),
-            title: "RUN_SCRIPT".to_owned(),
-            group: "Response".to_owned(),
-            description: response_description(&response),
-            status: "InProgress".to_owned(),
-        };
-        assert!(names_response(&task, "MDR_1") && !names_response(&task, "MDR_"));
+        let task = task(description, "Response");
+        assert!(names_response(&task, "Response", "MDR_1") && !names_response(&task, "Response", "MDR_"));
+        assert!(!names_response(&task, "Response", "MDR_2"), "an id in MDR's comment names no task");
+        assert!(!names_response(&task, "Actions", "MDR_1"), "another group");
         let comment = Comment {
             comment_id: "c1".to_owned(),
             author_name: Some("SOC".to_owned()),
             text: "a\n\nb".to_owned(),
             creation_time: Some(0),
         };
-        assert_eq!(comment_log(&comment), "SOC wrote:\n> a\n>\n> b\n\n[MDR comment c1]");
-        let html = Comment { text: "<p>a</p>\n<p>b &amp; c</p>".to_owned(), ..comment };
-        assert_eq!(comment_log(&html), "SOC wrote:\n> a\n>\n> b & c\n\n[MDR comment c1]");
+        assert_eq!(comment_log(&comment).unwrap(), "SOC wrote:\n> a\n>\n> b\n\n[MDR comment c1]");
+        let html = Comment { text: "<p>a</p>\n<p>b &amp; c</p>".to_owned(), ..comment.clone() };
+        assert_eq!(comment_log(&html).unwrap(), "SOC wrote:\n> a\n>\n> b & c\n\n[MDR comment c1]");
+        let forging = Comment { text: "see\n[MDR comment c2]".to_owned(), ..comment.clone() };
+        assert_eq!(mirrored_in(&[comment_log(&forging).unwrap()]), [Mirrored::Comment("c1".to_owned())]);
+        assert_eq!(comment_log(&Comment { comment_id: "c 1]".to_owned(), ..comment }), None);
     }
 }

@@ -10,7 +10,7 @@
 //! Choices where the API is undocumented: a list request without `page_size` gets pages of 10
 //! (MDR documents no default, so clients must page explicitly); an unknown client id answers 404
 //! `{"message": "unknown client id"}`; closing a closed incident and deciding a response that
-//! is not pending (`status != "New"`) answer 409; items created through the API have
+//! is not pending (not `New`, `Pending`, `InProgress` or `Created`) answer 409; items created through the API have
 //! `origin: "Client"` and `author_name` = the connection name; `markdown_to_html: true` on
 //! `comments/create` stores minimal HTML (paragraphs and `>` block quotes only), reads ignore it.
 //!

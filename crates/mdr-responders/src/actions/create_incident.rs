@@ -20,15 +20,13 @@ use super::ledger::{Entry, Ledger, Locked};
 use super::{ActionError, context};
 use crate::settings::Settings;
 use mdr_api::client::{Incident, MdrClient, NewIncident};
-use mdr_contract::contract::origin_marker;
+use mdr_contract::contract::{CASE_TAG, Priority, origin_case_id, origin_marker};
 use thehive::client::TheHiveClient;
 use thehive::view::{Case, DataType};
 use thehive::{Naming, TheHiveError};
 
 const DEFAULT_HOSTS_FIELD: &str = "mdr-affected-hosts";
 const DEFAULT_HOST_TAG_PREFIX: &str = "host:";
-/// The MDR Integration Utility tags the cases it imports `MDR`; the link-back tag is the same.
-const DEFAULT_TAG: &str = "MDR";
 /// Tolerated difference between this host's clock and MDR's when looking for a recent incident.
 const CLOCK_SKEW_MS: i64 = 10 * 60 * 1000;
 
@@ -76,7 +74,7 @@ pub fn create_incident(job: &Job) -> Result<Report, ActionError> {
     let client = MdrClient::new(&settings.mdr)?;
     let locked = ledger.lock()?;
     let marker = origin_marker(case_id);
-    if let Some(earlier) = earlier_incident(&client, &locked, &marker)? {
+    if let Some(earlier) = earlier_incident(&client, &locked, case_id)? {
         return link(&settings, &options, Linked::earlier(&earlier, &settings));
     }
     let (resolved, unknown) = resolve_hosts(&client, &hosts)?;
@@ -90,7 +88,7 @@ pub fn create_incident(job: &Job) -> Result<Report, ActionError> {
     let recorded = locked.record(&incident.incident_id);
     let created = Created {
         incident_number: incident.incident_number,
-        priority: priority(case.severity()),
+        priority: Priority::from_severity(case.severity()).as_str(),
         affected_hosts: &resolved,
         unknown_hosts: &unknown,
         warning: recorded.err(),
@@ -135,11 +133,11 @@ fn affected_hosts(
 
 /// The incident an earlier run created for this case, as the ledger (under its lock) or, after an
 /// unclear answer, MDR itself knows it.
-fn earlier_incident(client: &MdrClient, locked: &Locked<'_>, marker: &str) -> Result<Option<String>, ActionError> {
+fn earlier_incident(client: &MdrClient, locked: &Locked<'_>, case_id: &str) -> Result<Option<String>, ActionError> {
     match locked.read() {
         Some(Entry::Created(recorded)) => Ok(Some(recorded)),
         Some(Entry::Pending(since)) => {
-            let found = find_created(client, since, marker)?;
+            let found = find_created(client, since, case_id)?;
             if let Some(found) = &found {
                 // Only weakens the guard if it fails: the incident is linked either way.
                 let _ = locked.record(found);
@@ -165,10 +163,10 @@ fn create(client: &MdrClient, locked: &Locked<'_>, new: &NewIncident) -> Result<
     })
 }
 
-/// An incident created since `since` (ms) whose description carries the case's marker.
-fn find_created(client: &MdrClient, since: i64, marker: &str) -> Result<Option<String>, ActionError> {
+/// An incident created since `since` (ms) whose description ends with the case's origin marker.
+fn find_created(client: &MdrClient, since: i64, case_id: &str) -> Result<Option<String>, ActionError> {
     let recent = client.incidents_created_since(since - CLOCK_SKEW_MS)?;
-    let found = recent.into_iter().find(|i| i.client_description.as_deref().is_some_and(|d| d.contains(marker)));
+    let found = recent.into_iter().find(|i| i.client_description.as_deref().and_then(origin_case_id) == Some(case_id));
     Ok(found.map(|i| i.incident_id))
 }
 
@@ -177,7 +175,7 @@ fn tag_item<'a>(items: Items<'a>, item: &str) -> Result<Option<&'a str>, ActionE
     Ok(match items.text(item)? {
         Some(v) if v.eq_ignore_ascii_case("none") || v == "-" => None,
         Some(v) => Some(v),
-        None => Some(DEFAULT_TAG),
+        None => Some(CASE_TAG),
     })
 }
 
@@ -257,17 +255,8 @@ fn new_incident(case: &Case<'_>, job: &Job, hosts: &[String], marker: &str) -> N
         summary: title.to_owned(),
         client_description: format!("{}\n\n{origin}", case.description().unwrap_or(title)),
         affected_hosts: hosts.to_vec(),
-        priority: priority(case.severity()),
+        priority: Priority::from_severity(case.severity()).as_str(),
         markdown_to_html: true,
-    }
-}
-
-/// TheHive severity 1 low, 2 medium, 3 high, 4 critical; MDR has three levels.
-fn priority(severity: Option<i64>) -> &'static str {
-    match severity {
-        Some(1) => "LOW",
-        Some(3..) => "HIGH",
-        _ => "NORMAL",
     }
 }
 
@@ -353,14 +342,6 @@ fn link(settings: &Settings, options: &Options<'_>, linked: Linked<'_>) -> Resul
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn severity_maps_to_three_priorities() {
-        assert_eq!(
-            [None, Some(1), Some(2), Some(3), Some(4)].map(priority),
-            ["NORMAL", "LOW", "NORMAL", "HIGH", "HIGH"]
-        );
-    }
 
     #[test]
     fn console_links_drop_the_api_path() {

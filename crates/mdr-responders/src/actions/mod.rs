@@ -9,7 +9,7 @@ mod send_task_log;
 
 pub use close_incident::close_incident;
 pub use create_incident::create_incident;
-pub use respond::{approve_response, decline_response, respond_by_service, response_id};
+pub use respond::{approve_response, decline_response, respond_by_service};
 pub use send_task_log::send_task_log;
 
 use cortex_worker::Job;

@@ -1,6 +1,6 @@
 //! MDR_ApproveResponse / MDR_DeclineResponse: the customer's decision on a response the MDR SOC
-//! proposed, taken from the TheHive task the MDR Integration Utility created for it (group
-//! `Response`, description starting `**ID**: <response_id>`).
+//! proposed, taken from the TheHive task mdr-sync (or the MDR Integration Utility) created for it
+//! (group `Response`, description starting `**ID**: <response_id>`: `mdr_contract::contract::ResponseTask`).
 
 use cortex_worker::{Job, Operation, Report};
 use serde::Serialize;
@@ -8,9 +8,8 @@ use serde::Serialize;
 use super::{ActionError, context, not_found_as};
 use crate::settings::Settings;
 use mdr_api::client::{Decision, MdrClient, MdrError, MdrResponse};
+use mdr_contract::contract::{DEFAULT_RESPONSE_GROUP, ResponseStatus, ResponseTask};
 use thehive::view::{Context, DataType, Task};
-
-const DEFAULT_GROUP: &str = "Response";
 
 pub fn approve_response(job: &Job) -> Result<Report, ActionError> {
     respond(job, Decision::Confirmed)
@@ -36,9 +35,11 @@ pub fn respond_by_service(job: &Job) -> Result<Report, ActionError> {
 fn respond(job: &Job, decision: Decision) -> Result<Report, ActionError> {
     let ctx = context(job, &[DataType::Task, DataType::TaskLog])?;
     let task = ctx.task.ok_or(ActionError::NoData)?;
-    let group = job.items().text("response_task_group")?.unwrap_or(DEFAULT_GROUP);
+    let group = job.items().text("response_task_group")?.unwrap_or(DEFAULT_RESPONSE_GROUP);
     check_group(&task, group)?;
-    let response_id = response_id(task.description().unwrap_or(""))?;
+    let response_id = ResponseTask::id_in(task.description().unwrap_or(""))
+        .map_err(|e| ActionError::Refused(e.to_string()))?
+        .to_owned();
     let settings = Settings::from_job(job)?;
     let incident_id = ctx.case.mdr_incident_id(&settings.incident_field)?;
     let user = job.parameter_str("user");
@@ -78,9 +79,8 @@ fn verdict(ctx: &Context<'_>, response: &MdrResponse, decision: Decision) -> Res
     }
 }
 
-/// Where a response stands relative to the requested decision. Only `Confirmed` and `Declined`
-/// are known API values; the pending value is known only as a console label ("New"), so any
-/// other status is left to MDR to judge.
+/// Where a response stands relative to the requested decision: a status that is not decided
+/// ([`ResponseStatus::is_decided`], the rule mdr-sync uses too) is left to MDR to judge.
 enum Standing {
     AlreadyDecided,
     Opposite(String),
@@ -88,23 +88,18 @@ enum Standing {
 }
 
 fn standing(response: &MdrResponse, decision: Decision) -> Standing {
-    let status = response.status.as_deref().unwrap_or("").trim();
-    let opposite = match decision {
-        Decision::Confirmed => Decision::Declined,
-        Decision::Declined => Decision::Confirmed,
-    };
-    if status.eq_ignore_ascii_case(decision.api_name()) {
-        Standing::AlreadyDecided
-    } else if status.eq_ignore_ascii_case(opposite.api_name()) {
-        Standing::Opposite(status.to_owned())
-    } else {
-        Standing::Open
+    match (ResponseStatus::parse(response.status.as_deref()), decision) {
+        (status, _) if !status.is_decided() => Standing::Open,
+        (ResponseStatus::Confirmed, Decision::Confirmed) | (ResponseStatus::Declined, Decision::Declined) => {
+            Standing::AlreadyDecided
+        }
+        (status, _) => Standing::Opposite(status.as_str().to_owned()),
     }
 }
 
 fn check_group(task: &Task<'_>, expected: &str) -> Result<(), ActionError> {
     match task.group() {
-        Some(group) if group.eq_ignore_ascii_case(expected) => Ok(()),
+        Some(group) if ResponseTask::in_group(group, expected) => Ok(()),
         group => Err(ActionError::Refused(format!(
             "This task is in group {:?}, not {expected:?}: run the responder on a response task created by the MDR \
              Integration Utility (group {expected:?}, description starting with **ID**: <response id>)",
@@ -118,70 +113,6 @@ fn opposite_decision(response_id: &str, status: &str, decision: Decision) -> Act
         "MDR response {response_id} is already {status:?}, so it can no longer be {}; nothing was sent",
         decision.api_name().to_lowercase()
     ))
-}
-
-/// The response id from a task description. The utility writes `**ID**: <id>` as the first
-/// line; the first such line wins, so an `ID:` line the SOC put in the response's comment cannot
-/// make it ambiguous. Without one, a hand-written variant is accepted (`ID: <id>`, `**ID:** <id>`,
-/// `__ID__ : <id>`, the id in backticks), and two different ids there are refused. Lines in code
-/// blocks (the response parameters) are ignored.
-pub fn response_id(description: &str) -> Result<String, ActionError> {
-    let mut utility: Option<&str> = None;
-    let mut variants: Vec<&str> = Vec::new();
-    let mut in_code = false;
-    for line in description.lines() {
-        let line = line.trim();
-        if line.starts_with("```") {
-            in_code = !in_code;
-            continue;
-        }
-        if in_code {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("**ID**:")
-            && let Some(id) = id_value(rest)
-        {
-            utility = Some(id);
-            break;
-        }
-        if let Some(id) = id_on_line(line)
-            && !variants.contains(&id)
-        {
-            variants.push(id);
-        }
-    }
-    if let Some(id) = utility {
-        return Ok(id.to_owned());
-    }
-    match variants.as_slice() {
-        [id] => Ok((*id).to_owned()),
-        [] => Err(ActionError::Refused(
-            "Cannot find the MDR response id in the task description: it should start with a line \
-             `**ID**: <response id>` as the MDR Integration Utility writes it"
-                .to_owned(),
-        )),
-        [first, second, ..] => Err(ActionError::Refused(format!(
-            "The task description names more than one MDR response ({first} and {second}): start it with the line \
-             `**ID**: <response id>` of the response to decide on"
-        ))),
-    }
-}
-
-fn id_on_line(line: &str) -> Option<&str> {
-    let line = line.trim_start_matches(['-', '+', ' ']);
-    let (label, rest) = line.split_once(':')?;
-    if !label.trim_matches(['*', '_', ' ']).eq_ignore_ascii_case("id") {
-        return None;
-    }
-    id_value(rest)
-}
-
-/// The first word after the colon. Only the emphasis that closes the label (`**ID:** x`) is
-/// skipped, so an id that starts with `_` keeps it.
-fn id_value(rest: &str) -> Option<&str> {
-    let rest = rest.strip_prefix("**").or_else(|| rest.strip_prefix("__")).unwrap_or(rest);
-    let value = rest.split_whitespace().next()?.trim_matches('`');
-    (!value.is_empty()).then_some(value)
 }
 
 /// The comment MDR records with the decision: the log text when run on a log, else who decided
@@ -247,43 +178,6 @@ fn report(
 mod tests {
     use super::*;
 
-    const UTILITY: &str = "**ID**: MDR_fc51163f-00a4-4d07-826e-bb92963bc856  \n**Details**:  \n```\n{\n  \"ID\": \"x\"\n}\n```  \n**Comment**: isolate";
-
-    #[test]
-    fn reads_the_id_the_utility_writes() {
-        assert_eq!(response_id(UTILITY).unwrap(), "MDR_fc51163f-00a4-4d07-826e-bb92963bc856");
-    }
-
-    #[test]
-    fn tolerates_markdown_variants() {
-        for description in [
-            "ID: MDR_1",
-            "**ID:** MDR_1 ",
-            "__ID__ : `MDR_1`",
-            "  - **Id**:\tMDR_1 trailing",
-            "x\n**ID**: MDR_1\n**ID**: MDR_1",
-        ] {
-            assert_eq!(response_id(description).unwrap(), "MDR_1", "{description:?}");
-        }
-    }
-
-    #[test]
-    fn missing_or_ambiguous_ids_are_refused() {
-        let err = response_id("**Details**: none\nIDENTITY: x").unwrap_err().to_string();
-        assert!(err.starts_with("Cannot find the MDR response id"), "{err}");
-        let err = response_id("ID: MDR_1\nID: MDR_2").unwrap_err().to_string();
-        assert!(err.contains("more than one MDR response (MDR_1 and MDR_2)"), "{err}");
-        assert!(response_id("**ID**:   ").is_err());
-    }
-
-    #[test]
-    fn the_first_utility_line_wins_over_ids_in_the_comment() {
-        assert_eq!(response_id("**ID**: MDR_1\n**ID**: MDR_2").unwrap(), "MDR_1");
-        let with_comment =
-            "**ID**: MDR_1  \n**Details**: {}  \n**Comment**: isolate; previous\nID: MDR_0\n**ID**: MDR_9";
-        assert_eq!(response_id(with_comment).unwrap(), "MDR_1");
-    }
-
     #[test]
     fn only_a_decision_already_taken_stops_the_update() {
         let with = |status: Option<&str>| -> MdrResponse {
@@ -292,15 +186,8 @@ mod tests {
         assert!(matches!(standing(&with(Some("confirmed")), Decision::Confirmed), Standing::AlreadyDecided));
         assert!(matches!(standing(&with(Some("Declined")), Decision::Confirmed), Standing::Opposite(_)));
         assert!(matches!(standing(&with(Some("Confirmed")), Decision::Declined), Standing::Opposite(_)));
-        for open in [None, Some("New"), Some("Pending"), Some("WaitingForApproval"), Some("")] {
+        for open in [None, Some("New"), Some("Pending"), Some("InProgress"), Some("Created"), Some("")] {
             assert!(matches!(standing(&with(open), Decision::Declined), Standing::Open), "{open:?}");
         }
-    }
-
-    #[test]
-    fn a_leading_underscore_belongs_to_the_id() {
-        assert_eq!(response_id("**ID**: _a1b2  \n**Details**: x").unwrap(), "_a1b2");
-        assert_eq!(response_id("**ID:** _a1b2").unwrap(), "_a1b2");
-        assert_eq!(response_id("ID: __x").unwrap(), "__x");
     }
 }

@@ -2,8 +2,8 @@
 //! its attachments (`attachment` and `attachments[]`) an MDR attachment when the TheHive API is
 //! configured.
 //!
-//! Nothing is sent twice: the comment and each file's caption end with the log's id, and both are
-//! looked for on the incident before sending. The files are fetched from TheHive first (a TheHive
+//! Nothing is sent twice: the comment and each file's caption end with the footer naming the log
+//! (`mdr_contract::contract::Footer`), and both are looked for on the incident before sending. The files are fetched from TheHive first (a TheHive
 //! failure sends nothing), then the comment is posted, then the files uploaded; when an upload
 //! fails the error says what went through and a second click sends only what is missing.
 
@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::{ActionError, context, not_found_as};
 use crate::settings::Settings;
-use mdr_api::client::{Comment, MdrClient, Upload};
+use mdr_api::client::{Attachment, Comment, MdrClient, Upload};
+use mdr_contract::contract::{Footer, Quote, writable_id};
 use thehive::client::{Spooled, TheHiveClient, TheHiveSettings};
 use thehive::view::{AttachmentMeta, DataType};
 use thehive::{Naming, TheHiveError, Version};
@@ -27,8 +28,11 @@ pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
     let settings = Settings::from_job(job)?;
     let thehive = crate::settings::thehive_from_job(job)?;
     let incident_id = ctx.case.mdr_incident_id(&settings.incident_field)?;
-    let origin =
-        Origin { case_number: ctx.case.number(), task_title: ctx.task.and_then(|t| t.title()), log_id: log.id() };
+    let origin = Footer {
+        case_number: ctx.case.number(),
+        task_title: ctx.task.and_then(|t| t.title()).map(str::to_owned),
+        log_id: log.id().map(str::to_owned),
+    };
     let author = log.author().unwrap_or("TheHive user");
     let text = comment_text(author, message, &origin);
 
@@ -37,8 +41,7 @@ pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
     // Every file is fetched before anything is posted: a TheHive failure sends nothing.
     let metas = log.attachments();
     let prepared = prepare_attachments(&client, thehive, &settings, incident_id, &metas, &origin, ctx.version_hint())?;
-    let (comment, already_sent) = match origin.marker().and_then(|m| existing.into_iter().find(|c| c.text.contains(&m)))
-    {
+    let (comment, already_sent) = match existing.into_iter().find(|c| sent_from(&origin, &c.text, Footer::closing)) {
         Some(comment) => (comment, true),
         None => (client.create_comment(incident_id, &text)?, false),
     };
@@ -47,7 +50,7 @@ pub fn send_task_log(job: &Job) -> Result<Report, ActionError> {
     for item in prepared {
         outcomes.push(match item {
             Prepared::Ready { meta_name, spooled } => {
-                let caption = format!("{author} attached {meta_name} {}", origin.footer());
+                let caption = format!("{author} attached {meta_name} {}", origin.render());
                 let upload = Upload { incident_id, path: &spooled.path, file_name: &meta_name, caption: &caption };
                 let status = match client.upload_attachment(&upload) {
                     Ok(answer) => {
@@ -134,7 +137,7 @@ fn prepare_attachments(
     settings: &Settings,
     incident_id: &str,
     metas: &[AttachmentMeta<'_>],
-    origin: &Origin<'_>,
+    origin: &Footer,
     hint: Option<Version>,
 ) -> Result<Vec<Prepared>, ActionError> {
     if metas.is_empty() {
@@ -145,18 +148,19 @@ fn prepare_attachments(
                       responder can fetch the file from TheHive";
         return Ok(metas.iter().map(|m| Prepared::Done(Outcome::not_sent(m.name, reason.to_owned()))).collect());
     };
-    let uploaded = match origin.marker() {
-        Some(_) => client.list_attachments(incident_id)?,
-        None => vec![],
+    let uploaded = match marked(origin) {
+        true => client.list_attachments(incident_id)?,
+        false => vec![],
     };
     let limit = thehive.attachment_max_bytes;
     let thehive = TheHiveClient::new(thehive, &settings.mdr.http_config(), &Naming::RESPONDER)?.with_hint(hint);
     let mut prepared = vec![];
     for meta in metas {
         let name = meta.name.to_owned();
-        // The "nothing twice" marker, per file: its name and the log's id in the caption.
-        let done =
-            origin.marker().and_then(|m| uploaded.iter().find(|a| a.full_name == name && a.caption.contains(&m)));
+        // The "nothing twice" marker, per file: its name and the log's id in the caption's footer.
+        let done = uploaded
+            .iter()
+            .find(|a: &&Attachment| a.full_name == name && sent_from(origin, &a.caption, Footer::ending));
         if let Some(found) = done {
             let status = Status::AlreadySent { attachment_id: found.attachment_id.clone() };
             prepared.push(Prepared::Done(Outcome { name, status }));
@@ -173,7 +177,7 @@ fn prepare_attachments(
         let fetch_failed = |err: TheHiveError| {
             ActionError::Refused(format!("Nothing was sent: fetching the attachment {name} from TheHive failed: {err}"))
         };
-        prepared.push(match thehive.download_attachment(meta, origin.log_id) {
+        prepared.push(match thehive.download_attachment(meta, origin.log_id.as_deref()) {
             Ok(spooled) => Prepared::Ready { meta_name: name, spooled },
             Err(TheHiveError::TooLarge { .. }) => too_large("larger".to_owned()),
             Err(err) => return Err(fetch_failed(err)),
@@ -182,47 +186,21 @@ fn prepare_attachments(
     Ok(prepared)
 }
 
-/// Where the log came from; also the marker that recognises a comment already sent.
-struct Origin<'a> {
-    case_number: Option<i64>,
-    task_title: Option<&'a str>,
-    log_id: Option<&'a str>,
+/// Whether the footer names the log, so that what was sent from it can be found again.
+fn marked(origin: &Footer) -> bool {
+    origin.log_id.as_deref().is_some_and(writable_id)
 }
 
-impl Origin<'_> {
-    fn footer(&self) -> String {
-        let mut parts = vec![];
-        if let Some(n) = self.case_number {
-            parts.push(format!("case #{n}"));
-        }
-        if let Some(t) = self.task_title {
-            parts.push(format!("task \"{t}\""));
-        }
-        if let Some(id) = self.log_id {
-            parts.push(format!("log {id}"));
-        }
-        match parts.is_empty() {
-            true => "(sent from TheHive)".to_owned(),
-            false => format!("(sent from TheHive: {})", parts.join(", ")),
-        }
-    }
-
-    /// Survives MDR's markdown-to-HTML rendering: plain characters, no markup.
-    fn marker(&self) -> Option<String> {
-        self.log_id.map(|id| format!("log {id})"))
-    }
+/// Whether `text` (a comment, a caption) was sent from the same log: its footer, read where
+/// `footer_of` looks for it, names the log. Never without a log id.
+fn sent_from(origin: &Footer, text: &str, footer_of: fn(&str) -> Option<Footer>) -> bool {
+    marked(origin) && footer_of(text).is_some_and(|f| f.log_id == origin.log_id)
 }
 
-/// `<author> wrote:` then every line of the message quoted (the Python responder quoted only the
-/// first line, so the rest escaped the quote block), then where it came from.
-fn comment_text(author: &str, message: &str, origin: &Origin<'_>) -> String {
-    let normalized = message.replace("\r\n", "\n").replace('\r', "\n");
-    let quoted: Vec<String> = normalized
-        .trim_end()
-        .lines()
-        .map(|line| if line.trim().is_empty() { ">".to_owned() } else { format!("> {line}") })
-        .collect();
-    format!("{author} wrote:\n{}\n\n{}", quoted.join("\n"), origin.footer())
+/// `<author> wrote:` then every line of the message quoted, then where it came from.
+fn comment_text(author: &str, message: &str, origin: &Footer) -> String {
+    let quote = Quote { author: author.to_owned(), text: message.to_owned() };
+    format!("{}\n\n{}", quote.render(), origin.render())
 }
 
 /// The report's `full` object.
@@ -275,19 +253,30 @@ mod tests {
 
     #[test]
     fn every_line_is_quoted_and_the_origin_is_named() {
-        let origin = Origin { case_number: Some(17), task_title: Some("RUN_SCRIPT"), log_id: Some("~819") };
+        let origin = Footer {
+            case_number: Some(17),
+            task_title: Some("RUN_SCRIPT".to_owned()),
+            log_id: Some("~819".to_owned()),
+        };
         let text = comment_text("ana@soc", "first\r\n\nsecond  \n\n", &origin);
         assert_eq!(
             text,
             "ana@soc wrote:\n> first\n>\n> second\n\n(sent from TheHive: case #17, task \"RUN_SCRIPT\", log ~819)"
         );
-        assert_eq!(origin.marker().as_deref(), Some("log ~819)"));
+        assert!(sent_from(&origin, &text, Footer::closing));
+        let other = Footer { log_id: Some("~820".to_owned()), ..origin.clone() };
+        assert!(!sent_from(&other, &text, Footer::closing));
+        // A later comment quoting this one is not this one.
+        let quoting = format!("SOC wrote:\n{}\n\nplease check", mdr_contract::contract::quote_lines(&text));
+        assert!(!sent_from(&origin, &quoting, Footer::closing));
     }
 
     #[test]
     fn no_log_id_means_no_marker() {
-        let origin = Origin { case_number: None, task_title: None, log_id: None };
-        assert_eq!(origin.marker(), None);
-        assert_eq!(comment_text("a", "m", &origin), "a wrote:\n> m\n\n(sent from TheHive)");
+        let origin = Footer::default();
+        assert!(!marked(&origin));
+        let text = comment_text("a", "m", &origin);
+        assert_eq!(text, "a wrote:\n> m\n\n(sent from TheHive)");
+        assert!(!sent_from(&origin, &text, Footer::closing));
     }
 }

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use cortex_worker::{Job, Report};
-use mdr_responders::actions::response_id;
+use mdr_contract::contract::ResponseTask;
 use thehive::view::{Case, Context, DataType, TaskLog};
 use serde_json::{Map, Value, json};
 
@@ -180,7 +180,7 @@ fn extract(data_type: &str, data: &Value) {
             let _ = ctx.case.mdr_incident_id("mdr-incident-id");
             let _ = (ctx.case.number(), ctx.case.tags(), ctx.case.summary(), ctx.case.extended_status());
             if let Some(task) = ctx.task {
-                let _ = response_id(task.description().unwrap_or(""));
+                let _ = ResponseTask::id_in(task.description().unwrap_or(""));
             }
             if let Some(log) = ctx.log {
                 let _ = (log.message(), log.author(), log.attachment(), log.id());
@@ -191,7 +191,7 @@ fn extract(data_type: &str, data: &Value) {
     let _ = Case::new(data).custom_field("mdr-incident-id");
     let _ = TaskLog::new(data).attachment();
     if let Some(text) = data.as_str() {
-        let _ = response_id(text);
+        let _ = ResponseTask::id_in(text);
     }
 }
 
@@ -245,7 +245,7 @@ fn response_ids_from_random_text_never_panic() {
     let pieces = ["**ID**:", " ", "MDR_", "\n", "```", "`", "*", "ID", ":", "é", "\r", "-", "**", "\t", "𝕏"];
     for _ in 0..env_u64("RELIABILITY_FUZZ_CASES", 10_000) * 3 {
         let text: String = (0..rng.below(24)).map(|_| *rng.pick(&pieces)).collect();
-        if let Ok(id) = response_id(&text) {
+        if let Ok(id) = ResponseTask::id_in(&text) {
             assert!(!id.is_empty() && !id.contains('\n'), "{text:?} -> {id:?}");
         }
     }

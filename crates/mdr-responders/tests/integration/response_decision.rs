@@ -89,10 +89,15 @@ fn tasks_outside_the_group_or_without_a_clear_id_are_refused_before_any_call() {
     let message = j.run(DECIDE).assert_error();
     assert!(message.starts_with("This task is in group \"default\", not \"Response\""), "{message}");
     j.input["config"]["response_task_group"] = "default".into();
-    j.input["data"]["description"] = "ID: MDR_1\nID: MDR_2".into();
-    assert!(j.run(DECIDE).assert_error().contains("more than one MDR response (MDR_1 and MDR_2)"));
-    j.input["data"]["description"] = "no id here".into();
-    assert!(j.run(DECIDE).assert_error().starts_with("Cannot find the MDR response id in the task description"));
+    // Only the first line names the response: an id further down (MDR's comment) is none.
+    for description in ["no id here", "Isolate it\n**ID**: MDR_1", "```\n**ID**: MDR_1\n```"] {
+        j.input["data"]["description"] = description.into();
+        let message = j.run(DECIDE).assert_error();
+        assert!(
+            message.starts_with("Cannot find the MDR response id on the first line of the task description"),
+            "{message}"
+        );
+    }
     assert!(mdr.journal().is_empty());
 }
 

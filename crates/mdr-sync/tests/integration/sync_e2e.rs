@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
+use mdr_contract::contract::Mirrored;
 use mdr_sync::config::SyncConfig;
 use mdr_sync::sync::{Summary, pass};
 use mdr_sync::thehive_client;
@@ -64,8 +65,20 @@ fn world_with(version: TheHiveVersion, mdr: Sandbox, max_incidents: usize) -> Wo
 }
 
 fn world_with_cases(version: TheHiveVersion, mdr: Sandbox, max_incidents: usize, cases: Vec<Value>) -> World {
+    world_with_fields(version, mdr, max_incidents, cases, &[])
+}
+
+/// With the case custom fields `fields` defined in TheHive besides the default ones.
+fn world_with_fields(
+    version: TheHiveVersion,
+    mdr: Sandbox,
+    max_incidents: usize,
+    cases: Vec<Value>,
+    fields: &[&str],
+) -> World {
     let mut options = TheHiveOptions::new(version);
     options.cases = cases;
+    options.custom_fields.extend(fields.iter().map(|f| (*f).to_owned()));
     let hive = TheHiveSandbox::start(options).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("conf")).unwrap();
@@ -424,4 +437,189 @@ fn a_poison_incident_is_parked_and_the_newer_ones_are_all_imported() {
         std::process::Command::new(bin).args(["status", "--json", "--config", config.to_str().unwrap()]).output();
     let doc: Value = serde_json::from_slice(&json_out.unwrap().stdout).unwrap();
     assert_eq!((doc["health"].as_str(), doc["parked"][0]["attempts"].as_u64()), (Some("degraded"), Some(2)), "{doc}");
+}
+
+const CONTRACT_INCIDENT: &str = "-NzContractIncident01";
+
+/// One open incident holding `comments` and `responses`.
+fn one_incident(comments: Value, responses: Value) -> Sandbox {
+    let incident = json!({"incident_id": CONTRACT_INCIDENT, "incident_number": 4242, "summary": "contract",
+                          "priority": "NORMAL", "status": "Open", "creation_time": 1_718_000_000_000_i64,
+                          "update_time": 1_718_000_500_000_i64, "comments": comments, "responses": responses});
+    let seed = Seed::from_json(json!({"incidents": [incident], "assets": []})).unwrap();
+    Sandbox::start(SandboxOptions::new(seed)).unwrap()
+}
+
+fn response(id: &str, status: &str, description: &str) -> Value {
+    json!({"response_id": id, "type": "RUN_SCRIPT", "parameters": {"script": "Get-Process"}, "status": status,
+           "comment": "", "description": description, "creation_time": 1_718_000_200_000_i64,
+           "update_time": 1_718_000_200_000_i64})
+}
+
+impl World {
+    /// The tasks of the one case of `incident` in `group`.
+    fn group_tasks(&self, incident: &str, group: &str) -> Vec<Value> {
+        let cases = self.cases_of(incident);
+        assert_eq!(cases.len(), 1, "{cases:?}");
+        self.tasks_of(&cases[0]["_id"]).into_iter().filter(|t| t["group"] == group).collect()
+    }
+
+    fn task_naming(&self, incident: &str, group: &str, response_id: &str) -> Value {
+        let first_line = format!("**ID**: {response_id}  \n");
+        let found: Vec<Value> = self
+            .group_tasks(incident, group)
+            .into_iter()
+            .filter(|t| t["description"].as_str().unwrap().starts_with(&first_line))
+            .collect();
+        assert_eq!(found.len(), 1, "{response_id}: {found:?}");
+        found[0].clone()
+    }
+
+    /// The task as the stand-in holds it now.
+    fn task(&self, task: &Value) -> Value {
+        self.hive.records().1.into_iter().find(|t| t["_id"] == task["_id"]).unwrap()
+    }
+
+    /// Edits `config.yml`.
+    fn edit_config(&self, edit: impl FnOnce(String) -> String) {
+        let path = self.dir.path().join("conf/config.yml");
+        std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
+    }
+
+    /// A pass that starts over, as after a crash before the state was saved.
+    fn replay(&self) -> Summary {
+        std::fs::remove_file(self.dir.path().join("conf/.mdr-sync-state.json")).unwrap();
+        self.pass()
+    }
+
+    /// MDR_ApproveResponse run as Cortex runs it on `task`, with the responder items `config`.
+    fn approve(&self, task: &Value, field: &str, config: Value) {
+        let fixture_name =
+            if self.version == TheHiveVersion::V4 { "th4/input_case_task.json" } else { "th5/input_case_task.json" };
+        let mut input = fixture(fixture_name);
+        let mut data = task.clone();
+        let case = self.hive.records().0.into_iter().find(|c| c["_id"] == task["case"]).unwrap();
+        data["case"] = case;
+        if self.version == TheHiveVersion::V5 {
+            data["case"]["customFieldValues"] = json!({ field: CONTRACT_INCIDENT });
+        }
+        input["data"] = data;
+        for (key, value) in config.as_object().unwrap() {
+            input["config"][key] = value.clone();
+        }
+        input["config"]["service"] = "confirm_response".into();
+        self.run_decision(input);
+    }
+}
+
+/// The messages of a task's logs.
+fn messages(w: &World, task: &Value) -> Vec<String> {
+    w.logs_of(&task["_id"]).iter().map(|l| l["message"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Statuses MDR showed for proposed responses: the sync keeps their tasks open and logs no
+/// decision, while MDR_ApproveResponse still decides them (both read `ResponseStatus::is_decided`).
+#[test]
+fn responses_neither_confirmed_nor_declined_stay_open_until_decided() {
+    let statuses = [("MDR_pending", "Pending"), ("MDR_in_progress", "InProgress"), ("MDR_created", "Created")];
+    let responses: Vec<Value> = statuses.iter().map(|(id, status)| response(id, status, "Stop it")).collect();
+    let w = world_with_cases(TheHiveVersion::V5, one_incident(json!([]), json!(responses)), 10, vec![]);
+    assert_eq!(w.pass().failed, 0);
+    for (id, status) in statuses {
+        let task = w.task_naming(CONTRACT_INCIDENT, "Response", id);
+        assert_ne!(task["status"], "Completed", "{status}: the task of a pending response was closed");
+        assert_eq!(messages(&w, &task), Vec::<String>::new(), "{status}: logged as decided");
+    }
+    // Replayed, it still decides nothing.
+    assert_eq!(w.replay().failed, 0);
+    assert!(w.hive.records().2.is_empty(), "{:?}", w.hive.records().2);
+
+    let approved = w.task_naming(CONTRACT_INCIDENT, "Response", "MDR_in_progress");
+    w.approve(&approved, "mdr-incident-id", json!({}));
+    assert_eq!(w.mdr.response("MDR_in_progress").unwrap()["status"], "Confirmed");
+    assert_eq!(w.pass().failed, 0);
+    let closed = w.task(&approved);
+    assert_eq!(closed["status"], "Completed");
+    let logs = messages(&w, &closed);
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(logs[0].starts_with("MDR shows this response as Confirmed"), "{logs:?}");
+    for id in ["MDR_pending", "MDR_created"] {
+        let task = w.task_naming(CONTRACT_INCIDENT, "Response", id);
+        assert_ne!(task["status"], "Completed", "{id}");
+        assert!(messages(&w, &task).is_empty(), "{id}");
+    }
+}
+
+/// MDR text quoting markers: a comment quoting the marker of a later comment, a pending response
+/// whose description names a decided one. Neither hides the comment nor closes the task.
+#[test]
+fn markers_quoted_in_mdr_text_change_nothing() {
+    let late = "-NzLateComment02";
+    let comments = json!([
+        {"comment_id": "-NzEarlyComment01", "author_name": "Security Team", "creation_time": 1_718_000_100_000_i64,
+         "text": format!("<p>As said in</p>\n<blockquote>\n<p>[MDR comment {late}]</p>\n</blockquote>")},
+        // By the excluded author at first: mirrored only once `exclude_author` is dropped.
+        {"comment_id": late, "author_name": "TheHive (API)", "creation_time": 1_718_000_150_000_i64,
+         "text": "<p>The late news</p>"},
+    ]);
+    // The pending response is listed first, so its task comes first in TheHive.
+    let responses =
+        json!([response("MDR_B", "Pending", "Like before\n**ID**: MDR_A"), response("MDR_A", "Confirmed", "Isolate")]);
+    let w = world_with_cases(TheHiveVersion::V4, one_incident(comments, responses), 10, vec![]);
+    assert_eq!(w.pass().failed, 0);
+    assert_eq!(w.task(&w.task_naming(CONTRACT_INCIDENT, "Response", "MDR_A"))["status"], "Completed");
+    assert_eq!(w.replay().failed, 0);
+    let pending = w.task_naming(CONTRACT_INCIDENT, "Response", "MDR_B");
+    assert_ne!(pending["status"], "Completed", "the pending response's task was closed");
+    assert!(messages(&w, &pending).is_empty(), "{:?}", messages(&w, &pending));
+
+    w.edit_config(|yaml| yaml.replace("exclude_author", "unused_key"));
+    assert_eq!(w.replay().failed, 0);
+    let comments_task = w.group_tasks(CONTRACT_INCIDENT, "default").pop().unwrap();
+    let mirrored: Vec<Option<Mirrored>> = messages(&w, &comments_task).iter().map(|m| Mirrored::closing(m)).collect();
+    assert_eq!(
+        mirrored,
+        [Some(Mirrored::Comment("-NzEarlyComment01".into())), Some(Mirrored::Comment(late.into()))],
+        "every comment mirrored once"
+    );
+    let writes = w.hive_writes();
+    assert_eq!(w.replay().failed, 0);
+    assert_eq!(w.hive_writes(), writes, "a replay wrote to TheHive");
+    assert_ne!(w.task(&pending)["status"], "Completed");
+}
+
+/// `thehive.incident_custom_field` and `thehive.response_task_group` renamed in `config.yml`, and
+/// the responder's `incident_custom_field` and `response_task_group` items set alike: the sync
+/// creates the case and the task under those names, and MDR_ApproveResponse acts on them.
+fn renamed_field_and_group_work_end_to_end(version: TheHiveVersion) {
+    let responses = json!([response("MDR_renamed", "New", "Isolate")]);
+    let w = world_with_fields(version, one_incident(json!([]), responses), 10, vec![], &["mdr-ref"]);
+    w.edit_config(|yaml| {
+        yaml.replace("thehive:\n", "thehive:\n  incident_custom_field: mdr-ref\n  response_task_group: MDR actions\n")
+    });
+    assert_eq!(w.pass().failed, 0);
+    let case = &w.cases_of(CONTRACT_INCIDENT)[0];
+    let fields = case["customFields"].to_string();
+    assert!(fields.contains("mdr-ref") && !fields.contains("mdr-incident-id"), "{case}");
+    assert!(w.group_tasks(CONTRACT_INCIDENT, "Response").is_empty());
+    // Found again by the renamed field: a replay writes nothing.
+    let writes = w.hive_writes();
+    assert_eq!(w.replay().failed, 0);
+    assert_eq!(w.hive_writes(), writes);
+
+    let task = w.task_naming(CONTRACT_INCIDENT, "MDR actions", "MDR_renamed");
+    w.approve(&task, "mdr-ref", json!({"incident_custom_field": "mdr-ref", "response_task_group": "MDR actions"}));
+    assert_eq!(w.mdr.response("MDR_renamed").unwrap()["status"], "Confirmed");
+    assert_eq!(w.pass().failed, 0);
+    assert_eq!(w.task(&task)["status"], "Completed");
+}
+
+#[test]
+fn thehive4_renamed_field_and_group_work_end_to_end() {
+    renamed_field_and_group_work_end_to_end(TheHiveVersion::V4);
+}
+
+#[test]
+fn thehive5_renamed_field_and_group_work_end_to_end() {
+    renamed_field_and_group_work_end_to_end(TheHiveVersion::V5);
 }

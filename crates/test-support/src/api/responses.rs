@@ -6,8 +6,10 @@ use super::{Ctx, Fail, Outcome, bad_request, conflict, incident_idx, list_reply,
 use crate::ids::now_ms;
 use crate::store::Object;
 
-/// The only status a customer decision may be taken on.
-const PENDING: &str = "New";
+/// The statuses a customer decision may be taken on: the console's "New", and the others MDR has
+/// shown for proposed responses (`Pending`, `InProgress`, `Created`), which MDR_ApproveResponse
+/// confirmed there. `Confirmed`, `Declined` and anything unknown are refused (409).
+const PENDING: [&str; 4] = ["New", "Pending", "InProgress", "Created"];
 
 pub(super) fn list(body: &Object, ctx: &mut Ctx<'_>) -> Outcome {
     let idx = incident_idx(ctx, req_str(body, "incident_id")?)?;
@@ -30,7 +32,8 @@ fn pending(ctx: &Ctx<'_>, response_id: &str) -> Result<(usize, usize), Fail> {
         .store
         .find_child("responses", "response_id", response_id)
         .ok_or_else(|| not_found(format!("unknown response_id: {response_id}")))?;
-    if ctx.store.incidents[i]["responses"][r]["status"] != PENDING {
+    let status = ctx.store.incidents[i]["responses"][r]["status"].as_str().unwrap_or("");
+    if !PENDING.contains(&status) {
         return Err(conflict("response is not pending"));
     }
     Ok((i, r))
