@@ -85,11 +85,9 @@ pub(crate) fn check_keys(map: &Yaml, path: &str, known: &[&'static str]) -> Resu
     let Some(map) = map.as_mapping() else { return Ok(()) };
     for key in keys(map) {
         if !known.contains(&key.as_str()) {
-            return Err(UnknownKey {
-                key: dotted(path, &key),
-                nearest: nearest(&key, known, 2),
-                known: known.to_vec(),
-            });
+            // Refused anyway: the suggestion may reach further than a near miss at the top.
+            let nearest = nearest(&key, known, |k| 2.max(k.chars().count() / 3));
+            return Err(UnknownKey { key: dotted(path, &key), nearest, known: known.to_vec() });
         }
     }
     Ok(())
@@ -107,7 +105,7 @@ pub(crate) fn check_near_misses(
         if read.contains(&key.as_str()) || also_known.contains(&key.as_str()) {
             continue;
         }
-        if let Some(nearest) = nearest(&key, read, 2) {
+        if let Some(nearest) = nearest(&key, read, near_miss_edits) {
             return Err(UnknownKey { key, nearest: Some(nearest), known: read.to_vec() });
         }
     }
@@ -127,15 +125,15 @@ pub(crate) fn dotted(path: &str, key: &str) -> String {
     if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
 }
 
-/// The known key at most `edits` edits away (one for names under five letters, which are too
-/// short for two to mean a typo), the closest first.
-fn nearest(key: &str, known: &[&'static str], edits: usize) -> Option<&'static str> {
-    known
-        .iter()
-        .map(|k| (distance(key, k), *k))
-        .filter(|(d, k)| *d <= if k.chars().count() < 5 { 1 } else { edits })
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+/// How far a top-level key may be from a known one to count as its typo: two edits, one for
+/// names under five letters (too short for two to mean a typo: `kms` is not `kuma`).
+fn near_miss_edits(known: &str) -> usize {
+    if known.chars().count() < 5 { 1 } else { 2 }
+}
+
+/// The closest known key within `edits(known key)` edits.
+fn nearest(key: &str, known: &[&'static str], edits: impl Fn(&str) -> usize) -> Option<&'static str> {
+    known.iter().map(|k| (distance(key, k), *k)).filter(|(d, k)| *d <= edits(k)).min_by_key(|(d, _)| *d).map(|(_, k)| k)
 }
 
 /// Levenshtein distance over characters, case-insensitive.
