@@ -263,7 +263,7 @@ fn comments_from_our_responders_and_excluded_authors_are_not_mirrored_back() {
     assert_eq!(logs(), before, "the responder's comment and the excluded author's came back");
     // Without exclude_author only the comment carrying the responders' footer is left out.
     let path = w.dir.path().join("conf/config.yml");
-    let yaml = std::fs::read_to_string(&path).unwrap().replace("exclude_author", "unused_key");
+    let yaml = std::fs::read_to_string(&path).unwrap().replace("exclude_author", "# exclude_author");
     std::fs::write(&path, yaml).unwrap();
     std::fs::remove_file(w.dir.path().join("conf/.mdr-sync-state.json")).unwrap();
     assert_eq!(w.pass().failed, 0);
