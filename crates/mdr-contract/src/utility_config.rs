@@ -321,6 +321,8 @@ mod tests {
         let err = sync_error("client_id: [a]\n");
         assert!(err.contains("client_id: invalid type: sequence, expected text"), "{err}");
         assert!(sync_error("- a\n- b\n").contains("is not valid YAML: it must hold keys"));
+        let err = sync_error("mdr_sync: 5\n");
+        assert!(err.contains("mdr_sync: invalid type: integer `5`, expected a section of keys"), "{err}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub(crate) struct SyncSections {
 
 /// `mdr_sync`: the utility's incident import settings (v1.0 layout), and ours.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(expecting = "a section of keys")]
 pub struct SyncSection {
     /// The utility's pass interval; `mdr-sync` takes `--interval` instead.
     pub period: Option<Unread>,
@@ -35,6 +36,7 @@ pub struct SyncSection {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(expecting = "a section of keys")]
 pub struct SyncModules {
     pub incident: Option<IncidentModule>,
     /// The utility's asset export: not ours, any content.
@@ -43,6 +45,7 @@ pub struct SyncModules {
 
 /// `mdr_sync.modules.incident` (later utility versions).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(expecting = "a section of keys")]
 pub struct IncidentModule {
     pub enable: Option<Unread>,
     pub timeout: Option<Unread>,
@@ -57,6 +60,7 @@ pub type FilterSection = IncidentFilter;
 
 /// The `incidents/list` filters MDR documents (the utility's `get_incidents_list`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(expecting = "a section of keys")]
 pub struct IncidentFilter {
     /// The v1.0 layout: the filters one level down.
     #[serde(skip_serializing)]
@@ -115,6 +119,7 @@ impl IncidentFilter {
 
 /// `thehive`: the utility's keys and ours.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(expecting = "a section of keys")]
 pub struct HiveSection {
     pub api_url: Option<Text>,
     pub api_key: Option<Text>,
@@ -136,6 +141,7 @@ pub struct HiveSection {
 
 /// `thehive.resolved_status`: TheHive 5 case status per MDR resolution.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(expecting = "a section of keys")]
 pub struct ResolvedStatus {
     pub true_positive: Option<Text>,
     pub false_positive: Option<Text>,
