@@ -2,8 +2,9 @@
 //!
 //! Each setting comes from, in order: the Cortex configuration item of the same name (non-null,
 //! non-blank), the MDR Integration Utility's `config.yml` named by `config_path`, a built-in
-//! default. Relative paths in `config.yml` are relative to the utility's folder (the parent of
-//! the folder holding `config.yml`), as the utility itself resolves them.
+//! default. `config.yml` is read by the one reader (`mdr_contract::utility_config`): relative paths
+//! are relative to the utility's folder, as the utility itself resolves them. `mdr-token` stacks its
+//! flags instead of the Cortex items and resolves through [`resolve_mdr`] too.
 //!
 //! The utility's `config.yml` and token folder: docs/mdr-api.md#utility-configuration.
 
@@ -15,7 +16,7 @@ use cortex_worker::{ItemError, Items, Job};
 
 use mdr_api::MdrSettings;
 use mdr_api::settings::{DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS};
-use mdr_contract::utility_config::{UtilityConfig, UtilityConfigError};
+use mdr_contract::utility_config::{MdrKey, MdrLayer, Source, Sourced, UtilityConfig, UtilityConfigError};
 use safekeeping::Secret;
 use thehive::Version;
 use thehive::client::{DEFAULT_ATTACHMENT_MAX_MB, TheHiveSettings};
@@ -27,14 +28,14 @@ const MAX_TIMEOUT_SECS: u64 = 600;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "Missing configuration item `{item}`: set it in the KasperskyMDR responder configuration in Cortex, \
+        "Missing configuration item `{key}`: set it in the KasperskyMDR responder configuration in Cortex, \
          or set `config_path` to the MDR Integration Utility's config.yml (looked in: {looked_in})"
     )]
-    Missing { item: &'static str, looked_in: String },
+    Missing { key: MdrKey, looked_in: String },
     #[error(transparent)]
     Utility(#[from] UtilityConfigError),
     #[error("Configuration item `{item}` ({origin}) must be an http(s) URL such as {DEFAULT_API_URL}, got {value:?}")]
-    InvalidUrl { item: &'static str, origin: String, value: String },
+    InvalidUrl { item: &'static str, origin: Source, value: String },
     #[error("Configuration item `{item}` is needed with `{with}`: set both to use the TheHive API, or neither")]
     Incomplete { item: &'static str, with: &'static str },
     #[error("Configuration item `{item}` must be {expected}, got {value:?}")]
@@ -57,85 +58,76 @@ impl Settings {
         Settings::from_items(job.items(), http)
     }
 
-    /// From configuration items by name: a job's, or a command line's gathered into a map.
+    /// From a job's configuration items.
     pub fn from_items(items: Items<'_>, http: HttpSettings) -> Result<Settings, ConfigError> {
-        let sources = Sources::new(items)?;
-        let (api_url, origin) =
-            sources.text("api_url")?.unwrap_or_else(|| (DEFAULT_API_URL.to_owned(), "built-in default".to_owned()));
-        let mdr = MdrSettings {
-            api_url: checked_url("api_url", &origin, &api_url)?,
-            client_id: sources.required("client_id")?,
-            token_dir: sources.token_dir()?,
-            ssl_cert: sources.path("ssl_cert")?,
-            timeout: Duration::from_secs(items.whole_number("timeout", DEFAULT_TIMEOUT_SECS, 1..=MAX_TIMEOUT_SECS)?),
-            utility_config: sources.yaml.as_ref().map(|y| y.path.clone()),
-            http,
-        };
+        let utility = utility_config(items)?;
+        let timeout = Duration::from_secs(items.whole_number("timeout", DEFAULT_TIMEOUT_SECS, 1..=MAX_TIMEOUT_SECS)?);
+        let mdr = resolve_mdr(cortex_layer(items)?, utility.as_ref(), Source::Cortex, timeout, http)?;
         let incident_field = items.text("incident_custom_field")?.unwrap_or(DEFAULT_INCIDENT_FIELD).to_owned();
         Ok(Settings { mdr, incident_field })
     }
 }
 
-/// Only the token folder (`token_dir`, else the utility's), for callers that need no API settings.
-pub fn token_dir(items: Items<'_>) -> Result<PathBuf, ConfigError> {
-    Sources::new(items)?.token_dir()
+/// The MDR settings of `first` (the Cortex items, or `mdr-token`'s flags) over `config.yml` over
+/// the defaults.
+pub fn resolve_mdr(
+    first: MdrLayer,
+    utility: Option<&UtilityConfig>,
+    first_source: Source,
+    timeout: Duration,
+    http: HttpSettings,
+) -> Result<MdrSettings, ConfigError> {
+    let layer = first.or(utility.map(UtilityConfig::layer).unwrap_or_default());
+    let missing = |key| ConfigError::Missing { key, looked_in: looked_in(first_source.clone(), utility) };
+    let api_url = layer.api_url.unwrap_or_else(|| Sourced::new(DEFAULT_API_URL.to_owned(), Source::Default));
+    Ok(MdrSettings {
+        api_url: checked_url(MdrKey::ApiUrl.name(), &api_url)?,
+        client_id: layer.client_id.ok_or_else(|| missing(MdrKey::ClientId))?.value,
+        token_dir: layer.token_dir.ok_or_else(|| missing(MdrKey::TokenDir))?.value,
+        ssl_cert: layer.ssl_cert.map(|cert| cert.value),
+        timeout,
+        utility_config: utility.map(|u| u.path.clone()),
+        http,
+    })
 }
 
-/// The configuration items, then config.yml.
-struct Sources<'a> {
-    items: Items<'a>,
-    yaml: Option<UtilityConfig>,
+/// The MDR settings among a job's configuration items.
+fn cortex_layer(items: Items<'_>) -> Result<MdrLayer, ConfigError> {
+    let text = |key: MdrKey| -> Result<Option<Sourced<String>>, ConfigError> {
+        Ok(items.text(key.name())?.map(|v| Sourced::new(v.to_owned(), Source::Cortex)))
+    };
+    let path = |key| -> Result<Option<Sourced<PathBuf>>, ConfigError> {
+        Ok(text(key)?.map(|v| Sourced::new(PathBuf::from(v.value), v.source)))
+    };
+    Ok(MdrLayer {
+        api_url: text(MdrKey::ApiUrl)?,
+        client_id: text(MdrKey::ClientId)?,
+        token_dir: path(MdrKey::TokenDir)?,
+        ssl_cert: path(MdrKey::SslCert)?,
+    })
 }
 
-impl<'a> Sources<'a> {
-    fn new(items: Items<'a>) -> Result<Sources<'a>, ConfigError> {
-        let yaml = match items.text("config_path")? {
-            Some(path) => Some(UtilityConfig::load(Path::new(path))?),
-            None => None,
-        };
-        Ok(Sources { items, yaml })
-    }
-
-    /// The value and a description of where it came from.
-    fn text(&self, item: &str) -> Result<Option<(String, String)>, ConfigError> {
-        if let Some(v) = self.items.text(item)? {
-            return Ok(Some((v.to_owned(), "Cortex configuration".to_owned())));
-        }
-        let Some(yaml) = &self.yaml else { return Ok(None) };
-        Ok(yaml.text(item).map(|v| (v, yaml.path.display().to_string())))
-    }
-
-    fn path(&self, item: &str) -> Result<Option<PathBuf>, ConfigError> {
-        if let Some(v) = self.items.text(item)? {
-            return Ok(Some(PathBuf::from(v)));
-        }
-        Ok(self.yaml.as_ref().and_then(|yaml| yaml.path_text(item).map(|v| yaml.resolve(&v))))
-    }
-
-    fn token_dir(&self) -> Result<PathBuf, ConfigError> {
-        self.path("token_dir")?
-            .or_else(|| self.yaml.as_ref().map(UtilityConfig::default_token_dir))
-            .ok_or_else(|| self.missing("token_dir"))
-    }
-
-    fn required(&self, item: &'static str) -> Result<String, ConfigError> {
-        self.text(item)?.map(|(v, _)| v).ok_or_else(|| self.missing(item))
-    }
-
-    fn missing(&self, item: &'static str) -> ConfigError {
-        let mut looked_in = "Cortex configuration".to_owned();
-        if let Some(yaml) = &self.yaml {
-            looked_in.push_str(&format!(", {}", yaml.path.display()));
-        }
-        ConfigError::Missing { item, looked_in }
+/// The utility's `config.yml` when `config_path` names one.
+fn utility_config(items: Items<'_>) -> Result<Option<UtilityConfig>, ConfigError> {
+    match items.text("config_path")? {
+        Some(path) => Ok(Some(UtilityConfig::load(Path::new(path), Some("config_path"))?)),
+        None => Ok(None),
     }
 }
 
-fn checked_url(item: &'static str, origin: &str, value: &str) -> Result<HttpUrl, ConfigError> {
-    HttpUrl::parse(value).map_err(|_| ConfigError::InvalidUrl {
+fn looked_in(first: Source, utility: Option<&UtilityConfig>) -> String {
+    let mut looked_in = first.to_string();
+    if let Some(utility) = utility {
+        looked_in.push_str(&format!(", {}", utility.path.display()));
+    }
+    looked_in
+}
+
+fn checked_url(item: &'static str, value: &Sourced<String>) -> Result<HttpUrl, ConfigError> {
+    HttpUrl::parse(&value.value).map_err(|_| ConfigError::InvalidUrl {
         item,
-        origin: origin.to_owned(),
-        value: display_safe(value),
+        origin: value.source.clone(),
+        value: display_safe(&value.value),
     })
 }
 
@@ -261,6 +253,25 @@ mod tests {
         std::fs::write(&yml, "api_url: https://h/api\n").unwrap();
         let err = Settings::from_job(&job(json!({"config_path": yml.to_str().unwrap()}))).unwrap_err();
         assert!(err.to_string().contains(yml.to_str().unwrap()), "{err}");
+    }
+
+    #[test]
+    fn config_yml_is_strict_only_in_the_keys_the_responders_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf")).unwrap();
+        let yml = dir.path().join("conf/config.yml");
+        let with = |text: &str| {
+            std::fs::write(&yml, text).unwrap();
+            Settings::from_job(&job(json!({"config_path": yml.to_str().unwrap()}))).map_err(|e| e.to_string())
+        };
+        // mdr-sync's sections, typos included, and the utility's are not the responders' to judge.
+        let others = "client_id: c\nmdr-sync: {max_incident_at_time: 2}\nthehive: {organization: x, case_tlp: many}\n\
+            kuma: {api_url: x}\nlogging: {log_dir: log}\n";
+        assert_eq!(with(others).unwrap().mdr.client_id, "c");
+        let err = with("client-id: c\n").unwrap_err();
+        assert_eq!(err, format!("config_path {}: unknown key `client-id`: did you mean `client_id`?", yml.display()));
+        let err = with("client_id: c\ntoken_dir: [conf]\n").unwrap_err();
+        assert!(err.contains("token_dir: invalid type: sequence, expected text"), "{err}");
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //!
 //! Everything goes through [`TokenStore`], the code the responders use: the same lock
 //! (`.token.lock`), the same re-read once the lock is held, the same write order (refresh token,
-//! then access token, each atomically with mode 0600). Settings resolve as in a responder job (the
-//! options play the Cortex configuration items, `--config-path` the utility's `config.yml`), and
-//! TLS trusts the same certificates (system store, `ssl_cert`, `REQUESTS_CA_BUNDLE`). No token is
+//! then access token, each atomically with mode 0600). Settings resolve as in a responder job, the
+//! flags standing where the Cortex items do (over `--config-path`, the utility's `config.yml`, over
+//! the defaults), and TLS trusts the same certificates (system store, `ssl_cert`, `REQUESTS_CA_BUNDLE`). No token is
 //! ever printed: status shows presence, file mode and expiry only.
 
 use std::fs;
@@ -15,10 +15,9 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use cortex_http::HttpSettings;
-use cortex_worker::Items;
-use serde_json::{Map, Value};
+use mdr_contract::utility_config::{MdrKey, MdrLayer, Source, Sourced, UtilityConfig};
 
-use crate::settings::{self, ConfigError, Settings};
+use crate::settings::{self, ConfigError};
 use mdr_api::MdrSettings;
 use mdr_api::client::{MdrClient, MdrError};
 use mdr_api::token::{
@@ -26,8 +25,7 @@ use mdr_api::token::{
 };
 use safekeeping::Secret;
 
-/// The connection options of the command line; each one plays the Cortex configuration item of
-/// the same name.
+/// The connection options of the command line, named like the Cortex configuration items.
 #[derive(Debug, Clone, Default)]
 pub struct ToolOptions {
     pub config_path: Option<PathBuf>,
@@ -76,48 +74,61 @@ pub enum ToolError {
 impl From<ConfigError> for ToolError {
     fn from(err: ConfigError) -> Self {
         match err {
-            ConfigError::Missing { item: "client_id", .. } => {
-                ToolError::Missing { item: "client_id", flag: "client-id" }
-            }
-            ConfigError::Missing { item: "token_dir", .. } => {
-                ToolError::Missing { item: "token_dir", flag: "token-dir" }
-            }
+            ConfigError::Missing { key, .. } => ToolError::missing(key),
             other => ToolError::Config(other),
         }
     }
 }
 
+impl ToolError {
+    fn missing(key: MdrKey) -> ToolError {
+        ToolError::Missing { item: key.name(), flag: key.flag() }
+    }
+}
+
 impl ToolOptions {
-    /// The settings a responder job with these configuration items would use.
+    /// The settings a responder job with these values as configuration items would use.
     pub fn settings(&self) -> Result<MdrSettings, ToolError> {
         // The proxies come from the environment (reqwest reads them); trust adds REQUESTS_CA_BUNDLE.
         let http = HttpSettings::from_parts(None, None, std::env::var_os("REQUESTS_CA_BUNDLE"));
-        Ok(Settings::from_items(Items::new(&self.items()), http)?.mdr)
+        let timeout = std::time::Duration::from_secs(mdr_api::settings::DEFAULT_TIMEOUT_SECS);
+        let utility = self.utility_config()?;
+        Ok(settings::resolve_mdr(self.layer(), utility.as_ref(), Source::CommandLine, timeout, http)?)
     }
 
     /// Only the token folder (status needs no API settings).
     pub fn token_dir(&self) -> Result<PathBuf, ToolError> {
         // Given on the command line: config.yml is not needed, so it is not read.
-        if let Some(dir) = &self.token_dir {
-            return Ok(dir.clone());
+        if let Some(dir) = self.layer().token_dir {
+            return Ok(dir.value);
         }
-        Ok(settings::token_dir(Items::new(&self.items()))?)
+        let utility = self.utility_config()?.ok_or(ToolError::missing(MdrKey::TokenDir))?;
+        Ok(utility.token_dir)
     }
 
-    /// The options as the configuration items they play, so that precedence, `config.yml` paths
-    /// and messages are the responders'.
-    fn items(&self) -> Map<String, Value> {
-        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
-        [
-            ("config_path", path(&self.config_path)),
-            ("api_url", self.api_url.clone()),
-            ("client_id", self.client_id.clone()),
-            ("token_dir", path(&self.token_dir)),
-            ("ssl_cert", path(&self.ssl_cert)),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| Some((name.to_owned(), Value::from(value?))))
-        .collect()
+    fn utility_config(&self) -> Result<Option<UtilityConfig>, ToolError> {
+        let Some(path) = &self.config_path else { return Ok(None) };
+        let utility = UtilityConfig::load(path, Some("--config-path")).map_err(ConfigError::from)?;
+        Ok(Some(utility))
+    }
+
+    /// The flags, highest of the sources.
+    fn layer(&self) -> MdrLayer {
+        // As for an item: trimmed, and blank counts as not given.
+        let flag = |value: &Option<String>| {
+            let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
+            Some(Sourced::new(value.to_owned(), Source::CommandLine))
+        };
+        let path = |value: &Option<PathBuf>| {
+            let value = value.as_ref().filter(|v| !v.as_os_str().is_empty())?;
+            Some(Sourced::new(value.clone(), Source::CommandLine))
+        };
+        MdrLayer {
+            api_url: flag(&self.api_url),
+            client_id: flag(&self.client_id),
+            token_dir: path(&self.token_dir),
+            ssl_cert: path(&self.ssl_cert),
+        }
     }
 }
 

@@ -1,18 +1,20 @@
 //! `mdr-sync`'s configuration: the MDR Integration Utility's `config.yml` as it is, plus a few
-//! keys of our own (all optional, documented in the README).
+//! keys of our own (all optional, documented in the README), read by the one reader
+//! (`mdr_contract::utility_config::SyncFile`, which also refuses unknown keys and wrong types) and
+//! resolved here into checked values with their defaults.
 //!
 //! Utility keys read: `api_url`, `client_id`, `token_dir`, `ssl_cert`, `thehive.api_url`,
 //! `thehive.api_key`, `thehive.ssl_cert`, and under `mdr_sync` (or the later
 //! `mdr_sync.modules.incident`): `filter.incidents` (or `filter`), `max_incidents_at_time`,
 //! `download_attachments_size_limit` (bytes), `exclude_author` (a regular expression matched at
-//! the start of the author name, as Python's `re.match` does). Relative paths are relative to the
-//! utility's folder, the parent of the folder holding `config.yml`, as the utility resolves them.
+//! the start of the author name, as Python's `re.match` does).
 //!
 //! Our keys: `thehive.incident_custom_field` and `thehive.response_task_group` (the responders'
 //! items of the same names must match), `thehive.version` (4, 5 or auto), `thehive.organisation`, `thehive.case_tlp`,
 //! `thehive.case_pap`, `thehive.resolve_cases` (default true), `thehive.resolved_status`
-//! (TheHive 5 status per resolution), `mdr_sync.console_url`, `mdr_sync.state_file`,
-//! `mdr_sync.start_time` (ms).
+//! (TheHive 5 status per resolution), `thehive.incident_custom_field` and
+//! `thehive.response_task_group` (the responders' items of the same names), `mdr_sync.console_url`,
+//! `mdr_sync.state_file`, `mdr_sync.start_time` (ms).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,23 +24,24 @@ use cortex_http::{HttpUrl, display_safe};
 use mdr_api::MdrSettings;
 use mdr_api::settings::{DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS};
 use mdr_contract::contract::{DEFAULT_INCIDENT_FIELD, DEFAULT_RESPONSE_GROUP};
+use mdr_contract::utility_config::{
+    CaFile, CaSetting, SyncFile, Text, UtilityConfig, UtilityConfigError, Whole, given,
+};
 use regex_lite::Regex;
 use safekeeping::Secret;
 use serde_json::{Map, Value};
-use serde_yaml::Value as Yaml;
 
 pub const DEFAULT_MAX_INCIDENTS: usize = 100;
 /// The utility's sample config says 10 MB.
 pub const DEFAULT_ATTACHMENT_LIMIT: u64 = 10_000_000;
 pub const DEFAULT_CONSOLE_URL: &str = "https://mdr.kaspersky.com";
 pub const STATE_FILE_NAME: &str = ".mdr-sync-state.json";
+/// The responders' defaults for `incident_custom_field` and `response_task_group`.
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("Cannot read {path}: {reason}")]
-    Unreadable { path: String, reason: String },
-    #[error("{path} is not valid YAML: {reason}")]
-    InvalidYaml { path: String, reason: String },
+    #[error(transparent)]
+    File(#[from] UtilityConfigError),
     #[error("{path}: `{key}` is missing: {hint}")]
     Missing { path: String, key: &'static str, hint: &'static str },
     #[error("{path}: `{key}` must be {expected}, got {value}")]
@@ -93,107 +96,103 @@ pub struct SyncConfig {
 
 impl SyncConfig {
     pub fn load(path: &Path) -> Result<SyncConfig, ConfigError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Unreadable { path: shown.clone(), reason: e.to_string() })?;
-        let root: Yaml = serde_yaml::from_str(&text)
-            .map_err(|e| ConfigError::InvalidYaml { path: shown.clone(), reason: e.to_string() })?;
-        Yml { path: path.to_owned(), shown, root }.config()
+        let file = SyncFile::load(path)?;
+        Resolver { utility: &file.utility, shown: file.utility.file.clone() }.config(&file)
     }
 }
 
-struct Yml {
-    path: PathBuf,
+/// Turns the typed file into checked settings; errors name the file and the key.
+struct Resolver<'a> {
+    utility: &'a UtilityConfig,
     shown: String,
-    root: Yaml,
 }
 
-impl Yml {
-    fn config(&self) -> Result<SyncConfig, ConfigError> {
-        let root = &self.root;
-        let hive = root.get("thehive").unwrap_or(&Yaml::Null);
-        let sync = root.get("mdr_sync").unwrap_or(&Yaml::Null);
+impl Resolver<'_> {
+    fn config(&self, file: &SyncFile) -> Result<SyncConfig, ConfigError> {
+        let (utility, hive, sync) = (self.utility, &file.thehive, &file.mdr_sync);
         // Later utility versions moved the incident settings to `mdr_sync.modules.incident`.
-        let incident = sync.get("modules").and_then(|m| m.get("incident")).unwrap_or(&Yaml::Null);
-        let sync_key = |key: &str| incident.get(key).or_else(|| sync.get(key)).filter(|v| !v.is_null());
+        let incident = sync.modules.as_ref().and_then(|m| m.incident.clone()).unwrap_or_default();
         let mut ignored_verify_off = Vec::new();
 
-        let token_dir = self.path_of(root.get("token_dir")).unwrap_or_else(|| self.resolve("conf"));
-        let api_url = self.url("api_url", text(root.get("api_url")).as_deref().unwrap_or(DEFAULT_API_URL))?;
-        let client_id = text(root.get("client_id"))
-            .ok_or_else(|| self.missing("client_id", "copy it from the MDR console (Settings > API)"))?;
-        let ssl_cert = self.cert(root.get("ssl_cert"), "ssl_cert", &mut ignored_verify_off);
+        if utility.ssl_cert == CaFile::VerifyOffIgnored {
+            ignored_verify_off.push("ssl_cert");
+        }
         let mdr = MdrSettings {
-            api_url,
-            client_id,
-            token_dir: token_dir.clone(),
-            ssl_cert,
+            api_url: self.url("api_url", utility.api_url.as_deref().unwrap_or(DEFAULT_API_URL))?,
+            client_id: utility
+                .client_id
+                .clone()
+                .ok_or_else(|| self.missing("client_id", "copy it from the MDR console (Settings > API)"))?,
+            token_dir: utility.token_dir.clone(),
+            ssl_cert: utility.ssl_cert.path().map(Path::to_owned),
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
             // The token folder is the utility's: refresh late, as beside its token updater.
-            utility_config: Some(self.path.clone()),
+            utility_config: Some(utility.path.clone()),
             http: HttpSettings::default(),
         };
 
-        let hive_url = self.optional_url("thehive.api_url", hive.get("api_url"))?.ok_or_else(|| {
+        let hive_url = self.optional_url("thehive.api_url", &hive.api_url)?.ok_or_else(|| {
             self.missing("thehive.api_url", "the TheHive base URL, such as https://thehive.example:9000")
         })?;
-        let api_key = text(hive.get("api_key"))
+        let api_key = given(&hive.api_key)
             .ok_or_else(|| self.missing("thehive.api_key", "an API key of a TheHive user allowed to manage cases"))?;
-        let version = match text(hive.get("version")) {
+        let version = match given(&hive.version).map(thehive::Version::parse_choice) {
             None => None,
-            Some(v) => {
-                thehive::Version::parse_choice(&v).map_err(|_| self.invalid("thehive.version", "4, 5 or auto", &v))?
+            Some(Ok(choice)) => choice,
+            Some(Err(_)) => {
+                return Err(self.invalid("thehive.version", "4, 5 or auto", given(&hive.version).unwrap_or_default()));
             }
         };
-        let resolved = hive.get("resolved_status").unwrap_or(&Yaml::Null);
-        let status = |key: &str, default: &str| text(resolved.get(key)).unwrap_or_else(|| default.to_owned());
+        let resolved = hive.resolved_status.clone().unwrap_or_default();
+        let status = |value: &Option<Text>, default: &str| given(value).unwrap_or(default).to_owned();
         let thehive = TheHiveConfig {
             url: hive_url,
             api_key: Secret::new(api_key),
-            ssl_cert: self.cert(hive.get("ssl_cert"), "thehive.ssl_cert", &mut ignored_verify_off),
+            ssl_cert: match &hive.ssl_cert {
+                Some(CaSetting::VerifyOff) => {
+                    ignored_verify_off.push("thehive.ssl_cert");
+                    None
+                }
+                Some(CaSetting::File(path)) => Some(utility.resolve(path)),
+                Some(CaSetting::SystemStore) | None => None,
+            },
             version,
-            organisation: text(hive.get("organisation")),
-            case_tlp: self.level("thehive.case_tlp", hive.get("case_tlp"))?,
-            case_pap: self.level("thehive.case_pap", hive.get("case_pap"))?,
-            resolve_cases: self.flag("thehive.resolve_cases", hive.get("resolve_cases"), true)?,
+            organisation: given(&hive.organisation).map(str::to_owned),
+            case_tlp: self.level("thehive.case_tlp", hive.case_tlp)?,
+            case_pap: self.level("thehive.case_pap", hive.case_pap)?,
+            resolve_cases: hive.resolve_cases.is_none_or(|s| s.0),
             resolved: ResolvedStatuses {
-                true_positive: status("true_positive", "TruePositive"),
-                false_positive: status("false_positive", "FalsePositive"),
-                other: status("other", "Other"),
+                true_positive: status(&resolved.true_positive, "TruePositive"),
+                false_positive: status(&resolved.false_positive, "FalsePositive"),
+                other: status(&resolved.other, "Other"),
             },
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
-            incident_field: text(hive.get("incident_custom_field"))
-                .unwrap_or_else(|| DEFAULT_INCIDENT_FIELD.to_owned()),
-            response_group: text(hive.get("response_task_group")).unwrap_or_else(|| DEFAULT_RESPONSE_GROUP.to_owned()),
+            incident_field: status(&hive.incident_custom_field, DEFAULT_INCIDENT_FIELD),
+            response_group: status(&hive.response_task_group, DEFAULT_RESPONSE_GROUP),
         };
 
-        let filter = self.filter(sync_key("filter"))?;
-        let max_incidents =
-            match sync_key("max_incidents_at_time") {
-                None => DEFAULT_MAX_INCIDENTS,
-                Some(v) => v.as_u64().filter(|n| *n >= 1).and_then(|n| usize::try_from(n).ok()).ok_or_else(|| {
-                    self.invalid("mdr_sync.max_incidents_at_time", "a whole number, 1 or more", &show(v))
-                })?,
-            };
-        let attachment_limit = match sync_key("download_attachments_size_limit") {
-            None => DEFAULT_ATTACHMENT_LIMIT,
-            Some(v) => v.as_u64().ok_or_else(|| {
-                self.invalid("mdr_sync.download_attachments_size_limit", "a whole number of bytes", &show(v))
+        let filter = incident.filter.as_ref().or(sync.filter.as_ref()).map(|f| f.to_request()).unwrap_or_default();
+        let max_incidents = match incident.max_incidents_at_time.or(sync.max_incidents_at_time) {
+            None => DEFAULT_MAX_INCIDENTS,
+            Some(Whole(n)) => usize::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+                self.invalid("mdr_sync.max_incidents_at_time", "a whole number, 1 or more", &n.to_string())
             })?,
         };
-        let exclude_author = match text(sync_key("exclude_author")) {
+        let attachment_limit = incident
+            .download_attachments_size_limit
+            .or(sync.download_attachments_size_limit)
+            .map_or(DEFAULT_ATTACHMENT_LIMIT, |w| w.0);
+        let exclude_author = match given(&incident.exclude_author).or(given(&sync.exclude_author)) {
             None => None,
             // Anchored at the start, as Python's re.match is.
             Some(pattern) => Some(Regex::new(&format!("^(?:{pattern})")).map_err(|e| {
                 self.invalid("mdr_sync.exclude_author", "a regular expression", &format!("{pattern:?} ({e})"))
             })?),
         };
-        let start_time = match sync.get("start_time").filter(|v| !v.is_null()) {
+        let start_time = match sync.start_time {
             None => 0,
-            Some(v) => v
-                .as_i64()
-                .filter(|t| *t >= 0)
-                .ok_or_else(|| self.invalid("mdr_sync.start_time", "milliseconds since 1970", &show(v)))?,
+            Some(Whole(t)) => i64::try_from(t)
+                .map_err(|_| self.invalid("mdr_sync.start_time", "milliseconds since 1970", &t.to_string()))?,
         };
         Ok(SyncConfig {
             mdr,
@@ -203,36 +202,13 @@ impl Yml {
             attachment_limit,
             exclude_author,
             console_url: self
-                .optional_url("mdr_sync.console_url", sync.get("console_url"))?
+                .optional_url("mdr_sync.console_url", &sync.console_url)?
                 .unwrap_or_else(|| DEFAULT_CONSOLE_URL.to_owned()),
-            state_file: self.path_of(sync.get("state_file")).unwrap_or_else(|| token_dir.join(STATE_FILE_NAME)),
+            state_file: given(&sync.state_file)
+                .map_or_else(|| utility.token_dir.join(STATE_FILE_NAME), |p| utility.resolve(p)),
             start_time,
             ignored_verify_off,
         })
-    }
-
-    /// `filter.incidents` (old layout) or `filter` itself (later layout): a map of list filters.
-    fn filter(&self, value: Option<&Yaml>) -> Result<Map<String, Value>, ConfigError> {
-        let Some(value) = value else { return Ok(Map::new()) };
-        let value = value.get("incidents").unwrap_or(value);
-        if value.is_null() {
-            return Ok(Map::new());
-        }
-        let json: Value = serde_json::to_value(value).map_err(|e| {
-            self.invalid("mdr_sync.filter.incidents", "a map of incidents/list filters", &e.to_string())
-        })?;
-        match json {
-            Value::Object(mut map) => {
-                // The sync pages and orders by update time itself.
-                for key in ["min_update_time", "page", "page_size", "sort"] {
-                    map.remove(key);
-                }
-                Ok(map)
-            }
-            other => {
-                Err(self.invalid("mdr_sync.filter.incidents", "a map of incidents/list filters", &other.to_string()))
-            }
-        }
     }
 
     fn url(&self, key: &'static str, value: &str) -> Result<HttpUrl, ConfigError> {
@@ -242,48 +218,16 @@ impl Yml {
         }
     }
 
-    fn optional_url(&self, key: &'static str, value: Option<&Yaml>) -> Result<Option<String>, ConfigError> {
-        text(value).map(|v| self.url(key, &v).map(|url| url.as_str().to_owned())).transpose()
+    fn optional_url(&self, key: &'static str, value: &Option<Text>) -> Result<Option<String>, ConfigError> {
+        given(value).map(|v| self.url(key, v).map(|url| url.as_str().to_owned())).transpose()
     }
 
-    /// A PEM bundle path; `false` (the utility's "do not verify") is refused quietly: we verify
-    /// against the system trust store instead and say so in `--check`.
-    fn cert(&self, value: Option<&Yaml>, key: &'static str, ignored: &mut Vec<&'static str>) -> Option<PathBuf> {
-        if let Some(Yaml::Bool(false)) = value {
-            ignored.push(key);
-            return None;
-        }
-        self.path_of(value)
-    }
-
-    fn level(&self, key: &'static str, value: Option<&Yaml>) -> Result<i64, ConfigError> {
-        match value.filter(|v| !v.is_null()) {
+    fn level(&self, key: &'static str, value: Option<Whole>) -> Result<i64, ConfigError> {
+        match value {
             None => Ok(2),
-            Some(v) => {
-                v.as_i64().filter(|n| (0..=3).contains(n)).ok_or_else(|| self.invalid(key, "0, 1, 2 or 3", &show(v)))
-            }
+            Some(Whole(n)) if n <= 3 => Ok(n as i64),
+            Some(Whole(n)) => Err(self.invalid(key, "0, 1, 2 or 3", &n.to_string())),
         }
-    }
-
-    fn flag(&self, key: &'static str, value: Option<&Yaml>, default: bool) -> Result<bool, ConfigError> {
-        match value.filter(|v| !v.is_null()) {
-            None => Ok(default),
-            Some(v) => v.as_bool().ok_or_else(|| self.invalid(key, "true or false", &show(v))),
-        }
-    }
-
-    fn path_of(&self, value: Option<&Yaml>) -> Option<PathBuf> {
-        text(value).map(|v| self.resolve(&v))
-    }
-
-    /// `<utility>/conf/config.yml`: relative paths start at `<utility>`.
-    fn resolve(&self, value: &str) -> PathBuf {
-        let path = Path::new(value);
-        if path.is_absolute() {
-            return path.to_owned();
-        }
-        let conf_dir = self.path.parent().unwrap_or(Path::new("."));
-        conf_dir.parent().unwrap_or(Path::new(".")).join(path)
     }
 
     fn missing(&self, key: &'static str, hint: &'static str) -> ConfigError {
@@ -293,20 +237,6 @@ impl Yml {
     fn invalid(&self, key: &'static str, expected: &'static str, value: &str) -> ConfigError {
         ConfigError::Invalid { path: self.shown.clone(), key, expected, value: value.to_owned() }
     }
-}
-
-/// A scalar as trimmed text; blank counts as absent (YAML may type a client id of digits as a number).
-fn text(value: Option<&Yaml>) -> Option<String> {
-    let text = match value? {
-        Yaml::String(s) => s.trim().to_owned(),
-        Yaml::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    (!text.is_empty()).then_some(text)
-}
-
-fn show(value: &Yaml) -> String {
-    serde_yaml::to_string(value).map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -344,7 +274,39 @@ mod tests {
         assert!(exclude.is_match("TheHive (API)") && !exclude.is_match("SOC TheHive"));
         assert_eq!(c.state_file, dir.path().join("conf").join(STATE_FILE_NAME));
         assert!(c.thehive.resolve_cases);
+        assert_eq!(
+            (c.thehive.incident_field.as_str(), c.thehive.response_group.as_str()),
+            ("mdr-incident-id", "Response")
+        );
         assert!(!format!("{:?}", c.thehive).contains("SENTINEL-key"));
+    }
+
+    #[test]
+    fn the_responders_names_can_be_changed_on_this_side_too() {
+        let yaml = "client_id: 42\nssl_cert: false\nthehive:\n  api_url: http://h\n  api_key: k\n  \
+            incident_custom_field: ' soc-mdr-id '\n  response_task_group: MDR responses\n  resolve_cases: 'false'\n  \
+            case_tlp: '3'\nmdr_sync: {state_file: state/sync.json, start_time: 1700000000000}\n";
+        let (dir, config) = load(yaml);
+        let c = config.unwrap();
+        assert_eq!(
+            (c.thehive.incident_field.as_str(), c.thehive.response_group.as_str()),
+            ("soc-mdr-id", "MDR responses")
+        );
+        assert_eq!((c.mdr.client_id.as_str(), c.thehive.case_tlp, c.thehive.resolve_cases), ("42", 3, false));
+        assert_eq!(c.ignored_verify_off, vec!["ssl_cert"]);
+        assert_eq!((c.state_file, c.start_time), (dir.path().join("state/sync.json"), 1_700_000_000_000));
+        let err = load("client_id: c\nthehive: {api_url: 'http://h', api_key: k, version: 6}\n").1.unwrap_err();
+        assert!(err.to_string().ends_with("`thehive.version` must be 4, 5 or auto, got 6"), "{err}");
+        let err = load("client_id: c\nthehive: {api_url: 'http://h', api_key: k, case_pap: 4}\n").1.unwrap_err();
+        assert!(err.to_string().ends_with("`thehive.case_pap` must be 0, 1, 2 or 3, got 4"), "{err}");
+        let err =
+            load("client_id: c\nthehive: {api_url: 'http://h', api_key: k}\nmdr_sync: {max_incidents_at_time: 0}\n");
+        assert!(
+            err.1
+                .unwrap_err()
+                .to_string()
+                .contains("`mdr_sync.max_incidents_at_time` must be a whole number, 1 or more")
+        );
     }
 
     #[test]

@@ -192,7 +192,13 @@ fn settings_come_from_the_utility_config_yml_like_the_responders() {
     let yml = conf.join("config.yml");
     std::fs::write(
         &yml,
-        format!("api_url: {}\nclient_id: {}\nssl_cert: conf/mdr.pem\n", mdr.api_url(), mdr.client_id()),
+        // With sections that are mdr-sync's and the utility's, typos included: not the tool's to refuse.
+        format!(
+            "api_url: {}\nclient_id: {}\nssl_cert: conf/mdr.pem\nmdr-sync: {{max_incident_at_time: 2}}\n\
+             thehive: {{organization: SOC}}\nkuma: {{api_token: t}}\n",
+            mdr.api_url(),
+            mdr.client_id()
+        ),
     )
     .unwrap();
     let config = ["--config-path", yml.to_str().unwrap()];
@@ -280,4 +286,12 @@ fn missing_settings_name_the_option() {
     assert!(run.stderr().contains("Missing `client_id`: pass --client-id"), "{}", run.stderr());
     let run = tool(&["status"], None);
     assert!(run.stderr().contains("Missing `token_dir`: pass --token-dir"), "{}", run.stderr());
+    // A typo in a key the tool reads is named, with the file as the option gave it.
+    let dir = tempfile::tempdir().unwrap();
+    let yml = dir.path().join("config.yml");
+    std::fs::write(&yml, "client-id: c\n").unwrap();
+    let run = tool(&["refresh", "--token-dir", "/nonexistent", "--config-path", yml.to_str().unwrap()], None);
+    assert_eq!(run.code(), Some(1));
+    let expected = format!("--config-path {}: unknown key `client-id`: did you mean `client_id`?", yml.display());
+    assert!(run.stderr().contains(&expected), "{}", run.stderr());
 }

@@ -54,6 +54,59 @@ fn check_reaches_both_apis_and_names_what_fails() {
 }
 
 #[test]
+fn check_refuses_typos_and_wrong_types_naming_the_key_and_accepts_the_utilitys_sections() {
+    let (mdr, hive, dir) = start();
+    let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);
+    let base = std::fs::read_to_string(&config).unwrap();
+    let check = |extra: &str| {
+        std::fs::write(&config, format!("{base}{extra}")).unwrap();
+        let out = Command::new(BIN).args(["--config", config.to_str().unwrap(), "--check"]).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // The utility's own keys and sections (its later sample config.yml) are accepted as they are.
+    let utility = "  period: 60\n  modules: {incident: {enable: false, timeout: 60}}\ndata_dir: data\n\
+        token_updater: {timeout: 590}\nmdr_sync:\n  period: 60\n  modules:\n    incident: {enable: true, timeout: 60}\n    \
+        asset: {enable: true, output_format: json, filter: {statuses: [OK]}}\nkuma: {api_url: 'https://192.0.2.1:7223'}\n\
+        event_sender: {destination_host: 192.0.2.1, protocol: tcp}\nlogging: {log_dir: log, log_level: DEBUG}\n";
+    let (code, stderr) = check(utility);
+    assert_eq!(code, Some(0), "{stderr}");
+    let requests = (mdr.journal().len(), hive.journal().len());
+
+    let shown = config.display();
+    for (extra, expected) in [
+        (
+            "mdr_sync:\n  max_incident_at_time: 2\n",
+            format!("{shown}: unknown key `mdr_sync.max_incident_at_time`: did you mean `max_incidents_at_time`?"),
+        ),
+        (
+            "mdr-sync:\n  filter:\n    incidents:\n      statuses: [Open]\n",
+            format!("{shown}: unknown key `mdr-sync`: did you mean `mdr_sync`?"),
+        ),
+        (
+            "mdr_sync:\n  filter:\n    incidents:\n      statuses: Open\n",
+            format!(
+                "{shown}: mdr_sync.filter.incidents.statuses: invalid type: string \"Open\", expected a list such as [Open]"
+            ),
+        ),
+        ("  organization: SOC\n", format!("{shown}: unknown key `thehive.organization`: did you mean `organisation`?")),
+        ("client-id: c\n", format!("{shown}: unknown key `client-id`: did you mean `client_id`?")),
+        (
+            "mdr_sync:\n  modules:\n    incident:\n      filter: {priority: [HIGH]}\n",
+            format!("{shown}: unknown key `mdr_sync.modules.incident.filter.priority`: did you mean `priorities`?"),
+        ),
+        (
+            "mdr_sync:\n  max_incidents_at_time: ten\n",
+            format!("{shown}: mdr_sync.max_incidents_at_time: invalid value: string \"ten\", expected a whole number"),
+        ),
+    ] {
+        let (code, stderr) = check(extra);
+        assert_eq!(code, Some(2), "{extra:?}: {stderr}");
+        assert!(stderr.contains(&expected), "{extra:?}: expected {expected:?} in {stderr}");
+    }
+    assert_eq!((mdr.journal().len(), hive.journal().len()), requests, "a refused configuration calls nothing");
+}
+
+#[test]
 fn once_makes_one_pass_and_logs_each_action() {
     let (mdr, hive, dir) = start();
     let config = setup(dir.path(), &hive.url(), hive.api_key(), &mdr);

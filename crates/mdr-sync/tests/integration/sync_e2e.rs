@@ -275,7 +275,7 @@ fn comments_from_our_responders_and_excluded_authors_are_not_mirrored_back() {
     assert_eq!(logs(), before, "the responder's comment and the excluded author's came back");
     // Without exclude_author only the comment carrying the responders' footer is left out.
     let path = w.dir.path().join("conf/config.yml");
-    let yaml = std::fs::read_to_string(&path).unwrap().replace("exclude_author", "unused_key");
+    let yaml = std::fs::read_to_string(&path).unwrap().replace("exclude_author", "# exclude_author");
     std::fs::write(&path, yaml).unwrap();
     std::fs::remove_file(w.dir.path().join("conf/.mdr-sync-state.json")).unwrap();
     assert_eq!(w.pass().failed, 0);
@@ -573,7 +573,7 @@ fn markers_quoted_in_mdr_text_change_nothing() {
     assert_ne!(pending["status"], "Completed", "the pending response's task was closed");
     assert!(messages(&w, &pending).is_empty(), "{:?}", messages(&w, &pending));
 
-    w.edit_config(|yaml| yaml.replace("exclude_author", "unused_key"));
+    w.edit_config(|yaml| yaml.replace("exclude_author", "# exclude_author"));
     assert_eq!(w.replay().failed, 0);
     let comments_task = w.group_tasks(CONTRACT_INCIDENT, "default").pop().unwrap();
     let mirrored: Vec<Option<Mirrored>> = messages(&w, &comments_task).iter().map(|m| Mirrored::closing(m)).collect();
