@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cortex_http::HttpSettings;
+use cortex_http::{Deadline, HttpSettings};
 use cortex_http::{HttpUrl, display_safe};
 use mdr_api::MdrSettings;
 use mdr_api::settings::{DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS};
@@ -129,6 +129,8 @@ impl Yml {
             token_dir: token_dir.clone(),
             ssl_cert,
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            // A daemon: every request gets the same retry budget, however long the process runs.
+            deadline: Deadline::per_request(),
             // The token folder is the utility's: refresh late, as beside its token updater.
             utility_config: Some(self.path.clone()),
             http: HttpSettings::default(),
