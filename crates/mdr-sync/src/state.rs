@@ -1,6 +1,7 @@
 //! The synchronisation's own state file (not the utility's `.last_check`): the `update_time` up to
 //! which every incident has been mirrored, and the incidents already done at exactly that time.
-//! Written atomically (temp file, fsync, rename), so a kill leaves the old or the new state.
+//! Written atomically (temp file, fsync, rename), so a kill leaves the old or the new state, and
+//! privately, as the token files are: 0600 when new, never readable by others.
 //!
 //! The state only says where to start reading; what exists in TheHive is always looked up there
 //! before anything is created, so a pass replayed after a crash duplicates nothing.
@@ -120,7 +121,7 @@ impl State {
         let fail =
             |e: std::io::Error| StateError::Unwritable { path: path.display().to_string(), reason: e.to_string() };
         let text = serde_json::to_vec_pretty(self).map_err(|e| fail(std::io::Error::other(e)))?;
-        write_atomically(path, &text, FileMode::Default).map_err(fail)
+        write_atomically(path, &text, FileMode::PrivateKeepExisting).map_err(fail)
     }
 }
 
@@ -180,5 +181,19 @@ mod tests {
         std::fs::write(&path, "{").unwrap();
         let err = State::load(&path, 0).unwrap_err().to_string();
         assert!(err.contains("is damaged") && err.contains("delete it"), "{err}");
+    }
+
+    #[test]
+    fn the_state_file_is_private_and_an_open_one_is_closed_to_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mode = || std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        let s = State { cursor: 9, done_at_cursor: vec![] };
+        s.save(&path).unwrap();
+        assert_eq!(mode(), 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        s.save(&path).unwrap();
+        assert_eq!(mode(), 0o640);
     }
 }
