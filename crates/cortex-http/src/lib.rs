@@ -8,7 +8,8 @@
 //! - Cortex's proxies, minus the hosts `NO_PROXY` exempts; redirects are not followed (a redirect
 //!   would carry credentials elsewhere); a user agent; connect and request timeouts.
 //! - Failures typed from the error's source chain ([`classify`]), never from its text.
-//! - One retry loop ([`HttpClient::execute`]) driven by one decision function ([`decide`]).
+//! - One retry loop ([`HttpClient::execute`]) driven by one decision function ([`decide`]), each
+//!   request's retries bounded by the client's [`Deadline`] (a job's end, or a budget per request).
 
 mod failure;
 mod retry;
@@ -27,13 +28,11 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub use failure::{Failure, Untrusted, causes, classify};
-pub use retry::{Attempt, Call, MAX_ATTEMPTS, Next, decide};
+pub use retry::{Attempt, Call, Deadline, MAX_ATTEMPTS, Next, RETRY_BUDGET_TIMEOUTS, decide};
 pub use settings::{CaSource, HttpSettings};
 pub use url::{HttpUrl, UrlError, display_safe};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Retries stop once this many request timeouts have passed since the client was made.
-pub const RETRY_BUDGET_TIMEOUTS: u32 = 2;
 
 /// What the HTTP client is built from. No `Debug`: it holds proxy passwords and a private key.
 #[derive(Clone)]
@@ -42,8 +41,10 @@ pub struct HttpConfig {
     pub ca_sources: Vec<CaSource>,
     pub proxy_http: Option<String>,
     pub proxy_https: Option<String>,
-    /// One request's timeout; retries stop after [`RETRY_BUDGET_TIMEOUTS`] of them.
+    /// One request's timeout.
     pub timeout: Duration,
+    /// When retries stop: [`Deadline::per_request`] unless the program is a job.
+    pub deadline: Deadline,
     pub user_agent: &'static str,
     /// A TLS client certificate and its private key, in PEM.
     identity_pem: Option<Vec<u8>>,
@@ -56,9 +57,16 @@ impl HttpConfig {
             proxy_http: settings.proxy_http.clone(),
             proxy_https: settings.proxy_https.clone(),
             timeout,
+            deadline: Deadline::per_request(),
             user_agent,
             identity_pem: None,
         }
+    }
+
+    /// A job's deadline ([`Deadline::for_job`]), instead of a fresh budget for each request.
+    pub fn with_deadline(mut self, deadline: Deadline) -> HttpConfig {
+        self.deadline = deadline;
+        self
     }
 
     /// Puts a CA file (e.g. `ssl_cert`) before the Cortex sources.
@@ -86,12 +94,12 @@ pub enum SetupError {
     Client(String),
 }
 
-/// A built client and the clock its retry budget runs on.
+/// A built client and when its requests stop retrying.
 #[derive(Debug)]
 pub struct HttpClient {
     client: Client,
-    started: Instant,
-    budget: Duration,
+    deadline: Deadline,
+    timeout: Duration,
 }
 
 impl HttpClient {
@@ -111,7 +119,7 @@ impl HttpClient {
             builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
         }
         let client = builder.build().map_err(|e| SetupError::Client(causes(&e)))?;
-        Ok(HttpClient { client, started: Instant::now(), budget: config.timeout * RETRY_BUDGET_TIMEOUTS })
+        Ok(HttpClient { client, deadline: config.deadline, timeout: config.timeout })
     }
 
     /// For building requests.
@@ -119,12 +127,8 @@ impl HttpClient {
         &self.client
     }
 
-    /// What is left of the retry budget.
-    pub fn budget_left(&self) -> Duration {
-        self.budget.saturating_sub(self.started.elapsed())
-    }
-
-    /// The one retry loop: sends what `build` makes until [`decide`] says stop. `attempts` counts
+    /// The one retry loop: sends what `build` makes until [`decide`] says stop, retrying until
+    /// the client's [`Deadline`] for this request (taken when the call starts). `attempts` counts
     /// across calls of one logical request (a resend after a token refresh shares it). Returns the
     /// last answer, whatever its status, or the last failure.
     pub fn execute<E>(
@@ -133,6 +137,7 @@ impl HttpClient {
         attempts: &mut u32,
         mut build: impl FnMut(&Client) -> Result<RequestBuilder, E>,
     ) -> Result<Result<Response, Failure>, E> {
+        let until = self.deadline.for_request(self.timeout);
         loop {
             *attempts += 1;
             let outcome = build(&self.client)?.send().map_err(|e| classify(&e));
@@ -142,7 +147,7 @@ impl HttpClient {
                 }
                 Err(failure) => Attempt::Failed(failure),
             };
-            match decide(call, attempt, *attempts, self.budget_left()) {
+            match decide(call, attempt, *attempts, until.saturating_duration_since(Instant::now())) {
                 Next::RetryAfter(wait) => sleep(wait),
                 Next::Stop => return Ok(outcome),
             }
@@ -236,5 +241,53 @@ mod tests {
         let outcome = http.execute(Call::Write, &mut attempts, |client| Ok::<_, ()>(client.get(&url))).unwrap();
         assert!(matches!(outcome, Err(Failure::Unreachable { .. })), "{outcome:?}");
         assert_eq!(attempts, MAX_ATTEMPTS, "nothing was sent, so even a write is tried again");
+    }
+
+    /// A loopback server answering each connection with the next status of `statuses` (200 after
+    /// them); returns its URL and the number of requests it got.
+    fn scripted_server(statuses: &'static [u16]) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/status", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&count);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut lines = BufReader::new(stream.try_clone().unwrap()).lines();
+                while lines.next().and_then(Result::ok).is_some_and(|line| !line.is_empty()) {}
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let status = statuses.get(n).copied().unwrap_or(200);
+                let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        (url, count)
+    }
+
+    fn read_status(http: &HttpClient, url: &str) -> (u16, u32) {
+        let mut attempts = 0;
+        let outcome = http.execute(Call::Read, &mut attempts, |client| Ok::<_, ()>(client.get(url))).unwrap();
+        (outcome.unwrap().status().as_u16(), attempts)
+    }
+
+    #[test]
+    fn a_client_older_than_its_budget_still_retries_a_read_per_request_but_not_past_a_job_deadline() {
+        let timeout = Duration::from_secs(1);
+        let config = HttpConfig::new(&HttpSettings::default(), timeout, "test");
+        let (url, served) = scripted_server(&[503]);
+        let daemon = HttpClient::new(&config).unwrap();
+        sleep(timeout * RETRY_BUDGET_TIMEOUTS + Duration::from_millis(300));
+        assert_eq!(read_status(&daemon, &url), (200, 2), "the 503 was retried");
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+        let (url, served) = scripted_server(&[503]);
+        let job = HttpClient::new(&config.clone().with_deadline(Deadline::at(Instant::now()))).unwrap();
+        assert_eq!(read_status(&job, &url), (503, 1), "past the job's deadline: no retry");
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let (url, _) = scripted_server(&[503]);
+        let job = HttpClient::new(&config.with_deadline(Deadline::for_job(timeout))).unwrap();
+        assert_eq!(read_status(&job, &url), (200, 2), "within the job's deadline: retried");
     }
 }

@@ -1,5 +1,6 @@
 //! The MDR calls of the MDR -> TheHive synchronisation (`mdr-sync`) beyond the client's lists:
-//! the incidents changed since its cursor, and an attachment's bytes.
+//! the incidents changed since its cursor, and an attachment's bytes (at most the limit plus one
+//! byte read, whatever size MDR announced: [`Download`]).
 //!
 //! `incidents/list` sorts by one field and leaves the order of ties unspecified, and a page is an
 //! offset into the answer as it stands when that page is asked for. An incident updated while
@@ -28,6 +29,16 @@ use serde_json::{Map, Value, json};
 use cortex_http::Call;
 
 use crate::client::{Body, Incident, MdrClient, MdrError, PAGE_SIZE, server_message, status_error};
+
+/// What an attachment download gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Download {
+    /// The whole file, no larger than the limit.
+    File(Vec<u8>),
+    /// The file is larger than the limit (whatever size MDR announced, or none): only the limit
+    /// plus one byte was read, and nothing is kept.
+    TooLarge,
+}
 
 /// Keyset requests made at most in one listing: each one after the first brings a new incident.
 const MAX_REQUESTS: usize = 100;
@@ -144,9 +155,10 @@ impl MdrClient {
         changed_incidents(&FilteredIncidents { client: self, filter }, cursor, limit)
     }
 
-    /// The attachment's bytes (`attachments/download` answers the raw file), refusing more than
-    /// `limit` bytes. Called after a list call of the same pass, so the access token is fresh.
-    pub fn download_attachment(&self, attachment_id: &str, limit: u64) -> Result<Vec<u8>, MdrError> {
+    /// The attachment's bytes (`attachments/download` answers the raw file), or [`Download::TooLarge`]
+    /// once more than `limit` bytes come: the rest is never read. Called after a list call of the
+    /// same pass, so the access token is fresh.
+    pub fn download_attachment(&self, attachment_id: &str, limit: u64) -> Result<Download, MdrError> {
         let endpoint = "attachments/download";
         let body = json!({"attachment_id": attachment_id});
         let response = self.exchange(endpoint, &Body::Json(&body), Call::Read, true)?;
@@ -161,12 +173,9 @@ impl MdrClient {
             maybe_sent: "",
         })?;
         if bytes.len() as u64 > limit {
-            return Err(MdrError::BadBody {
-                endpoint: endpoint.to_owned(),
-                detail: format!("the file is larger than the {limit} bytes its size announced or allowed"),
-            });
+            return Ok(Download::TooLarge);
         }
-        Ok(bytes)
+        Ok(Download::File(bytes))
     }
 }
 

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cortex_http::{HttpConfig, HttpSettings, HttpUrl};
+use cortex_http::{Deadline, HttpConfig, HttpSettings, HttpUrl};
 
 pub const DEFAULT_API_URL: &str = "https://mdr.kaspersky.com/api/v1";
-/// Seconds one HTTP request may take; retries stop after twice that.
+/// Seconds one HTTP request may take; retries stop after twice that (see [`Deadline`]).
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 const USER_AGENT: &str = concat!("kaspersky-mdr-responders/", env!("CARGO_PKG_VERSION"));
 
@@ -22,6 +22,9 @@ pub struct MdrSettings {
     pub ssl_cert: Option<PathBuf>,
     /// Longest wait for one HTTP request.
     pub timeout: Duration,
+    /// When retries stop: a responder job's end ([`Deadline::for_job`], shared with the job's
+    /// TheHive client through [`MdrSettings::http_config`]), or per request for `mdr-sync` and `mdr-token`.
+    pub deadline: Deadline,
     /// The utility's `config.yml` when the settings came from it: the token folder is then shared
     /// with its token updater (see [`crate::token::TokenStore::for_settings`]).
     pub utility_config: Option<PathBuf>,
@@ -29,9 +32,10 @@ pub struct MdrSettings {
 }
 
 impl MdrSettings {
-    /// The HTTP layer's settings for MDR: `ssl_cert` first, then the Cortex or environment sources.
+    /// The HTTP layer's settings for MDR: `ssl_cert` first, then the Cortex or environment
+    /// sources; the deadline.
     pub fn http_config(&self) -> HttpConfig {
-        let config = HttpConfig::new(&self.http, self.timeout, USER_AGENT);
+        let config = HttpConfig::new(&self.http, self.timeout, USER_AGENT).with_deadline(self.deadline);
         match &self.ssl_cert {
             Some(path) => config.with_ca_file("`ssl_cert`", path.clone()),
             None => config,

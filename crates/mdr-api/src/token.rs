@@ -372,7 +372,8 @@ pub fn lock_exclusive(dir: &Path, name: &str) -> Result<File, TokenError> {
 }
 
 /// Replaces `dir/name` with `content`: readers see the old or the new file, and the new file keeps
-/// the old one's mode, group and owner (a utility running as another user must still read it).
+/// the old one's group, owner and their permissions (a utility running as another user must still
+/// read it), never any permission for others.
 pub fn write_private(dir: &Path, name: &str, content: &str) -> io::Result<()> {
     write_atomically(&dir.join(name), content.as_bytes(), FileMode::PrivateKeepExisting)
 }

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cortex_http::{HttpSettings, HttpUrl, display_safe};
+use cortex_http::{Deadline, HttpSettings, HttpUrl, display_safe};
 use cortex_worker::{ItemError, Items, Job};
 
 use mdr_api::MdrSettings;
@@ -55,10 +55,15 @@ pub struct Settings {
 impl Settings {
     pub fn from_job(job: &Job) -> Result<Settings, ConfigError> {
         let http = HttpSettings::from_cortex(job.input().get("config"), job.dir());
-        Settings::from_items(job.items(), http)
+        let mut settings = Settings::from_items(job.items(), http)?;
+        // One deadline from the job's start, shared by its MDR and TheHive clients (both are built
+        // from `mdr.http_config()`).
+        settings.mdr.deadline = Deadline::for_job(settings.mdr.timeout);
+        Ok(settings)
     }
 
-    /// From a job's configuration items.
+    /// From a job's configuration items; each request with its own retry budget (a job sets its
+    /// deadline in [`Settings::from_job`]).
     pub fn from_items(items: Items<'_>, http: HttpSettings) -> Result<Settings, ConfigError> {
         let utility = utility_config(items)?;
         let timeout = Duration::from_secs(items.whole_number("timeout", DEFAULT_TIMEOUT_SECS, 1..=MAX_TIMEOUT_SECS)?);
@@ -86,6 +91,7 @@ pub fn resolve_mdr(
         token_dir: layer.token_dir.ok_or_else(|| missing(MdrKey::TokenDir))?.value,
         ssl_cert: layer.ssl_cert.map(|cert| cert.value),
         timeout,
+        deadline: Deadline::per_request(),
         utility_config: utility.map(|u| u.path.clone()),
         http,
     })
@@ -186,6 +192,19 @@ mod tests {
         assert_eq!(s.mdr.ssl_cert, None);
         assert_eq!(s.incident_field, "mdr-incident-id");
         assert_eq!(s.mdr.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_job_has_one_deadline_from_its_start_and_the_token_tool_a_budget_per_request() {
+        let before = std::time::Instant::now();
+        let s = Settings::from_job(&job(json!({"client_id": "c", "token_dir": "/t", "timeout": 7}))).unwrap();
+        let Deadline::At(end) = s.mdr.deadline else { panic!("a job has a fixed deadline: {:?}", s.mdr.deadline) };
+        assert!(end >= before + Duration::from_secs(14) && end <= std::time::Instant::now() + Duration::from_secs(14));
+        assert_eq!(s.mdr.http_config().deadline, s.mdr.deadline, "the TheHive client built from it shares it");
+        let items =
+            serde_json::Map::from_iter([("client_id".to_owned(), json!("c")), ("token_dir".to_owned(), json!("/t"))]);
+        let tool = Settings::from_items(Items::new(&items), HttpSettings::default()).unwrap();
+        assert_eq!(tool.mdr.deadline, Deadline::per_request());
     }
 
     #[test]

@@ -315,14 +315,15 @@ fn refresh_checks(dir: &Path) -> Vec<String> {
     let mut lines = vec!["folder: writable by this user".to_owned()];
     for name in [REFRESH_FILE, ACCESS_FILE] {
         let Ok(meta) = fs::metadata(dir.join(name)) else { continue };
-        let (uid, gid, mode) = (meta.uid(), meta.gid(), meta.mode() & 0o7777);
+        // What the replacement gets: nothing for others, whatever the file has now.
+        let (uid, gid, mode) = (meta.uid(), meta.gid(), safekeeping::private_mode(meta.mode()));
         let keeps = if fchown(&probe, Some(uid), Some(gid)).is_ok() {
-            format!("a refresh keeps mode {mode:04o}, owner {uid} and group {gid}")
+            format!("a refresh leaves mode {mode:04o}, owner {uid} and group {gid}")
         } else if fchown(&probe, None, Some(gid)).is_ok() {
             let me = fs::metadata(&probe_path).map(|m| m.uid()).unwrap_or(0);
-            format!("a refresh keeps mode {mode:04o} and group {gid}; the owner becomes {me} (only root keeps it)")
+            format!("a refresh leaves mode {mode:04o} and group {gid}; the owner becomes {me} (only root keeps it)")
         } else {
-            format!("a refresh keeps mode {mode:04o} but NOT group {gid}: this user is not in that group")
+            format!("a refresh leaves mode {mode:04o} but NOT group {gid}: this user is not in that group")
         };
         lines.push(format!("{name}: {keeps}"));
     }
@@ -340,11 +341,18 @@ fn read_token(path: &Path) -> Option<Result<String, String>> {
     }
 }
 
+/// The file's mode, and the command that closes it when others have any permission on it.
 fn mode_note(path: &Path) -> String {
     let Ok(meta) = fs::metadata(path) else { return String::new() };
     let mode = meta.permissions().mode() & 0o777;
-    let warning = if mode & 0o004 != 0 { ", readable by every local user: chmod 600 (or 640)" } else { "" };
-    format!(", mode {mode:04o}{warning}")
+    if mode & 0o007 == 0 {
+        return format!(", mode {mode:04o}");
+    }
+    format!(
+        ", mode {mode:04o}: WARNING: every local user may read it and take over the MDR API access; run `chmod o-rwx {}` \
+         (a refresh also removes it)",
+        path.display()
+    )
 }
 
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
@@ -384,7 +392,10 @@ mod tests {
         std::fs::set_permissions(dir.path().join(REFRESH_FILE), std::fs::Permissions::from_mode(0o640)).unwrap();
         let lines = refresh_checks(dir.path());
         assert_eq!(lines[0], "folder: writable by this user");
-        assert!(lines[1].starts_with(".refresh_token: a refresh keeps mode 0640"), "{lines:?}");
+        assert!(lines[1].starts_with(".refresh_token: a refresh leaves mode 0640"), "{lines:?}");
+        std::fs::set_permissions(dir.path().join(REFRESH_FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let lines = refresh_checks(dir.path());
+        assert!(lines[1].starts_with(".refresh_token: a refresh leaves mode 0640"), "nothing for others: {lines:?}");
         assert_eq!(lines.len(), 2, "no access file, no line: {lines:?}");
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "the probe is removed");

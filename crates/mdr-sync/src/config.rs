@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cortex_http::HttpSettings;
+use cortex_http::{Deadline, HttpSettings};
 use cortex_http::{HttpUrl, display_safe};
 use mdr_api::MdrSettings;
 use mdr_api::settings::{DEFAULT_API_URL, DEFAULT_TIMEOUT_SECS};
@@ -126,6 +126,8 @@ impl Resolver<'_> {
             token_dir: utility.token_dir.clone(),
             ssl_cert: utility.ssl_cert.path().map(Path::to_owned),
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            // A daemon: every request gets the same retry budget, however long the process runs.
+            deadline: Deadline::per_request(),
             // The token folder is the utility's: refresh late, as beside its token updater.
             utility_config: Some(utility.path.clone()),
             http: HttpSettings::default(),

@@ -2,7 +2,8 @@
 //! which every incident has been handled, the incidents already done at exactly that time, the
 //! incidents whose mirror failed (parked, retried with a backoff so that none holds the others),
 //! and when the passes ran (for `mdr-sync status`). Written atomically (temp file, fsync, rename),
-//! so a kill leaves the old or the new state.
+//! so a kill leaves the old or the new state, and privately, as the token files are: 0600 when
+//! new, never readable by others.
 //!
 //! The state only says where to start reading; what exists in TheHive is always looked up there
 //! before anything is created, so a pass replayed after a crash duplicates nothing.
@@ -191,7 +192,7 @@ impl State {
         let fail =
             |e: std::io::Error| StateError::Unwritable { path: path.display().to_string(), reason: e.to_string() };
         let text = serde_json::to_vec_pretty(self).map_err(|e| fail(std::io::Error::other(e)))?;
-        write_atomically(path, &text, FileMode::Default).map_err(fail)
+        write_atomically(path, &text, FileMode::PrivateKeepExisting).map_err(fail)
     }
 }
 
@@ -296,5 +297,19 @@ mod tests {
         std::fs::write(&path, "{").unwrap();
         let err = State::load(&path, 0).unwrap_err().to_string();
         assert!(err.contains("is damaged") && err.contains("delete it"), "{err}");
+    }
+
+    #[test]
+    fn the_state_file_is_private_and_an_open_one_is_closed_to_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mode = || std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        let s = State::starting_at(9);
+        s.save(&path).unwrap();
+        assert_eq!(mode(), 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        s.save(&path).unwrap();
+        assert_eq!(mode(), 0o640);
     }
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mdr_api::client::{Attachment, Comment, Incident, MdrResponse};
+use mdr_api::listing::Download;
 use mdr_api::{MdrClient, MdrError};
 use mdr_contract::contract::{
     Footer, Mirrored, Priority, Quote, ResponseStatus, ResponseTask, origin_case_id, quote_lines,
@@ -384,18 +385,27 @@ fn mirror_attachment(
     label: &str,
 ) -> Result<(), ItemError> {
     let name = if attachment.full_name.is_empty() { "attachment" } else { &attachment.full_name };
-    // A size MDR does not give is read as 0: the download's own limit still applies.
-    let size = attachment.file_size.unwrap_or(0);
-    let head = format!("{} attached {name} ({size} bytes)", author(&attachment.author_name));
-    let caption = match attachment.caption.trim() {
-        "" => String::new(),
-        caption => format!(":\n{}", quote_lines(caption)),
-    };
     let Some(marker) = Mirrored::Attachment(attachment.attachment_id.clone()).render() else {
         log(&format!("{label}: attachment id {:?} cannot be marked in a log: not mirrored", attachment.attachment_id));
         return Ok(());
     };
-    if size > config.attachment_limit {
+    let limit = config.attachment_limit;
+    // The size MDR announces is only a hint: the download itself stops past the limit.
+    let download = match attachment.file_size {
+        Some(size) if size > limit => Download::TooLarge,
+        _ => mdr.download_attachment(&attachment.attachment_id, limit)?,
+    };
+    let size = match (attachment.file_size, &download) {
+        (Some(size), _) if size > limit => format!(" ({size} bytes)"),
+        (_, Download::TooLarge) => format!(" (more than {limit} bytes)"),
+        (_, Download::File(bytes)) => format!(" ({} bytes)", bytes.len()),
+    };
+    let head = format!("{} attached {name}{size}", author(&attachment.author_name));
+    let caption = match attachment.caption.trim() {
+        "" => String::new(),
+        caption => format!(":\n{}", quote_lines(caption)),
+    };
+    let Download::File(bytes) = download else {
         let link = if attachment.link.is_empty() { String::new() } else { format!(" ({})", attachment.link) };
         let message = format!(
             "{head}{caption}\n\nNot copied: larger than `download_attachments_size_limit` ({} bytes); download it from the MDR console{link}.\n\n{marker}",
@@ -404,8 +414,7 @@ fn mirror_attachment(
         hive.add_log(&task.id, &message, None)?;
         log(&format!("{label}: attachment {name} is over the size limit: logged without the file"));
         return Ok(());
-    }
-    let bytes = mdr.download_attachment(&attachment.attachment_id, config.attachment_limit)?;
+    };
     hive.add_log(&task.id, &format!("{head}{caption}\n\n{marker}"), Some(LogFile { name: name.to_owned(), bytes }))?;
     log(&format!("{label}: attachment {name} added as a log with the file"));
     Ok(())

@@ -11,9 +11,16 @@ use std::path::Path;
 pub enum FileMode {
     /// What a plainly created file gets (0666 less the umask), as the files Cortex reads expect.
     Default,
-    /// 0600 when the file is new. An existing file's mode, group and (where the process may give
-    /// it away) owner are kept: another user's process that could read it still can.
+    /// 0600 when the file is new. An existing file's owner and group permissions, group and
+    /// (where the process may give it away) owner are kept, so another user's process that shares
+    /// the group still reads it; others get nothing ([`private_mode`]: 0644 becomes 0640).
     PrivateKeepExisting,
+}
+
+/// The mode a [`FileMode::PrivateKeepExisting`] file that had `mode` gets: the owner's and the
+/// group's permissions, none for others and no set-id or sticky bit.
+pub fn private_mode(mode: u32) -> u32 {
+    mode & 0o770
 }
 
 /// Replaces `path` with `bytes`. A failure leaves the old file as it was and no temporary file.
@@ -55,14 +62,14 @@ fn permissions(builder: &mut tempfile::Builder<'_, '_>, mode: FileMode) {
 fn permissions(_: &mut tempfile::Builder<'_, '_>, _: FileMode) {}
 
 /// Owner and group where permitted (only root may give a file away; a member of the group may set
-/// it), else the group alone, else what the process gets; then the old mode.
+/// it), else the group alone, else what the process gets; then the old mode without others' bits.
 #[cfg(unix)]
 fn keep_metadata(file: &fs::File, old: &fs::Metadata) -> io::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     if std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())).is_err() {
         let _ = std::os::unix::fs::fchown(file, None, Some(old.gid()));
     }
-    file.set_permissions(fs::Permissions::from_mode(old.mode() & 0o7777))
+    file.set_permissions(fs::Permissions::from_mode(private_mode(old.mode())))
 }
 
 #[cfg(not(unix))]
@@ -98,6 +105,18 @@ mod tests {
         write_atomically(&path, b"two", FileMode::PrivateKeepExisting).unwrap();
         assert_eq!((fs::read_to_string(&path).unwrap().as_str(), mode(&path)), ("two", 0o640));
         assert_eq!(names(dir.path()), [".refresh_token"], "no temporary file left");
+    }
+
+    #[test]
+    fn a_private_file_keeps_owner_and_group_permissions_but_never_any_for_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".access_token");
+        for (before, after) in [(0o644, 0o640), (0o666, 0o660), (0o600, 0o600), (0o604, 0o600), (0o4755, 0o750)] {
+            fs::write(&path, "old").unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(before)).unwrap();
+            write_atomically(&path, b"new", FileMode::PrivateKeepExisting).unwrap();
+            assert_eq!(mode(&path), after, "{before:04o}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cortex_http::{HttpSettings, HttpUrl};
+use cortex_http::{Deadline, HttpSettings, HttpUrl, RETRY_BUDGET_TIMEOUTS};
 use mdr_api::MdrSettings;
 use mdr_api::client::{Decision, MdrClient, MdrError, NewIncident, Resolution, Upload};
 use test_support::{Fault, Sandbox};
@@ -51,6 +51,7 @@ fn settings(api_url: &str, client_id: &str, token_dir: &Path) -> MdrSettings {
         token_dir: token_dir.to_owned(),
         ssl_cert: None,
         timeout: Duration::from_secs(TIMEOUT_SECS),
+        deadline: Deadline::per_request(),
         utility_config: None,
         http: HttpSettings::default(),
     }
@@ -233,6 +234,36 @@ fn every_endpoint_under_every_fault() {
             s.spawn(move || check_endpoint(endpoint, *kind));
         }
     });
+}
+
+// ---- The deadline: per request for a long-lived client, fixed for a job. ----
+
+#[test]
+fn a_client_used_longer_than_its_budget_still_retries_a_read_and_a_job_stops_at_its_deadline() {
+    let mdr = sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    mdr.write_token_dir(dir.path(), 3600).unwrap();
+    let daemon = client(&mdr, dir.path());
+    let job_settings = MdrSettings {
+        deadline: Deadline::for_job(Duration::from_secs(TIMEOUT_SECS)),
+        ..settings(&mdr.api_url(), mdr.client_id(), dir.path())
+    };
+    let job = MdrClient::new(&job_settings).unwrap();
+    daemon.list_comments(INCIDENT).unwrap();
+    job.list_comments(INCIDENT).unwrap();
+    std::thread::sleep(Duration::from_secs(TIMEOUT_SECS) * RETRY_BUDGET_TIMEOUTS + Duration::from_millis(300));
+
+    let gateway = Fault::Status(503, r#"{"message": "upstream hiccup"}"#.to_owned());
+    mdr.clear_journal();
+    mdr.inject("comments/list", gateway.clone(), 1);
+    daemon.list_comments(INCIDENT).unwrap();
+    assert_eq!(mdr.calls("comments/list").len(), 2, "the daemon's read was retried as in its first minute");
+
+    mdr.clear_journal();
+    mdr.inject("comments/list", gateway, 1);
+    let message = job.list_comments(INCIDENT).unwrap_err().to_string();
+    assert!(message.contains("answered HTTP 503"), "{message}");
+    assert_eq!(mdr.calls("comments/list").len(), 1, "past the job's deadline nothing is retried");
 }
 
 // ---- Connection attempts per call, counted at the socket. ----

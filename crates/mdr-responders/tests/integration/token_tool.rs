@@ -183,6 +183,29 @@ fn refresh_rotates_under_the_same_lock_as_the_responders() {
 }
 
 #[test]
+fn a_token_file_others_can_read_is_flagged_and_closed_by_the_next_refresh() {
+    let mdr = sandbox(true);
+    let (_root, dir) = fresh_folder();
+    let connection = connection(&mdr, &dir);
+    tool(&args("seed", &connection, &[]), Some(&console_token(&mdr))).assert_ok();
+    let (refresh, access) = (dir.join(".refresh_token"), dir.join(".access_token"));
+    std::fs::set_permissions(&refresh, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&access, std::fs::Permissions::from_mode(0o666)).unwrap();
+
+    let status = tool(&["status", "--token-dir", dir.to_str().unwrap()], None).assert_ok();
+    for (path, mode) in [(&refresh, "0644"), (&access, "0666")] {
+        let line = status.lines().find(|l| l.contains(&format!("mode {mode}"))).unwrap_or_else(|| panic!("{status}"));
+        assert!(line.contains("WARNING") && line.contains(&format!("chmod o-rwx {}", path.display())), "{line}");
+    }
+    assert!(status.contains("a refresh leaves mode 0640") && status.contains("a refresh leaves mode 0660"), "{status}");
+
+    tool(&args("refresh", &connection, &[]), None).assert_ok();
+    assert_eq!((mode(&refresh), mode(&access)), (0o640, 0o660), "group kept, others removed");
+    let status = tool(&["status", "--token-dir", dir.to_str().unwrap()], None).assert_ok();
+    assert!(!status.contains("WARNING") && status.contains("mode 0640"), "{status}");
+}
+
+#[test]
 fn settings_come_from_the_utility_config_yml_like_the_responders() {
     let mdr = sandbox(true);
     let utility = tempfile::tempdir().unwrap();

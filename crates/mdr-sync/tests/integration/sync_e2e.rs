@@ -299,6 +299,58 @@ fn an_attachment_over_the_limit_becomes_a_log_naming_it() {
     assert_eq!(log["attachments"], json!([]));
 }
 
+/// The demo seed with the one attachment's announced `file_size` set to `size` (None: left out).
+fn seed_announcing(size: Option<u64>) -> Seed {
+    let text = std::fs::read_to_string(workspace_root().join("tests/fixtures/sandbox/seed.json")).unwrap();
+    let mut seed: Value = serde_json::from_str(&text).unwrap();
+    let incident = seed["incidents"].as_array_mut().unwrap().iter_mut().find(|i| i["incident_id"] == NEW_INCIDENT);
+    let attachment = &mut incident.unwrap()["attachments"][0];
+    match size {
+        Some(size) => attachment["file_size"] = json!(size),
+        None => drop(attachment.as_object_mut().unwrap().remove("file_size")),
+    }
+    Seed::from_json(seed).unwrap()
+}
+
+#[test]
+fn an_attachment_larger_than_mdr_said_becomes_one_log_and_never_fails_the_incident() {
+    // The seeded file has 57 bytes; MDR under-reports it, or gives no size; the limit is 20.
+    for announced in [Some(5), None] {
+        let mdr = Sandbox::start(SandboxOptions::new(seed_announcing(announced))).unwrap();
+        let w = world_with(TheHiveVersion::V4, mdr, 10);
+        let path = w.dir.path().join("conf/config.yml");
+        let yaml = std::fs::read_to_string(&path).unwrap().replace("size_limit: 100000", "size_limit: 20");
+        std::fs::write(&path, yaml).unwrap();
+        let first = w.pass();
+        assert_eq!(first.failed, 0, "{announced:?}: {first:?}");
+        assert_eq!(w.mdr.calls("attachments/download").len(), 1, "{announced:?}");
+        // The incident changes in MDR, so the next pass looks at it again: the file is not fetched again.
+        let client = mdr_api::MdrClient::new(&w.config().mdr).unwrap();
+        client.create_comment(NEW_INCIDENT, "a later comment").unwrap();
+        let second = w.pass();
+        assert_eq!((second.incidents, second.failed), (1, 0), "{announced:?}: {second:?}");
+        assert_eq!(w.mdr.calls("attachments/download").len(), 1, "{announced:?}: downloaded again");
+
+        let logs: Vec<Value> = w
+            .hive
+            .records()
+            .2
+            .into_iter()
+            .filter(|l| l["message"].as_str().unwrap().contains("[MDR attachment -NzSeedAttachment001]"))
+            .collect();
+        assert_eq!(logs.len(), 1, "{announced:?}: one log: {logs:?}");
+        let message = logs[0]["message"].as_str().unwrap();
+        for expected in [
+            "process_tree.txt (more than 20 bytes)",
+            "Not copied: larger than `download_attachments_size_limit` (20 bytes)",
+            "https://mdr.kaspersky.com/-NzExampleIncident01/attachments/-NzSeedAttachment001",
+        ] {
+            assert!(message.contains(expected), "{announced:?}: {expected} missing in {message}");
+        }
+        assert_eq!(logs[0]["attachments"], json!([]));
+    }
+}
+
 #[test]
 fn an_mdr_failure_on_one_incident_is_retried_next_pass() {
     let w = world(TheHiveVersion::V5);
