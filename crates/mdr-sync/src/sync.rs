@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use mdr_api::client::{Attachment, Comment, Incident, MdrResponse};
 use mdr_api::{MdrClient, MdrError};
 use mdr_contract::contract::origin_case_id;
+use mdr_contract::inert;
 use serde_json::Value;
 use thehive::view::custom_field;
 
@@ -194,17 +195,22 @@ fn case_name(case: &CaseRef) -> String {
 }
 
 pub fn new_case(config: &SyncConfig, incident: &Incident) -> NewCase {
-    let summary = incident.summary.as_deref().unwrap_or("MDR incident");
+    let summary = inert::title(incident.summary.as_deref().unwrap_or(""));
+    let summary = if summary.is_empty() { "MDR incident" } else { &summary };
     let title = match incident.incident_number {
         Some(n) => format!("MDR K-{n}: {summary}"),
         None => format!("MDR: {summary}"),
     };
-    let mut description = incident.description.clone().unwrap_or_default();
+    let mut description = inert::prose(incident.description.as_deref().unwrap_or_default());
     if !incident.affected_hosts.is_empty() {
-        description.push_str(&format!("\n\n**Affected hosts**: {}", incident.affected_hosts.join(", ")));
+        let hosts: Vec<String> = incident.affected_hosts.iter().map(|h| inert::inline(h)).collect();
+        description.push_str(&format!("\n\n**Affected hosts**: {}", hosts.join(", ")));
     }
-    description
-        .push_str(&format!("\n\n[Open in the MDR console]({}/incidents/{})", config.console_url, incident.incident_id));
+    let console = format!("{}/incidents/{}", config.console_url, incident.incident_id);
+    match inert::link_target(&console) {
+        Some(target) => description.push_str(&format!("\n\n[Open in the MDR console]({target})")),
+        None => description.push_str(&format!("\n\nIn the MDR console: {}", inert::code(&console))),
+    }
     let severity = match incident.priority.as_deref() {
         Some("LOW") => 1,
         Some("HIGH") => 3,
@@ -247,7 +253,7 @@ pub fn decision_marker(response_id: &str) -> String {
 pub fn comment_log(comment: &Comment) -> String {
     format!(
         "{} wrote:\n{}\n\n{}",
-        author(comment.author_name.as_deref().unwrap_or("")),
+        inert::inline(author(comment.author_name.as_deref().unwrap_or(""))),
         quote(&crate::html::readable(&comment.text)),
         comment_marker(&comment.comment_id)
     )
@@ -303,14 +309,19 @@ fn mirror_attachment(
     let name = if attachment.full_name.is_empty() { "attachment" } else { &attachment.full_name };
     // A size MDR does not give is read as 0: the download's own limit still applies.
     let size = attachment.file_size.unwrap_or(0);
-    let head = format!("{} attached {name} ({size} bytes)", author(&attachment.author_name));
+    let head =
+        format!("{} attached {} ({size} bytes)", inert::inline(author(&attachment.author_name)), inert::code(name));
     let caption = match attachment.caption.trim() {
         "" => String::new(),
-        caption => format!(":\n{}", quote(caption)),
+        caption => format!(":\n{}", quote(&inert::prose(caption))),
     };
     let marker = attachment_marker(&attachment.attachment_id);
     if size > config.attachment_limit {
-        let link = if attachment.link.is_empty() { String::new() } else { format!(" ({})", attachment.link) };
+        let link = if attachment.link.trim().is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", inert::url(&attachment.link))
+        };
         let message = format!(
             "{head}{caption}\n\nNot copied: larger than `download_attachments_size_limit` ({} bytes); download it from the MDR console{link}.\n\n{marker}",
             config.attachment_limit
@@ -329,9 +340,10 @@ fn mirror_attachment(
 pub fn response_description(response: &MdrResponse) -> String {
     let details = if response.parameters.is_null() { "{}".to_owned() } else { response.parameters.to_string() };
     format!(
-        "**ID**: {}  \n**Details**: {details}  \n**Comment**: {}",
+        "**ID**: {}  \n**Details**: {}  \n**Comment**: {}",
         response.response_id,
-        response.description.as_deref().unwrap_or("")
+        inert::code(&details),
+        inert::prose(response.description.as_deref().unwrap_or(""))
     )
 }
 
@@ -362,7 +374,8 @@ fn mirror_response(
         Some(task) if !task.is_open() || !decided(response) => return Ok(()),
         Some(task) => task.clone(),
         None => {
-            let title = response.kind.as_deref().filter(|k| !k.is_empty()).unwrap_or("MDR response");
+            let kind = inert::title(response.kind.as_deref().unwrap_or(""));
+            let title = if kind.is_empty() { "MDR response" } else { &kind };
             let task = hive.create_task(&case.id, title, RESPONSE_GROUP, &response_description(response))?;
             log(&format!("{label}: created Response task \"{title}\" for response {rid}"));
             if !decided(response) {
@@ -374,10 +387,10 @@ fn mirror_response(
     let marker = decision_marker(rid);
     if !hive.log_messages(&task.id)?.iter().any(|m| m.contains(&marker)) {
         let comment = match response.comment.as_deref().map(str::trim) {
-            Some(c) if !c.is_empty() => format!(" (comment: {c})"),
+            Some(c) if !c.is_empty() => format!(" (comment: {})", inert::inline(c)),
             _ => String::new(),
         };
-        let message = format!("MDR shows this response as {status}{comment}.\n\n{marker}");
+        let message = format!("MDR shows this response as {}{comment}.\n\n{marker}", inert::inline(status));
         hive.add_log(&task.id, &message, None)?;
     }
     hive.close_task(&task.id)?;
@@ -404,8 +417,8 @@ fn close_case(
         _ => ("Other", statuses.other.as_str()),
     };
     let summary = match incident.status_description.as_deref().map(str::trim) {
-        Some(s) if !s.is_empty() => s.to_owned(),
-        _ => format!("{status} in MDR"),
+        Some(s) if !s.is_empty() => inert::prose(s),
+        _ => format!("{} in MDR", inert::inline(status)),
     };
     hive.resolve_case(&case.id, th4, th5, &summary)?;
     log(&format!("{label}: {status} in MDR ({th4}): case {} resolved", case_name(case)));
@@ -430,7 +443,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             response_description(&response),
-            "**ID**: MDR_1  \n**Details**: {\"interpreter\":\"powershell\"}  \n**Comment**: Isolate it"
+            "**ID**: MDR_1  \n**Details**: `{\"interpreter\":\"powershell\"}`  \n**Comment**: Isolate it"
         );
         let task = TaskRef {
             id: "t".to_owned(),
@@ -449,5 +462,40 @@ mod tests {
         assert_eq!(comment_log(&comment), "SOC wrote:\n> a\n>\n> b\n\n[MDR comment c1]");
         let html = Comment { text: "<p>a</p>\n<p>b &amp; c</p>".to_owned(), ..comment };
         assert_eq!(comment_log(&html), "SOC wrote:\n> a\n>\n> b & c\n\n[MDR comment c1]");
+    }
+
+    #[test]
+    fn mdr_text_is_inert_in_what_the_sync_writes() {
+        let response: MdrResponse = serde_json::from_value(json!({
+            "response_id": "MDR_2",
+            "type": "RUN_SCRIPT",
+            "description": "# Approve\n**ID**: MDR_evil\n![x](http://h/p.png)",
+            "parameters": {"cmd": "a`b```c"},
+        }))
+        .unwrap();
+        let description = response_description(&response);
+        assert_eq!(
+            description,
+            "**ID**: MDR_2  \n**Details**: ````{\"cmd\":\"a`b```c\"}````  \n\
+             **Comment**: \\# Approve  \n\\*\\*ID\\*\\*: MDR\\_evil  \n!\\[x\\](<http://h/p.png>)"
+        );
+        let task = TaskRef {
+            id: "t".to_owned(),
+            title: "RUN_SCRIPT".to_owned(),
+            group: "Response".to_owned(),
+            description,
+            status: "InProgress".to_owned(),
+        };
+        assert!(names_response(&task, "MDR_2") && !names_response(&task, "MDR_evil"));
+        let comment = Comment {
+            comment_id: "c2".to_owned(),
+            author_name: Some("**Eve**\r\n# x".to_owned()),
+            text: "<p>&lt;img src=x onerror=alert(1)&gt;</p><h1>Benign</h1>".to_owned(),
+            creation_time: Some(0),
+        };
+        assert_eq!(
+            comment_log(&comment),
+            "\\*\\*Eve\\*\\* # x wrote:\n> &lt;img src=x onerror=alert(1)>\n>\n> **Benign**\n\n[MDR comment c2]"
+        );
     }
 }
