@@ -232,18 +232,19 @@ fn http_url_end(chars: &[char], start: usize) -> Option<usize> {
     {
         end += 1;
     }
+    // Brackets counted once and updated as the end moves back: linear even on `http://x))))...`.
+    let count = |c: char| chars[start..end].iter().filter(|x| **x == c).count();
+    let open = [count('('), count('['), count('{')];
+    let mut close = [count(')'), count(']'), count('}')];
     loop {
         let &last = chars[start + scheme..end].last()?;
-        let unbalanced = |open: char| {
-            let url = &chars[start..end];
-            url.iter().filter(|c| **c == open).count() < url.iter().filter(|c| **c == last).count()
-        };
-        let trailing = ".,:;!?'*_~".contains(last)
-            || (last == ')' && unbalanced('('))
-            || (last == ']' && unbalanced('['))
-            || (last == '}' && unbalanced('{'));
+        let pair = [')', ']', '}'].iter().position(|c| *c == last);
+        let trailing = ".,:;!?'*_~".contains(last) || pair.is_some_and(|p| open[p] < close[p]);
         if !trailing {
             return Some(end);
+        }
+        if let Some(p) = pair {
+            close[p] -= 1;
         }
         end -= 1;
     }
@@ -366,5 +367,14 @@ mod tests {
         assert_eq!(code(""), "");
         assert_eq!(code_block("{\n  \"a\": \"```\"\n}\r\n"), "````\n{\n  \"a\": \"```\"\n}\n````");
         assert_eq!(code_block("x"), "```\nx\n```");
+    }
+
+    #[test]
+    fn long_hostile_input_takes_linear_time() {
+        let text = format!("http://x{} {}", ")".repeat(200_000), "&#".repeat(100_000));
+        let started = std::time::Instant::now();
+        let out = prose(&text);
+        assert!(out.starts_with("<http://x>)"), "{}", &out[..20]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 }

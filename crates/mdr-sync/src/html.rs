@@ -61,6 +61,9 @@ const BLOCKS: &[&str] =
 const OWN: char = '\u{e000}';
 /// Starts a line of a code block: kept as it is by the last step.
 const VERBATIM: char = '\u{e001}';
+/// Open links and emphases kept track of; deeper ones are taken as plain text, so that hostile
+/// nesting costs no more than this many copies of the text.
+const MAX_OPEN: usize = 32;
 
 /// The comment as inert markdown for TheHive: HTML converted (see the module doc), any other
 /// text escaped as [`inert::prose`]. MDR's text never becomes markup (the `&lt;img&gt;` of a
@@ -305,7 +308,7 @@ impl Converter {
                 self.paragraph();
                 self.pre.0 = 1;
             }
-            ("a", false) => {
+            ("a", false) if self.links.len() < MAX_OPEN => {
                 let start = self.current().len();
                 self.links.push(Link { href: tag.href.clone(), depth: self.quotes.len(), start, text: String::new() });
             }
@@ -351,6 +354,9 @@ impl Converter {
     }
 
     fn open_wrap(&mut self, tag: &'static str, marker: &'static str) {
+        if self.wraps.len() >= MAX_OPEN {
+            return;
+        }
         let start = self.current().len();
         self.wraps.push(Wrap { tag, marker, depth: self.quotes.len(), start });
     }
@@ -598,6 +604,20 @@ mod tests {
         let pre = "<pre><code>```\n# not a heading\n&lt;img&gt;\n```</code></pre><p>after</p>";
         assert_eq!(readable(pre), "````\n```\n# not a heading\n<img>\n```\n````\n\nafter");
         assert_eq!(readable("<blockquote><pre>- a\n\n&gt; b</pre></blockquote>"), "> ```\n> - a\n>\n> > b\n> ```");
+    }
+
+    #[test]
+    fn hostile_nesting_stays_cheap() {
+        let html = format!(
+            "{}{}{}",
+            "<a href=\"https://h\"><b>".repeat(20_000),
+            "x ".repeat(20_000),
+            "</b></i>".repeat(20_000)
+        );
+        let started = std::time::Instant::now();
+        let out = readable(&html);
+        assert!(out.contains("x x"), "{}", &out[..40]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[test]
