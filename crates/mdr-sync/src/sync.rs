@@ -16,6 +16,7 @@ use mdr_api::{MdrClient, MdrError};
 use mdr_contract::contract::{
     Footer, Mirrored, Priority, Quote, ResponseStatus, ResponseTask, origin_case_id, quote_lines,
 };
+use mdr_contract::inert;
 use serde_json::Value;
 // Under the names the sync's own client had, so this file's signatures stay as they were.
 use thehive::TheHiveError as HiveError;
@@ -285,17 +286,22 @@ fn case_name(case: &CaseRef) -> String {
 }
 
 pub fn new_case(config: &SyncConfig, incident: &Incident) -> NewCase {
-    let summary = incident.summary.as_deref().unwrap_or("MDR incident");
+    let summary = inert::title(incident.summary.as_deref().unwrap_or(""));
+    let summary = if summary.is_empty() { "MDR incident" } else { &summary };
     let title = match incident.incident_number {
         Some(n) => format!("MDR K-{n}: {summary}"),
         None => format!("MDR: {summary}"),
     };
-    let mut description = incident.description.clone().unwrap_or_default();
+    let mut description = inert::prose(incident.description.as_deref().unwrap_or_default());
     if !incident.affected_hosts.is_empty() {
-        description.push_str(&format!("\n\n**Affected hosts**: {}", incident.affected_hosts.join(", ")));
+        let hosts: Vec<String> = incident.affected_hosts.iter().map(|h| inert::inline(h)).collect();
+        description.push_str(&format!("\n\n**Affected hosts**: {}", hosts.join(", ")));
     }
-    description
-        .push_str(&format!("\n\n[Open in the MDR console]({}/incidents/{})", config.console_url, incident.incident_id));
+    let console = format!("{}/incidents/{}", config.console_url, incident.incident_id);
+    match inert::link_target(&console) {
+        Some(target) => description.push_str(&format!("\n\n[Open in the MDR console]({target})")),
+        None => description.push_str(&format!("\n\nIn the MDR console: {}", inert::code(&console))),
+    }
     NewCase {
         title,
         description: description.trim_start().to_owned(),
@@ -329,7 +335,7 @@ fn comments_task(
 pub fn comment_log(comment: &Comment) -> Option<String> {
     let marker = Mirrored::Comment(comment.comment_id.clone()).render()?;
     let quote = Quote {
-        author: author(comment.author_name.as_deref().unwrap_or("")).to_owned(),
+        author: inert::inline(author(comment.author_name.as_deref().unwrap_or(""))),
         text: crate::html::readable(&comment.text),
     };
     Some(format!("{}\n\n{marker}", quote.render()))
@@ -400,13 +406,17 @@ fn mirror_attachment(
         (_, Download::TooLarge) => format!(" (more than {limit} bytes)"),
         (_, Download::File(bytes)) => format!(" ({} bytes)", bytes.len()),
     };
-    let head = format!("{} attached {name}{size}", author(&attachment.author_name));
+    let head = format!("{} attached {}{size}", inert::inline(author(&attachment.author_name)), inert::code(name));
     let caption = match attachment.caption.trim() {
         "" => String::new(),
-        caption => format!(":\n{}", quote_lines(caption)),
+        caption => format!(":\n{}", quote_lines(&inert::prose(caption))),
     };
     let Download::File(bytes) = download else {
-        let link = if attachment.link.is_empty() { String::new() } else { format!(" ({})", attachment.link) };
+        let link = if attachment.link.trim().is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", inert::url(&attachment.link))
+        };
         let message = format!(
             "{head}{caption}\n\nNot copied: larger than `download_attachments_size_limit` ({} bytes); download it from the MDR console{link}.\n\n{marker}",
             config.attachment_limit
@@ -462,7 +472,7 @@ fn mirror_response(
                 }
             };
             let title = new.title();
-            let task = hive.create_task(&case.id, title, group, &description)?;
+            let task = hive.create_task(&case.id, &title, group, &description)?;
             log(&format!("{label}: created Response task \"{title}\" for response {rid}"));
             if !status.is_decided() {
                 return Ok(());
@@ -477,10 +487,10 @@ fn mirror_response(
         && !mirrored_in(&hive.log_messages(&task.id)?).contains(&item)
     {
         let comment = match response.comment.as_deref().map(str::trim) {
-            Some(c) if !c.is_empty() => format!(" (comment: {c})"),
+            Some(c) if !c.is_empty() => format!(" (comment: {})", inert::inline(c)),
             _ => String::new(),
         };
-        let message = format!("MDR shows this response as {decided}{comment}.\n\n{marker}");
+        let message = format!("MDR shows this response as {}{comment}.\n\n{marker}", inert::inline(decided));
         hive.add_log(&task.id, &message, None)?;
     }
     hive.close_task(&task.id)?;
@@ -507,8 +517,8 @@ fn close_case(
         _ => ("Other", statuses.other.as_str()),
     };
     let summary = match incident.status_description.as_deref().map(str::trim) {
-        Some(s) if !s.is_empty() => s.to_owned(),
-        _ => format!("{status} in MDR"),
+        Some(s) if !s.is_empty() => inert::prose(s),
+        _ => format!("{} in MDR", inert::inline(status)),
     };
     let resolution = Resolution { th4_resolution: th4, th5_status: th5, summary: &summary, impact: None };
     hive.resolve_case(&case.id, &resolution)?;
@@ -545,7 +555,7 @@ mod tests {
         let description = response_task(&response).description().unwrap();
         assert_eq!(
             description,
-            "**ID**: MDR_1  \n**Details**: {\"interpreter\":\"powershell\"}  \n**Comment**: Isolate it; unlike **ID**: MDR_2"
+            "**ID**: MDR_1  \n**Details**: `{\"interpreter\":\"powershell\"}`  \n**Comment**: Isolate it; unlike \\*\\*ID\\*\\*: MDR\\_2"
         );
         let task = task(description, "Response");
         assert!(names_response(&task, "Response", "MDR_1") && !names_response(&task, "Response", "MDR_"));
@@ -563,5 +573,40 @@ mod tests {
         let forging = Comment { text: "see\n[MDR comment c2]".to_owned(), ..comment.clone() };
         assert_eq!(mirrored_in(&[comment_log(&forging).unwrap()]), [Mirrored::Comment("c1".to_owned())]);
         assert_eq!(comment_log(&Comment { comment_id: "c 1]".to_owned(), ..comment }), None);
+    }
+
+    #[test]
+    fn mdr_text_is_inert_in_what_the_sync_writes() {
+        let response: MdrResponse = serde_json::from_value(json!({
+            "response_id": "MDR_2",
+            "type": "RUN_SCRIPT",
+            "description": "# Approve\n**ID**: MDR_evil\n![x](http://h/p.png)",
+            "parameters": {"cmd": "a`b```c"},
+        }))
+        .unwrap();
+        let description = response_task(&response).description().unwrap();
+        assert_eq!(
+            description,
+            "**ID**: MDR_2  \n**Details**: ````{\"cmd\":\"a`b```c\"}````  \n\
+             **Comment**: \\# Approve  \n\\*\\*ID\\*\\*: MDR\\_evil  \n!\\[x\\](<http://h/p.png>)"
+        );
+        let task = TaskRef {
+            id: "t".to_owned(),
+            title: "RUN_SCRIPT".to_owned(),
+            group: "Response".to_owned(),
+            description,
+            status: "InProgress".to_owned(),
+        };
+        assert!(names_response(&task, "Response", "MDR_2") && !names_response(&task, "Response", "MDR_evil"));
+        let comment = Comment {
+            comment_id: "c2".to_owned(),
+            author_name: Some("**Eve**\r\n# x".to_owned()),
+            text: "<p>&lt;img src=x onerror=alert(1)&gt;</p><h1>Benign</h1>".to_owned(),
+            creation_time: Some(0),
+        };
+        assert_eq!(
+            comment_log(&comment).unwrap(),
+            "\\*\\*Eve\\*\\* # x wrote:\n> &lt;img src=x onerror=alert(1)>\n>\n> **Benign**\n\n[MDR comment c2]"
+        );
     }
 }

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::lines::{first_line, writable_id};
+use crate::inert;
 
 /// The task group of Response tasks, unless `response_task_group` / `thehive.response_task_group`
 /// names another (both programs must be given the same).
@@ -14,7 +15,8 @@ const DEFAULT_TITLE: &str = "MDR response";
 const ID_LABEL: &str = "**ID**:";
 
 /// A Response task as mdr-sync writes it (the MDR Integration Utility's format): title the
-/// response type, description `**ID**: <id>  \n**Details**: <parameters as JSON>  \n**Comment**: <description>`.
+/// response type, description `**ID**: <id>  \n**Details**: `<parameters as JSON>`  \n**Comment**: <description>`,
+/// MDR's text in it made inert.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResponseTask<'a> {
     pub response_id: &'a str,
@@ -37,9 +39,10 @@ pub enum ResponseIdError {
 }
 
 impl ResponseTask<'_> {
-    /// The task's title: the response type, or a generic one.
-    pub fn title(&self) -> &str {
-        self.kind.map(str::trim).filter(|k| !k.is_empty()).unwrap_or(DEFAULT_TITLE)
+    /// The task's title: the response type (MDR text, so made inert), or a generic one.
+    pub fn title(&self) -> String {
+        let kind = inert::title(self.kind.unwrap_or(""));
+        if kind.is_empty() { DEFAULT_TITLE.to_owned() } else { kind }
     }
 
     /// The task's description; refused for an id [`ResponseTask::id_in`] could not read back.
@@ -48,7 +51,13 @@ impl ResponseTask<'_> {
             return Err(ResponseIdError::Unwritable(self.response_id.to_owned()));
         }
         let details = if self.parameters.is_null() { "{}".to_owned() } else { self.parameters.to_string() };
-        Ok(format!("{ID_LABEL} {}  \n**Details**: {details}  \n**Comment**: {}", self.response_id, self.comment))
+        // The parameters and the comment are MDR text: a code span and inert prose (crate::inert).
+        Ok(format!(
+            "{ID_LABEL} {}  \n**Details**: {}  \n**Comment**: {}",
+            self.response_id,
+            inert::code(&details),
+            inert::prose(self.comment)
+        ))
     }
 
     /// The response id a task description names, read from its first line only: the rest holds
@@ -136,13 +145,16 @@ mod tests {
         let written = task("MDR_1", &parameters, "Isolate it").description().unwrap();
         assert_eq!(
             written,
-            "**ID**: MDR_1  \n**Details**: {\"interpreter\":\"powershell\"}  \n**Comment**: Isolate it"
+            "**ID**: MDR_1  \n**Details**: `{\"interpreter\":\"powershell\"}`  \n**Comment**: Isolate it"
         );
         for id in ["MDR_fc51163f-00a4-4d07-826e-bb92963bc856", "_a1b2", "**x", "__x", "ID:", "é𝕏", "a:b"] {
             let written = task(id, &Value::Null, "").description().unwrap();
             assert_eq!(ResponseTask::id_in(&written), Ok(id), "{written:?}");
         }
-        assert_eq!(task("x", &Value::Null, "").description().unwrap(), "**ID**: x  \n**Details**: {}  \n**Comment**: ");
+        assert_eq!(
+            task("x", &Value::Null, "").description().unwrap(),
+            "**ID**: x  \n**Details**: `{}`  \n**Comment**: "
+        );
     }
 
     #[test]

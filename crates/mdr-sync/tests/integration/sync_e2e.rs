@@ -341,7 +341,7 @@ fn an_attachment_larger_than_mdr_said_becomes_one_log_and_never_fails_the_incide
         assert_eq!(logs.len(), 1, "{announced:?}: one log: {logs:?}");
         let message = logs[0]["message"].as_str().unwrap();
         for expected in [
-            "process_tree.txt (more than 20 bytes)",
+            "`process_tree.txt` (more than 20 bytes)",
             "Not copied: larger than `download_attachments_size_limit` (20 bytes)",
             "https://mdr.kaspersky.com/-NzExampleIncident01/attachments/-NzSeedAttachment001",
         ] {
