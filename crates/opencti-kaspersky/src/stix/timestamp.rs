@@ -30,6 +30,13 @@ impl Timestamp {
         PrimitiveDateTime::parse(text, format).ok().map(|naive| Timestamp(naive.assume_utc()))
     }
 
+    /// An RFC 3339 time as STIX writes it (`2026-12-03T20:12:31.299424Z`).
+    pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
+        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .map(|t| Timestamp(t.to_offset(time::UtcOffset::UTC)))
+    }
+
     pub fn plus_minutes(self, minutes: i64) -> Timestamp {
         Timestamp(self.0 + Duration::minutes(minutes))
     }
@@ -92,5 +99,6 @@ mod tests {
         assert_eq!(whole.stix_millis(), "2026-01-02T03:04:05.000Z");
         assert_eq!(whole.stix(), "2026-01-02T03:04:05Z");
         assert_eq!(Timestamp::from_unix_micros(1_767_323_045_500_000).stix_millis(), "2026-01-02T03:04:05.500Z");
+        assert_eq!(Timestamp::parse_rfc3339("2026-01-02T03:04:05.74683Z"), Some(t));
     }
 }
