@@ -210,7 +210,29 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Engineer A's enrichment behind the platform's interface.
-fn make_enricher(_config: &Config) -> Result<Box<dyn Enrich>, StartError> {
-    Err(StartError::Enricher("the enrichment is not built yet".into()))
+/// The enrichment ([`crate::enrich::Enricher`]) with the connector's scope and TIP timeout.
+fn make_enricher(config: &Config) -> Result<Box<dyn Enrich>, StartError> {
+    let enricher = crate::enrich::Enricher::new(&config.kaspersky, config.connector.tip_timeout)
+        .map_err(|e| StartError::Enricher(e.to_string()))?
+        .with_scope(&config.connector.scope);
+    Ok(Box::new(enricher))
+}
+
+impl Enrich for crate::enrich::Enricher {
+    fn enrich(&self, entity: &Value, stix_entity: &Value, stix_objects: &[Value]) -> Result<message::Outcome, String> {
+        let input = crate::enrich::EnrichmentInput {
+            entity: entity.clone(),
+            stix_entity: stix_entity.clone(),
+            stix_objects: stix_objects.to_vec(),
+        };
+        match crate::enrich::Enricher::enrich(self, &input) {
+            Ok(done) => {
+                for warning in &done.warnings {
+                    log::warn(warning);
+                }
+                Ok(message::Outcome { objects: done.objects, message: done.message })
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
 }
