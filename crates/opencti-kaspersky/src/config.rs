@@ -258,7 +258,8 @@ pub struct OpenCtiConfig {
     /// Without a trailing slash.
     pub url: String,
     pub token: Token,
-    /// pycti's default is false (no verification); the README says so loudly.
+    /// Ours defaults to true (pycti's to false): TLS verification stays on unless
+    /// `OPENCTI_SSL_VERIFY=false` turns it off, which the start-up log warns about.
     pub ssl_verify: bool,
     /// `OPENCTI_CUSTOM_HEADERS` ("name:value;name:value").
     pub custom_headers: Vec<(String, String)>,
@@ -274,7 +275,7 @@ impl OpenCtiConfig {
             return Err(ConfigError::invalid(&url.origin, "expected an http:// or https:// URL"));
         }
         let token = source.required("OPENCTI_TOKEN", &["opencti", "token"])?;
-        let ssl_verify = source.bool("OPENCTI_SSL_VERIFY", &["opencti", "ssl_verify"], false)?;
+        let ssl_verify = source.bool("OPENCTI_SSL_VERIFY", &["opencti", "ssl_verify"], true)?;
         let custom_headers = match source.text("OPENCTI_CUSTOM_HEADERS", &["opencti", "custom_headers"]) {
             None => Vec::new(),
             Some(s) => parse_headers(&s)?,
@@ -524,5 +525,26 @@ impl MqOverrides {
                 true,
             )?,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn opencti(extra: &[(&str, &str)]) -> Result<OpenCtiConfig, ConfigError> {
+        let mut env: BTreeMap<String, String> = [("OPENCTI_URL", "https://opencti.example"), ("OPENCTI_TOKEN", "t")]
+            .map(|(k, v)| (k.into(), v.into()))
+            .into();
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        OpenCtiConfig::from_source(&ConfigSource::from_parts(env, None))
+    }
+
+    #[test]
+    fn opencti_tls_verification_is_on_unless_turned_off() {
+        assert!(opencti(&[]).unwrap().ssl_verify, "on by default (pycti: off)");
+        assert!(!opencti(&[("OPENCTI_SSL_VERIFY", "false")]).unwrap().ssl_verify);
+        assert!(opencti(&[("OPENCTI_SSL_VERIFY", "true")]).unwrap().ssl_verify);
     }
 }

@@ -50,7 +50,7 @@ impl OpenCti {
             }
             cortex_http::HttpClient::new(&http).map_err(|e| ApiError::Setup(e.to_string()))?.client().clone()
         } else {
-            // OPENCTI_SSL_VERIFY=false (pycti's default): the README and the start-up log say so.
+            // OPENCTI_SSL_VERIFY=false, set on purpose (pycti's default, not ours): the start-up log warns.
             reqwest::blocking::Client::builder()
                 .danger_accept_invalid_certs(true)
                 .timeout(config.timeout)
