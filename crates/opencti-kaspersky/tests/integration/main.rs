@@ -6,5 +6,6 @@ mod golden;
 mod tip_standin;
 
 // Engineer B: the platform side.
+mod transport_amqp;
 mod transport_api;
 mod transport_common;
