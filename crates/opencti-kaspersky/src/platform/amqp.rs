@@ -151,6 +151,11 @@ async fn consume(
         };
         // Wait for a free worker before taking (acknowledging) the message.
         let Ok(permit) = Arc::clone(slots).acquire_owned().await else { return Ok(()) };
+        // The connection may have gone while waiting: the broker has then requeued the message
+        // and an ack would go nowhere, so processing it here would do it twice.
+        if !connection.status().connected() || !channel.status().connected() {
+            return Err("the connection closed while the message waited for a worker".into());
+        }
         delivery.ack(BasicAckOptions::default()).await.map_err(text)?;
         if jobs.send((delivery.data, permit)).is_err() {
             return Ok(());

@@ -187,13 +187,15 @@ struct Platform {
     runtime: tokio::runtime::Runtime,
     uri: String,
     connection: Option<(Connection, Channel)>,
+    /// Push messages taken but not yet claimed by a check.
+    taken: Vec<Value>,
 }
 
 const PUSH_QUEUE: &str = "push_kaspersky--8825ba29-8475-4e6a-95b7-9206052c0934";
 
 impl Platform {
     fn new(broker: &Broker) -> Platform {
-        let mut platform = Platform { runtime: runtime(), uri: broker.uri(), connection: None };
+        let mut platform = Platform { runtime: runtime(), uri: broker.uri(), connection: None, taken: Vec::new() };
         let channel = platform.channel();
         let listen = format!("listen_{CONNECTOR_ID}");
         platform.runtime.block_on(async {
@@ -264,6 +266,15 @@ impl Platform {
         });
     }
 
+    /// The push messages of `work_id` taken so far from the push queue.
+    fn pushed_for(&mut self, work_id: &str) -> Vec<Value> {
+        let fresh = self.take_pushed();
+        self.taken.extend(fresh);
+        let (mine, others) = std::mem::take(&mut self.taken).into_iter().partition(|m| m["work_id"] == work_id);
+        self.taken = others;
+        mine
+    }
+
     /// Takes everything in the push queue (as the platform's workers do).
     fn take_pushed(&mut self) -> Vec<Value> {
         let channel = self.channel();
@@ -305,7 +316,7 @@ fn check_enriched(
     assert_eq!(work.in_error, Some(false), "{name}: {:?}", work.processed_message);
     let mut messages = Vec::new();
     wait_for(&format!("{name}: the pushed objects"), Duration::from_secs(10), || {
-        messages.extend(platform.take_pushed());
+        messages.extend(platform.pushed_for(work_id));
         i64::try_from(messages.len()).is_ok_and(|n| n >= work.expectations)
     });
     assert_eq!(i64::try_from(messages.len()).ok(), Some(work.expectations), "{name}: one push message per expectation");
@@ -353,17 +364,34 @@ fn rabbitmq_listen_and_push_enrich_and_survive_a_broker_restart() {
     platform.publish(&message(&first.1, "work-amqp-1"));
     check_enriched(&opencti, &mut platform, &connector, first, "work-amqp-1");
 
-    // The broker goes away and comes back: the connector reconnects and goes on.
-    broker.restart();
-    let second = &cases["domain"];
+    // OpenCTI is down while two messages come: the first is taken (acknowledged) and its
+    // processing waits for OpenCTI; the second waits unacknowledged. The broker then restarts in
+    // the middle: the taken one is still done (its results published to the new broker), the
+    // untaken one comes back to the queue and is done after the reconnect.
+    opencti.set_outage(true);
+    let (second, third) = (&cases["domain"], &cases["url"]);
     seed(&opencti, &tip, &second.1, &second.2, &second.3, "work-amqp-2");
+    seed(&opencti, &tip, &third.1, &third.2, &third.3, "work-amqp-3");
     platform.publish(&message(&second.1, "work-amqp-2"));
+    platform.publish(&message(&third.1, "work-amqp-3"));
+    wait_for("the connector to try OpenCTI", Duration::from_secs(10), || connector.log_text().contains("attempt 1"));
+    broker.restart();
+    opencti.set_outage(false);
     check_enriched(&opencti, &mut platform, &connector, second, "work-amqp-2");
+    check_enriched(&opencti, &mut platform, &connector, third, "work-amqp-3");
 
-    // Nothing left behind, nothing done twice.
-    assert_eq!(platform.waiting(&format!("listen_{CONNECTOR_ID}")), 0);
+    // Nothing left behind, nothing done twice (a requeued copy would come within the reconnect pause).
+    std::thread::sleep(Duration::from_secs(6));
+    let listen = format!("listen_{CONNECTOR_ID}");
+    assert_eq!(platform.waiting(&listen), 0, "left in the listen queue; connector log:\n{}", connector.log_text());
     assert_eq!(platform.waiting(PUSH_QUEUE), 0);
-    assert_eq!(opencti.work("work-amqp-1").unwrap().calls.len(), 3);
+    assert!(
+        platform.pushed_for("work-amqp-3").is_empty() && platform.taken.is_empty(),
+        "push messages after the checks"
+    );
+    for work in ["work-amqp-1", "work-amqp-2", "work-amqp-3"] {
+        assert_eq!(opencti.work(work).unwrap().calls.len(), 3, "{work}");
+    }
     let log = connector.log_text();
     assert!(log.contains("reconnecting"), "{log}");
     for secret in [TOKEN, crate::tip_standin::TIP_TOKEN, BROKER_PASS] {
