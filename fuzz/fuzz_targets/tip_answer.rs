@@ -51,7 +51,7 @@ fn encode(report: AnalyzerReport) {
 
 fuzz_target!(|data: &[u8]| {
     for (settings, observables) in settings() {
-        match decode_found(settings.backend, data) {
+        match decode_found(settings.service.backend, data) {
             Ok(answer) => {
                 for observable in observables {
                     encode(report::build(settings, observable, &answer, true));

@@ -1,4 +1,6 @@
 //! The HTTP side: one lookup GET to TIP or OpenTIP (retried as a read), status codes mapped to actionable errors.
+//! With [`Service::patience`] set (the OpenCTI connector), 429 and 5xx answers are waited out a bounded
+//! number of times before they become errors.
 
 use cortex_http::{Call, Failure, HttpClient, HttpConfig, SetupError, Untrusted, causes};
 use reqwest::StatusCode;
@@ -6,7 +8,10 @@ use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::header::RETRY_AFTER;
 use serde_json::{Map, Value};
 
-use crate::config::{Auth, Backend, Settings};
+use std::thread::sleep;
+use std::time::Duration;
+
+use crate::config::{Auth, Backend, Patience, Service};
 use crate::error::TipError;
 use crate::observable::{Observable, percent_encode};
 
@@ -22,7 +27,7 @@ pub enum Answer {
 }
 
 /// The URL requested, query included (credentials go in headers or the TLS handshake, never in the URL).
-pub fn lookup_url(settings: &Settings, observable: &Observable) -> String {
+pub fn lookup_url(settings: &Service, observable: &Observable) -> String {
     let kind = observable.kind.as_str();
     match settings.backend {
         Backend::Tip => format!(
@@ -38,15 +43,43 @@ pub fn lookup_url(settings: &Settings, observable: &Observable) -> String {
     }
 }
 
-pub fn lookup(settings: &Settings, observable: &Observable) -> Result<Answer, TipError> {
+pub fn lookup(settings: &Service, observable: &Observable) -> Result<Answer, TipError> {
     let http = http_client(settings)?;
     let url = lookup_url(settings, observable);
-    let mut attempts = 0;
-    let outcome = http.execute(Call::Read, &mut attempts, |client| {
-        Ok::<_, TipError>(authenticate(client.get(&url), &settings.auth).header("Accept", "application/json"))
-    })?;
-    let response = outcome.map_err(|failure| transport_error(settings, failure))?;
-    interpret(settings, observable, response)
+    let mut waited = 0;
+    loop {
+        let mut attempts = 0;
+        let outcome = http.execute(Call::Read, &mut attempts, |client| {
+            Ok::<_, TipError>(authenticate(client.get(&url), &settings.auth).header("Accept", "application/json"))
+        })?;
+        let response = outcome.map_err(|failure| transport_error(settings, failure))?;
+        let wait = settings.patience.and_then(|patience| {
+            patient_wait(patience, response.status().as_u16(), retry_after_seconds(&response), waited)
+        });
+        match wait {
+            Some(wait) => {
+                waited += 1;
+                sleep(wait);
+            }
+            None => return interpret(settings, observable, response),
+        }
+    }
+}
+
+/// How long to wait before asking again after `status`, or `None` to report the answer now:
+/// only 429 and 5xx, at most `patience.attempts` times, never longer than `patience.max_wait`
+/// (a longer `Retry-After` is reported, not waited for).
+pub fn patient_wait(patience: Patience, status: u16, retry_after: Option<u64>, waited: u32) -> Option<Duration> {
+    if !(status == 429 || (500..=599).contains(&status)) || waited >= patience.attempts {
+        return None;
+    }
+    let backoff = Duration::from_secs(1u64 << waited.min(6));
+    let wait = retry_after.map_or(backoff, Duration::from_secs);
+    (wait <= patience.max_wait).then_some(wait)
+}
+
+fn retry_after_seconds(response: &Response) -> Option<u64> {
+    response.headers().get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
 }
 
 fn authenticate(request: RequestBuilder, auth: &Auth) -> RequestBuilder {
@@ -57,7 +90,7 @@ fn authenticate(request: RequestBuilder, auth: &Auth) -> RequestBuilder {
     }
 }
 
-fn interpret(settings: &Settings, observable: &Observable, response: Response) -> Result<Answer, TipError> {
+fn interpret(settings: &Service, observable: &Observable, response: Response) -> Result<Answer, TipError> {
     let service = settings.backend.service();
     let status = response.status();
     match status {
@@ -154,7 +187,7 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn transport_error(settings: &Settings, failure: Failure) -> TipError {
+fn transport_error(settings: &Service, failure: Failure) -> TipError {
     let service = settings.backend.service();
     let url = settings.api_url.to_string();
     // The details come from the error's causes, not reqwest's message: the URL carries the looked-up value.
@@ -177,7 +210,7 @@ fn transport_error(settings: &Settings, failure: Failure) -> TipError {
 }
 
 /// What to do when TIP aborts the handshake with an alert about the (missing or refused) client certificate.
-fn client_certificate_advice(settings: &Settings, alert: &str) -> Option<&'static str> {
+fn client_certificate_advice(settings: &Service, alert: &str) -> Option<&'static str> {
     let about_certificate = matches!(
         alert,
         "CertificateRequired"
@@ -209,7 +242,7 @@ fn client_certificate_advice(settings: &Settings, alert: &str) -> Option<&'stati
 /// The HTTP client (`cortex-http`): system trust store plus Cortex's CA sources, Cortex's proxies,
 /// the TIP client certificate when configured, explicit timeouts, no redirects (a redirect would
 /// carry the OpenTIP `x-api-key` header to wherever it points). Verification is never turned off.
-fn http_client(settings: &Settings) -> Result<HttpClient, TipError> {
+fn http_client(settings: &Service) -> Result<HttpClient, TipError> {
     let mut config = HttpConfig::new(&settings.http, settings.timeout, USER_AGENT);
     let mut client_cert_path = String::new();
     if let Auth::CertificateBasic { client_cert, .. } = &settings.auth {
@@ -242,9 +275,22 @@ mod tests {
     use cortex_worker::Job;
     use serde_json::json;
 
-    fn settings(config: Value) -> Settings {
+    fn settings(config: Value) -> Service {
         let job = Job::from_input(json!({"dataType": "url", "data": "x", "config": config}), None).unwrap();
-        Settings::from_job(&job).unwrap()
+        crate::config::Settings::from_job(&job).unwrap().service
+    }
+
+    #[test]
+    fn patience_waits_out_429_and_5xx_a_bounded_number_of_times() {
+        let patience = Patience { attempts: 2, max_wait: Duration::from_secs(5) };
+        assert_eq!(patient_wait(patience, 429, Some(3), 0), Some(Duration::from_secs(3)));
+        assert_eq!(patient_wait(patience, 503, None, 0), Some(Duration::from_secs(1)));
+        assert_eq!(patient_wait(patience, 500, None, 1), Some(Duration::from_secs(2)));
+        assert_eq!(patient_wait(patience, 500, None, 2), None, "no third wait");
+        assert_eq!(patient_wait(patience, 429, Some(60), 0), None, "too long a Retry-After is reported");
+        for status in [200, 400, 401, 403, 404] {
+            assert_eq!(patient_wait(patience, status, Some(1), 0), None, "{status}");
+        }
     }
 
     #[test]

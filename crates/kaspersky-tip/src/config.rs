@@ -58,9 +58,10 @@ pub enum Auth {
     CertificateBasic { client_cert: PathBuf, username: String, password: Secret },
 }
 
-/// Everything the lookup needs, validated.
+/// What one lookup needs, as plain values: the analyzer reads it from the Cortex job, the OpenCTI
+/// connector builds it from its own settings ([`Service::new`]).
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Service {
     pub backend: Backend,
     /// Base URL without trailing slash.
     pub api_url: HttpUrl,
@@ -69,20 +70,57 @@ pub struct Settings {
     pub sections: [Vec<&'static str>; 4],
     /// TIP only: records per data group.
     pub count: u32,
+    /// One request's timeout.
+    pub timeout: Duration,
+    pub http: HttpSettings,
+    /// Waiting out 429 and 5xx answers (the analyzer reports them at once: `None`).
+    pub patience: Option<Patience>,
+}
+
+/// Further attempts after a 429 or 5xx answer: at most `attempts` more, each after the answer's
+/// `Retry-After` (or 1 s, 2 s, 4 s…), never waiting longer than `max_wait` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patience {
+    pub attempts: u32,
+    pub max_wait: Duration,
+}
+
+impl Service {
+    /// The defaults of the analyzer's items: every section it shows, 100 records, 30 s, no proxy.
+    pub fn new(backend: Backend, api_url: HttpUrl, auth: Auth) -> Service {
+        Service {
+            backend,
+            api_url,
+            auth,
+            sections: Kind::ALL.map(default_sections),
+            count: DEFAULT_COUNT,
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT),
+            http: HttpSettings::default(),
+            patience: None,
+        }
+    }
+
+    pub fn sections(&self, kind: Kind) -> &[&'static str] {
+        &self.sections[kind_index(kind)]
+    }
+
+    pub fn set_sections(&mut self, kind: Kind, sections: Vec<&'static str>) {
+        self.sections[kind_index(kind)] = sections;
+    }
+}
+
+/// Everything the analyzer needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub service: Service,
     pub zone_scores: ZoneScores,
     /// Highest TLP sent to Kaspersky (0 CLEAR … 3 RED).
     pub tlp_limit: u8,
     pub add_tags: bool,
     pub extract_artifacts: bool,
-    pub timeout: Duration,
-    pub http: HttpSettings,
 }
 
 impl Settings {
-    pub fn sections(&self, kind: Kind) -> &[&'static str] {
-        &self.sections[kind_index(kind)]
-    }
-
     /// Reads and validates every item, in the order an operator would fix them.
     pub fn from_job(job: &Job) -> Result<Settings, TipError> {
         let backend = match job.config_str("backend").map(str::to_ascii_lowercase).as_deref() {
@@ -100,11 +138,16 @@ impl Settings {
             sections[kind_index(kind)] = parse_sections(kind, job.config(section_item(kind)))?;
         }
         Ok(Settings {
-            backend,
-            api_url,
-            auth,
-            sections,
-            count: job.items().whole_number("count", DEFAULT_COUNT.into(), 1..=MAX_COUNT.into())? as u32,
+            service: Service {
+                backend,
+                api_url,
+                auth,
+                sections,
+                count: job.items().whole_number("count", DEFAULT_COUNT.into(), 1..=MAX_COUNT.into())? as u32,
+                timeout: Duration::from_secs(job.items().whole_number("timeout", DEFAULT_TIMEOUT, 1..=MAX_TIMEOUT)?),
+                http: HttpSettings::from_cortex(job.input().get("config"), job.dir()),
+                patience: None,
+            },
             zone_scores: match job.items().text("zone_scores")? {
                 Some(text) => ZoneScores::parse(text).map_err(|reason| config("zone_scores", reason))?,
                 None => ZoneScores::default(),
@@ -120,8 +163,6 @@ impl Settings {
             },
             add_tags: flag(job, "add_tags")?,
             extract_artifacts: flag(job, "extract_artifacts")?,
-            timeout: Duration::from_secs(job.items().whole_number("timeout", DEFAULT_TIMEOUT, 1..=MAX_TIMEOUT)?),
-            http: HttpSettings::from_cortex(job.input().get("config"), job.dir()),
         })
     }
 }
@@ -236,6 +277,14 @@ fn parse_sections(kind: Kind, value: Option<&Value>) -> Result<Vec<&'static str>
         }
     }
     Ok(sections)
+}
+
+/// [`api_url`]'s rules for callers without a Cortex job: the reason when `text` is refused.
+pub fn check_api_url(text: &str, backend: Backend) -> Result<HttpUrl, String> {
+    api_url(Some(text), backend).map_err(|error| match error {
+        TipError::Config { reason, .. } => reason,
+        other => other.to_string(),
+    })
 }
 
 /// https only, except plain http to a loopback address (local tests and stand-ins); no credentials in it.
@@ -353,23 +402,26 @@ mod tests {
     #[test]
     fn minimal_opentip_uses_defaults() {
         let s = settings(json!({"backend": "opentip", "api_key": "k"})).unwrap();
-        assert_eq!(s.backend, Backend::OpenTip);
-        assert_eq!(s.api_url.as_str(), OPENTIP_URL);
-        assert_eq!(s.auth, Auth::ApiKey(Secret::new("k")));
-        assert_eq!((s.count, s.tlp_limit, s.add_tags, s.extract_artifacts), (100, 2, false, false));
-        assert_eq!(s.timeout, Duration::from_secs(30));
-        assert_eq!(s.sections(Kind::Hash)[..4], ["LicenseInfo", "Zone", "FileGeneralInfo", "DetectionsInfo"]);
+        assert_eq!(s.service.backend, Backend::OpenTip);
+        assert_eq!(s.service.api_url.as_str(), OPENTIP_URL);
+        assert_eq!(s.service.auth, Auth::ApiKey(Secret::new("k")));
+        assert_eq!((s.service.count, s.tlp_limit, s.add_tags, s.extract_artifacts), (100, 2, false, false));
+        assert_eq!(s.service.timeout, Duration::from_secs(30));
+        assert_eq!(s.service.sections(Kind::Hash)[..4], ["LicenseInfo", "Zone", "FileGeneralInfo", "DetectionsInfo"]);
         // The Python analyzer's item name still works.
         let legacy = settings(json!({"backend": "OpenTIP", "key": "old"})).unwrap();
-        assert_eq!(legacy.auth, Auth::ApiKey(Secret::new("old")));
+        assert_eq!(legacy.service.auth, Auth::ApiKey(Secret::new("old")));
     }
 
     #[test]
     fn tip_auth_modes() {
         let s = settings(json!({"backend": "tip", "api_key": "t", "api_url": "https://tip.example/"})).unwrap();
-        assert_eq!((s.api_url.as_str(), &s.auth), ("https://tip.example", &Auth::Bearer(Secret::new("t"))));
+        assert_eq!(
+            (s.service.api_url.as_str(), &s.service.auth),
+            ("https://tip.example", &Auth::Bearer(Secret::new("t")))
+        );
         let cert = settings(json!({"backend": "tip", "client_cert": "/c.pem", "username": "u", "password": "p"}));
-        assert!(matches!(cert.unwrap().auth, Auth::CertificateBasic { .. }));
+        assert!(matches!(cert.unwrap().service.auth, Auth::CertificateBasic { .. }));
         let error = settings(json!({"backend": "tip", "client_cert": "/c.pem", "username": "u"})).unwrap_err();
         assert!(error.starts_with("Invalid configuration item `password`: missing"), "{error}");
         let error = settings(json!({"backend": "tip"})).unwrap_err();
@@ -388,7 +440,7 @@ mod tests {
     #[test]
     fn api_url_rules() {
         let ok = |url: &str| settings(json!({"backend": "tip", "api_key": "k", "api_url": url}));
-        assert_eq!(ok("http://127.0.0.1:8080/").unwrap().api_url.as_str(), "http://127.0.0.1:8080");
+        assert_eq!(ok("http://127.0.0.1:8080/").unwrap().service.api_url.as_str(), "http://127.0.0.1:8080");
         assert!(ok("http://[::1]:1").is_ok());
         assert!(ok("http://tip.example").unwrap_err().contains("must use https"));
         assert!(ok("https://u:p@tip.example").unwrap_err().contains("must not contain credentials"));
@@ -419,7 +471,7 @@ mod tests {
         ] {
             let expected: Vec<&str> =
                 known_sections(kind).iter().copied().filter(|name| !left_out.contains(name)).collect();
-            assert_eq!(s.sections(kind), expected, "{kind:?}");
+            assert_eq!(s.service.sections(kind), expected, "{kind:?}");
         }
     }
 
@@ -428,8 +480,8 @@ mod tests {
         let s = settings(json!({"backend": "tip", "api_key": "k", "sections_ip": "ipwhois, HostedUrls,IpWhoIs",
                                 "sections_url": ["Industries"]}))
         .unwrap();
-        assert_eq!(s.sections(Kind::Ip), ["LicenseInfo", "Zone", "IpGeneralInfo", "IpWhoIs", "HostedUrls"]);
-        assert_eq!(s.sections(Kind::Url), ["LicenseInfo", "Zone", "UrlGeneralInfo", "Industries"]);
+        assert_eq!(s.service.sections(Kind::Ip), ["LicenseInfo", "Zone", "IpGeneralInfo", "IpWhoIs", "HostedUrls"]);
+        assert_eq!(s.service.sections(Kind::Url), ["LicenseInfo", "Zone", "UrlGeneralInfo", "Industries"]);
         let error = settings(json!({"backend": "tip", "api_key": "k", "sections_domain": "Zone,Nope"})).unwrap_err();
         assert!(error.starts_with("Invalid configuration item `sections_domain`: unknown domain section `Nope`"));
         assert!(settings(json!({"backend": "tip", "api_key": "k", "sections_hash": 5})).is_err());
@@ -441,7 +493,7 @@ mod tests {
                                 "extract_artifacts": "yes", "zone_scores": "red:90", "tlp_limit": "TLP:GREEN"}))
         .unwrap();
         assert_eq!(
-            (s.count, s.timeout.as_secs(), s.add_tags, s.extract_artifacts, s.tlp_limit),
+            (s.service.count, s.service.timeout.as_secs(), s.add_tags, s.extract_artifacts, s.tlp_limit),
             (250, 5, true, true, 1)
         );
         assert_eq!(s.zone_scores.score(crate::zone::Zone::Red), 90);

@@ -38,7 +38,7 @@ pub fn analyze(job: &Job) -> Result<AnalyzerReport, TipError> {
     }
     let data = job.data_str().ok_or(TipError::MissingData)?;
     let observable = observable::Observable::parse(data_type, data)?;
-    let answer = client::lookup(&settings, &observable)?;
+    let answer = client::lookup(&settings.service, &observable)?;
     Ok(report::build(&settings, &observable, &answer, job.auto_extract()))
 }
 

@@ -55,7 +55,7 @@ fn category_label(name: &str) -> String {
 
 /// Builds the whole report for one answer.
 pub fn build(settings: &Settings, observable: &Observable, answer: &Answer, auto_extract: bool) -> AnalyzerReport {
-    let backend = settings.backend;
+    let backend = settings.service.backend;
     let portal = portal_url(backend, &observable.value);
     let response = match answer {
         Answer::Found(map) => map,
@@ -167,7 +167,7 @@ fn categories(general: Option<&Map<String, Value>>) -> Vec<Value> {
 }
 
 fn not_found(settings: &Settings, observable: &Observable, portal: String) -> AnalyzerReport {
-    let service = settings.backend.service();
+    let service = settings.service.backend.service();
     let zone = Zone::Grey;
     let full = json!({
         "service": service,

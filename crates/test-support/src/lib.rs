@@ -32,6 +32,7 @@ mod journal;
 mod listener;
 mod markdown;
 mod multipart;
+pub mod opencti;
 mod seed;
 mod server;
 mod store;
