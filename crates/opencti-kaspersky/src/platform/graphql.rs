@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::config::{OpenCtiConfig, Token};
+use safekeeping::Secret;
+
+use crate::config::OpenCtiConfig;
 
 /// Attempts per call, the first included.
 const MAX_ATTEMPTS: u32 = 5;
@@ -33,7 +35,7 @@ pub enum ApiError {
 pub struct OpenCti {
     client: reqwest::blocking::Client,
     endpoint: String,
-    token: Token,
+    token: Secret,
     headers: Vec<(String, String)>,
     retry_pause: Duration,
     timeout: Duration,
@@ -160,7 +162,7 @@ mod tests {
         let url = format!("http://127.0.0.1:{port}");
         let config = OpenCtiConfig {
             url: url.clone(),
-            token: Token::new("secret-token"),
+            token: Secret::new("secret-token"),
             ssl_verify: true,
             custom_headers: Vec::new(),
             timeout: Duration::from_secs(5),
