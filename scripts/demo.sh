@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --workspace --bins --quiet
 # Through cargo: the binaries are wherever CARGO_TARGET_DIR (or build.target-dir) puts them.
-exec cargo run --quiet -p test-support --bin mdr-demo -- --root .
+exec cargo run --quiet -p test-support --example mdr-demo -- --root .

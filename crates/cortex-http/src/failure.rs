@@ -13,7 +13,7 @@ pub enum Failure {
     /// The server's certificate was refused by this side.
     Untrusted { reason: Untrusted, detail: String },
     /// The server ended the handshake with an alert (e.g. it wants a client certificate).
-    HandshakeRefused { alert: String, detail: String },
+    HandshakeRefused { alert: AlertDescription, detail: String },
     /// Another TLS failure (no common protocol version, a malformed message, ...).
     Tls { detail: String },
     /// No connection was made (name resolution, refused, unreachable): nothing was sent.
@@ -60,13 +60,9 @@ fn tls_failure(error: &rustls::Error) -> Failure {
             Failure::Untrusted { reason: Untrusted::NotConfigured, detail: NotConfigured.to_string() }
         }
         rustls::Error::InvalidCertificate(_) => Failure::Untrusted { reason: Untrusted::Chain, detail },
-        rustls::Error::AlertReceived(alert) => Failure::HandshakeRefused { alert: alert_name(*alert), detail },
+        rustls::Error::AlertReceived(alert) => Failure::HandshakeRefused { alert: *alert, detail },
         _ => Failure::Tls { detail },
     }
-}
-
-fn alert_name(alert: AlertDescription) -> String {
-    format!("{alert:?}")
 }
 
 /// The `rustls::Error` somewhere in the chain. hyper-rustls wraps it in an `io::Error`, whose

@@ -7,7 +7,8 @@
 //!   certificates is accepted even with `CA:TRUE`, as Python `requests` does (see [`tls`]).
 //! - Cortex's proxies, minus the hosts `NO_PROXY` exempts; redirects are not followed (a redirect
 //!   would carry credentials elsewhere); a user agent; connect and request timeouts.
-//! - Failures typed from the error's source chain ([`classify`]), never from its text.
+//! - Failures typed from the error's source chain ([`classify`]), never from its text, and read
+//!   once into a service-neutral [`TransportError`] that every client's error wraps.
 //! - One retry loop ([`HttpClient::execute`]) driven by one decision function ([`decide`]), each
 //!   request's retries bounded by the client's [`Deadline`] (a job's end, or a budget per request).
 
@@ -15,6 +16,7 @@ mod failure;
 mod retry;
 mod settings;
 mod tls;
+mod transport;
 mod url;
 
 use std::path::PathBuf;
@@ -29,7 +31,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub use failure::{Failure, Untrusted, causes, classify};
 pub use retry::{Attempt, Call, Deadline, MAX_ATTEMPTS, Next, RETRY_BUDGET_TIMEOUTS, decide};
+pub use rustls::AlertDescription;
 pub use settings::{CaSource, HttpSettings};
+pub use transport::{TransportError, TransportKind};
 pub use url::{HttpUrl, UrlError, display_safe};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -130,13 +134,13 @@ impl HttpClient {
     /// The one retry loop: sends what `build` makes until [`decide`] says stop, retrying until
     /// the client's [`Deadline`] for this request (taken when the call starts). `attempts` counts
     /// across calls of one logical request (a resend after a token refresh shares it). Returns the
-    /// last answer, whatever its status, or the last failure.
+    /// last answer, whatever its status, or the last failure read as a [`TransportError`].
     pub fn execute<E>(
         &self,
         call: Call,
         attempts: &mut u32,
         mut build: impl FnMut(&Client) -> Result<RequestBuilder, E>,
-    ) -> Result<Result<Response, Failure>, E> {
+    ) -> Result<Result<Response, TransportError>, E> {
         let until = self.deadline.for_request(self.timeout);
         loop {
             *attempts += 1;
@@ -149,7 +153,7 @@ impl HttpClient {
             };
             match decide(call, attempt, *attempts, until.saturating_duration_since(Instant::now())) {
                 Next::RetryAfter(wait) => sleep(wait),
-                Next::Stop => return Ok(outcome),
+                Next::Stop => return Ok(outcome.map_err(|failure| TransportError::new(failure, call, self.timeout))),
             }
         }
     }
@@ -239,7 +243,9 @@ mod tests {
         let url = format!("https://127.0.0.1:{port}/tls/certificate/handshake");
         let mut attempts = 0;
         let outcome = http.execute(Call::Write, &mut attempts, |client| Ok::<_, ()>(client.get(&url))).unwrap();
-        assert!(matches!(outcome, Err(Failure::Unreachable { .. })), "{outcome:?}");
+        let error = outcome.unwrap_err();
+        assert_eq!(error.kind, TransportKind::Unreachable, "{error:?}");
+        assert!(!error.detail.contains("/tls/"), "the detail is the causes, not the URL: {}", error.detail);
         assert_eq!(attempts, MAX_ATTEMPTS, "nothing was sent, so even a write is tried again");
     }
 

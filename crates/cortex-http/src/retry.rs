@@ -144,7 +144,7 @@ mod tests {
             Failure::Timeout { connected: false },
             Failure::Timeout { connected: true },
             Failure::Tls { detail: "x".into() },
-            Failure::HandshakeRefused { alert: "CertificateRequired".into(), detail: "x".into() },
+            Failure::HandshakeRefused { alert: rustls::AlertDescription::CertificateRequired, detail: "x".into() },
         ] {
             assert_eq!(decide(Call::Read, Attempt::Failed(&failure), 1, LOTS), Next::Stop, "{failure:?}");
         }

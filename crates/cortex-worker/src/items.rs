@@ -16,6 +16,7 @@ use std::ops::RangeInclusive;
 use serde_json::{Map, Value};
 
 use crate::redact;
+use safekeeping::redact::json_type;
 
 /// A configuration item of the wrong type; `Display` names the item and what it accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,18 +107,6 @@ fn shown(name: &str, value: &Value) -> String {
     match text.char_indices().nth(40) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text,
-    }
-}
-
-/// The JSON type of a value, as messages name it.
-pub fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "list",
-        Value::Object(_) => "object",
     }
 }
 

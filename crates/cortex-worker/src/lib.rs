@@ -33,7 +33,7 @@ mod runner;
 
 pub use analyzer::{AnalyzerReport, Artifact, Taxonomy, TaxonomyLevel};
 pub use cli::job_dir_arg;
-pub use items::{ItemError, Items, json_type};
+pub use items::{ItemError, Items};
 pub use job::{InputError, Job};
 pub use operation::{CustomFieldValue, Operation};
 pub use report::Report;

@@ -2,7 +2,7 @@
 //! With [`Service::patience`] set (the OpenCTI connector), 429 and 5xx answers are waited out a bounded
 //! number of times before they become errors.
 
-use cortex_http::{Call, Failure, HttpClient, HttpConfig, SetupError, Untrusted, causes};
+use cortex_http::{AlertDescription, Call, HttpClient, HttpConfig, SetupError, TransportError, TransportKind, causes};
 use reqwest::StatusCode;
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::header::RETRY_AFTER;
@@ -52,7 +52,7 @@ pub fn lookup(settings: &Service, observable: &Observable) -> Result<Answer, Tip
         let outcome = http.execute(Call::Read, &mut attempts, |client| {
             Ok::<_, TipError>(authenticate(client.get(&url), &settings.auth).header("Accept", "application/json"))
         })?;
-        let response = outcome.map_err(|failure| transport_error(settings, failure))?;
+        let response = outcome.map_err(|error| transport_error(settings, error))?;
         let wait = settings.patience.and_then(|patience| {
             patient_wait(patience, response.status().as_u16(), retry_after_seconds(&response), waited)
         });
@@ -187,49 +187,37 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn transport_error(settings: &Service, failure: Failure) -> TipError {
-    let service = settings.backend.service();
-    let url = settings.api_url.to_string();
-    // The details come from the error's causes, not reqwest's message: the URL carries the looked-up value.
-    match failure {
-        Failure::Timeout { .. } => TipError::Timeout { service, url, seconds: settings.timeout.as_secs() },
-        Failure::Untrusted { reason: Untrusted::NotConfigured, .. } => TipError::UntrustedServer {
-            service,
-            url,
-            detail: "it is self-signed and is not the certificate configured in `cacerts`".to_owned(),
-        },
-        Failure::Untrusted { detail, .. } => TipError::UntrustedServer { service, url, detail },
-        Failure::HandshakeRefused { alert, detail } => match client_certificate_advice(settings, &alert) {
-            Some(advice) => TipError::HandshakeRefused { service, url, detail, advice },
-            None => TipError::Unreachable { service, url, detail },
-        },
-        Failure::Tls { detail } | Failure::Unreachable { detail } | Failure::Lost { detail } => {
-            TipError::Unreachable { service, url, detail }
-        }
-    }
+fn transport_error(settings: &Service, error: TransportError) -> TipError {
+    // The detail comes from the error's causes, not reqwest's message: the URL carries the looked-up value.
+    let advice = match error.kind {
+        TransportKind::HandshakeRefused(alert) => client_certificate_advice(settings, alert),
+        _ => None,
+    };
+    TipError::Transport { service: settings.backend.service(), url: settings.api_url.to_string(), error, advice }
 }
 
 /// What to do when TIP aborts the handshake with an alert about the (missing or refused) client certificate.
-fn client_certificate_advice(settings: &Service, alert: &str) -> Option<&'static str> {
+fn client_certificate_advice(settings: &Service, alert: AlertDescription) -> Option<&'static str> {
+    use AlertDescription as A;
     let about_certificate = matches!(
         alert,
-        "CertificateRequired"
-            | "BadCertificate"
-            | "UnsupportedCertificate"
-            | "CertificateRevoked"
-            | "CertificateExpired"
-            | "CertificateUnknown"
-            | "UnknownCA"
-            | "AccessDenied"
-            | "DecryptError"
-            | "HandshakeFailure"
+        A::CertificateRequired
+            | A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnknownCA
+            | A::AccessDenied
+            | A::DecryptError
+            | A::HandshakeFailure
     );
     match (&settings.auth, settings.backend) {
         _ if !about_certificate => None,
         (Auth::CertificateBasic { .. }, _) => Some(
             "it did not accept the client certificate. Check that `client_cert` holds the current certificate Kaspersky issued for this account (not expired or revoked) and its private key.",
         ),
-        (_, Backend::Tip) if alert == "CertificateRequired" => Some(
+        (_, Backend::Tip) if alert == A::CertificateRequired => Some(
             "it requires a TLS client certificate. Set `client_cert` (the certificate and key from Kaspersky, in PEM) with `username` and `password`.",
         ),
         (_, Backend::Tip) => Some(
@@ -308,12 +296,12 @@ mod tests {
         let tip = settings(json!({"backend": "tip", "api_key": "k"}));
         let cert = settings(json!({"backend": "tip", "client_cert": "/c.pem", "username": "u", "password": "p"}));
         let opentip = settings(json!({"backend": "opentip", "api_key": "k"}));
-        let alert = |name: &str| name.to_owned();
-        assert!(client_certificate_advice(&tip, &alert("CertificateRequired")).unwrap().starts_with("it requires"));
-        assert!(client_certificate_advice(&tip, &alert("HandshakeFailure")).unwrap().starts_with("it may require"));
-        assert!(client_certificate_advice(&cert, &alert("BadCertificate")).unwrap().contains("did not accept"));
-        assert_eq!(client_certificate_advice(&tip, &alert("ProtocolVersion")), None);
-        assert_eq!(client_certificate_advice(&opentip, &alert("CertificateRequired")), None);
+        use AlertDescription as A;
+        assert!(client_certificate_advice(&tip, A::CertificateRequired).unwrap().starts_with("it requires"));
+        assert!(client_certificate_advice(&tip, A::HandshakeFailure).unwrap().starts_with("it may require"));
+        assert!(client_certificate_advice(&cert, A::BadCertificate).unwrap().contains("did not accept"));
+        assert_eq!(client_certificate_advice(&tip, A::ProtocolVersion), None);
+        assert_eq!(client_certificate_advice(&opentip, A::CertificateRequired), None);
     }
 
     #[test]

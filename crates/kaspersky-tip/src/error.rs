@@ -1,5 +1,7 @@
 //! Every way a lookup can fail, with the text that reaches TheHive's `errorMessage` (never a secret).
 
+use cortex_http::{TransportError, TransportKind};
+
 use crate::observable::DATA_TYPES;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,18 +46,71 @@ pub enum TipError {
     UnexpectedStatus { service: &'static str, status: u16 },
     #[error("{service} sent a response that is not a JSON object: {detail}")]
     BadBody { service: &'static str, detail: String },
-    #[error(
-        "No answer from {service} at {url} within {seconds} s (configuration item `timeout`): the service or the network is slow; retry later or raise `timeout`."
-    )]
-    Timeout { service: &'static str, url: String, seconds: u64 },
-    #[error("Cannot reach {service} at {url}: {detail}. Check `api_url`, the proxy settings and the network.")]
-    Unreachable { service: &'static str, url: String, detail: String },
-    #[error(
-        "{service} at {url} presented a TLS certificate that is not trusted ({detail}). If a TLS-inspecting proxy or a private CA is in the way, add its CA certificate to the Cortex `cacerts` setting; otherwise check `api_url`."
-    )]
-    UntrustedServer { service: &'static str, url: String, detail: String },
-    #[error("{service} at {url} refused the TLS handshake ({detail}): {advice}")]
-    HandshakeRefused { service: &'static str, url: String, detail: String, advice: &'static str },
+    /// No HTTP answer: timeout, lost or refused connection, refused certificate or handshake.
+    /// `advice` is what to do about a handshake refused over the client certificate.
+    #[error("{}", transport_message(service, url, Trouble::of(error, *advice)))]
+    Transport { service: &'static str, url: String, error: TransportError, advice: Option<&'static str> },
     #[error("Cannot set up the HTTPS client: {0}")]
     Client(String),
+}
+
+/// What a request without an answer comes to for a TIP user, from the kind `cortex-http` decided:
+/// the analyzer words it with Cortex items, the OpenCTI connector with its own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trouble<'a> {
+    Timeout {
+        seconds: u64,
+    },
+    /// The server's certificate is not trusted (`detail` says why).
+    Untrusted {
+        detail: &'a str,
+    },
+    /// The server refused the handshake over the client certificate.
+    HandshakeRefused {
+        detail: &'a str,
+        advice: &'static str,
+    },
+    /// Anything else: refused, lost, or a TLS failure no setting of ours fixes.
+    Unreachable {
+        detail: &'a str,
+    },
+}
+
+impl<'a> Trouble<'a> {
+    pub fn of(error: &'a TransportError, advice: Option<&'static str>) -> Trouble<'a> {
+        let detail = error.detail.as_str();
+        match (error.kind, advice) {
+            (TransportKind::Timeout, _) => Trouble::Timeout { seconds: error.timeout_secs() },
+            (TransportKind::NotConfigured, _) => {
+                Trouble::Untrusted { detail: "it is self-signed and is not the certificate configured in `cacerts`" }
+            }
+            (TransportKind::Untrusted, _) => Trouble::Untrusted { detail },
+            (TransportKind::HandshakeRefused(_), Some(advice)) => Trouble::HandshakeRefused { detail, advice },
+            (
+                TransportKind::HandshakeRefused(_)
+                | TransportKind::Tls
+                | TransportKind::Unreachable
+                | TransportKind::Lost,
+                _,
+            ) => Trouble::Unreachable { detail },
+        }
+    }
+}
+
+/// How the analyzer words a [`Trouble`] (the connector keeps this wording for a refused handshake).
+pub fn transport_message(service: &str, url: &str, trouble: Trouble<'_>) -> String {
+    match trouble {
+        Trouble::Timeout { seconds } => format!(
+            "No answer from {service} at {url} within {seconds} s (configuration item `timeout`): the service or the network is slow; retry later or raise `timeout`."
+        ),
+        Trouble::Unreachable { detail } => {
+            format!("Cannot reach {service} at {url}: {detail}. Check `api_url`, the proxy settings and the network.")
+        }
+        Trouble::Untrusted { detail } => format!(
+            "{service} at {url} presented a TLS certificate that is not trusted ({detail}). If a TLS-inspecting proxy or a private CA is in the way, add its CA certificate to the Cortex `cacerts` setting; otherwise check `api_url`."
+        ),
+        Trouble::HandshakeRefused { detail, advice } => {
+            format!("{service} at {url} refused the TLS handshake ({detail}): {advice}")
+        }
+    }
 }

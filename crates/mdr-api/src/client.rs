@@ -13,11 +13,11 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::time::Duration;
 
-use cortex_http::{Call, Failure, HttpClient, HttpUrl, SetupError, Untrusted, causes};
+use cortex_http::{Call, HttpClient, HttpUrl, SetupError, TransportError, TransportKind, causes};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::{RequestBuilder, Response};
 use safekeeping::Secret;
-use safekeeping::redact::{preview, redact_url_passwords};
+use safekeeping::redact::preview;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -46,23 +46,9 @@ pub enum MdrError {
         "MDR refused the refresh token from the token folder (HTTP {status}: {message}): generate a new refresh token in the MDR console (Settings > API) and write it to `.refresh_token` in `token_dir`"
     )]
     RefreshRefused { status: u16, message: String },
-    #[error(
-        "The TLS certificate of {url} is not trusted ({detail}): set `ssl_cert` to the PEM bundle of the CA that signed it, \
-         or add that CA to the Cortex `cacerts` setting"
-    )]
-    Untrusted { url: String, detail: String },
-    #[error(
-        "The TLS certificate of {url} is not trusted: it is self-signed and is not the certificate configured in `ssl_cert` \
-         or the Cortex `cacerts` setting; put the certificate this server presents there"
-    )]
-    NotConfigured { url: String },
-    #[error("Cannot reach the MDR API at {url}: {detail}; check `api_url`, the network and the Cortex proxy settings")]
-    Unreachable { url: String, detail: String },
-    #[error("MDR API {endpoint} did not answer within {secs} s{maybe_sent}")]
-    Timeout { endpoint: String, secs: u64, maybe_sent: &'static str },
-    /// The connection was made, then lost before the answer: the request may have been received.
-    #[error("MDR API {endpoint} closed the connection before answering ({detail}){maybe_sent}")]
-    ConnectionLost { endpoint: String, detail: String, maybe_sent: &'static str },
+    /// No HTTP answer: timeout, lost or refused connection, untrusted certificate ([`transport_message`]).
+    #[error("{}", transport_message(endpoint, url, error))]
+    Transport { endpoint: String, url: String, error: TransportError },
     #[error("MDR API {endpoint} answered with an unexpected body: {detail}")]
     BadBody { endpoint: String, detail: String },
     #[error("MDR API {endpoint} listed more than {max} items (pages of {PAGE_SIZE}); not reading further")]
@@ -73,13 +59,11 @@ impl MdrError {
     /// The request may have been carried out although no clear answer came back. A gateway's 502
     /// or 504 means the proxy lost MDR's answer, not that MDR refused the request.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(
-            self,
-            MdrError::Timeout { .. }
-                | MdrError::ConnectionLost { .. }
-                | MdrError::BadBody { .. }
-                | MdrError::Status { status: 502 | 504, .. }
-        )
+        match self {
+            MdrError::Transport { error, .. } => matches!(error.kind, TransportKind::Timeout | TransportKind::Lost),
+            MdrError::BadBody { .. } | MdrError::Status { status: 502 | 504, .. } => true,
+            _ => false,
+        }
     }
 }
 
@@ -281,6 +265,15 @@ impl MdrClient {
         format!("{}/{}/{endpoint}", self.api_url.as_str(), self.client_id)
     }
 
+    pub(crate) fn transport_error(&self, endpoint: &str, error: TransportError) -> MdrError {
+        MdrError::Transport { endpoint: endpoint.to_owned(), url: self.api_url.to_string(), error }
+    }
+
+    /// An answer of a read whose body broke off.
+    pub(crate) fn broken_body(&self, endpoint: &str, detail: &str) -> MdrError {
+        self.transport_error(endpoint, TransportError::broken_body(Call::Read, self.timeout, detail))
+    }
+
     /// Exchanges a refresh token for a new pair (`session/confirm`, no bearer).
     pub fn confirm_session(&self, refresh: &Secret) -> Result<TokenPair, MdrError> {
         let endpoint = "session/confirm";
@@ -415,8 +408,7 @@ impl MdrClient {
                     None => request,
                 })
             })?;
-            let response =
-                outcome.map_err(|failure| transport_error(endpoint, &self.api_url, failure, kind, self.timeout))?;
+            let response = outcome.map_err(|error| self.transport_error(endpoint, error))?;
             match &token {
                 Some(rejected) if matches!(response.status().as_u16(), 401 | 403) && !refreshed => {
                     let fresh = self.tokens.replace_rejected(rejected, |refresh| self.confirm_session(refresh))?;
@@ -486,24 +478,33 @@ pub fn error_message(text: &str) -> String {
     }
 }
 
-fn transport_error(endpoint: &str, api_url: &HttpUrl, failure: Failure, kind: Call, timeout: Duration) -> MdrError {
-    let maybe_sent = match kind {
-        Call::Write if !failure.never_sent() => {
-            " (the request may have reached MDR: running the responder again is safe, it checks before re-sending)"
-        }
-        _ => "",
+/// How [`MdrError::Transport`] reads: the kind decided by `cortex-http`, the hint naming the
+/// responder's settings.
+fn transport_message(endpoint: &str, url: &str, error: &TransportError) -> String {
+    let maybe_sent = if error.maybe_sent() {
+        " (the request may have reached MDR: running the responder again is safe, it checks before re-sending)"
+    } else {
+        ""
     };
-    let (endpoint, url) = (endpoint.to_owned(), api_url.to_string());
-    match failure {
-        Failure::Timeout { .. } => MdrError::Timeout { endpoint, secs: timeout.as_secs(), maybe_sent },
-        Failure::Lost { detail } => {
-            MdrError::ConnectionLost { endpoint, detail: redact_url_passwords(&detail), maybe_sent }
+    let detail = &error.detail;
+    match error.kind {
+        TransportKind::Timeout => {
+            format!("MDR API {endpoint} did not answer within {} s{maybe_sent}", error.timeout_secs())
         }
-        Failure::Unreachable { detail } => MdrError::Unreachable { url, detail: redact_url_passwords(&detail) },
-        Failure::Untrusted { reason: Untrusted::NotConfigured, .. } => MdrError::NotConfigured { url },
-        Failure::Untrusted { detail, .. } | Failure::HandshakeRefused { detail, .. } | Failure::Tls { detail } => {
-            MdrError::Untrusted { url, detail }
+        TransportKind::Lost => {
+            format!("MDR API {endpoint} closed the connection before answering ({detail}){maybe_sent}")
         }
+        TransportKind::Unreachable => format!(
+            "Cannot reach the MDR API at {url}: {detail}; check `api_url`, the network and the Cortex proxy settings"
+        ),
+        TransportKind::NotConfigured => format!(
+            "The TLS certificate of {url} is not trusted: it is self-signed and is not the certificate configured in \
+             `ssl_cert` or the Cortex `cacerts` setting; put the certificate this server presents there"
+        ),
+        TransportKind::Untrusted | TransportKind::HandshakeRefused(_) | TransportKind::Tls => format!(
+            "The TLS certificate of {url} is not trusted ({detail}): set `ssl_cert` to the PEM bundle of the CA that \
+             signed it, or add that CA to the Cortex `cacerts` setting"
+        ),
     }
 }
 
@@ -522,6 +523,33 @@ mod tests {
             "attachment_id": "a1", "author_name": null, "full_name": null, "caption": null, "link": null}))
         .unwrap();
         assert_eq!((file.author_name.as_str(), file.link.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn transport_errors_read_as_before_with_the_kind_decided_by_cortex_http() {
+        use cortex_http::{Failure, Untrusted};
+        let error = |failure: Failure, call: Call| {
+            let error = TransportError::new(failure, call, Duration::from_secs(30));
+            MdrError::Transport { endpoint: "comments/create".to_owned(), url: "https://mdr".to_owned(), error }
+        };
+        let slow = error(Failure::Timeout { connected: true }, Call::Write);
+        assert_eq!(
+            slow.to_string(),
+            "MDR API comments/create did not answer within 30 s (the request may have reached MDR: running the \
+             responder again is safe, it checks before re-sending)"
+        );
+        assert!(slow.outcome_unknown());
+        let lost = error(Failure::Lost { detail: "reset".to_owned() }, Call::Read);
+        assert_eq!(lost.to_string(), "MDR API comments/create closed the connection before answering (reset)");
+        assert!(lost.outcome_unknown());
+        let far = error(Failure::Unreachable { detail: "refused".to_owned() }, Call::Write);
+        assert_eq!(
+            far.to_string(),
+            "Cannot reach the MDR API at https://mdr: refused; check `api_url`, the network and the Cortex proxy settings"
+        );
+        assert!(!far.outcome_unknown());
+        let pinned = error(Failure::Untrusted { reason: Untrusted::NotConfigured, detail: "x".to_owned() }, Call::Read);
+        assert!(pinned.to_string().contains("is not trusted: it is self-signed and is not the certificate configured"));
     }
 
     #[test]

@@ -167,11 +167,10 @@ impl MdrClient {
             return Err(status_error(endpoint, status, server_message(response)));
         }
         let mut bytes = Vec::new();
-        response.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| MdrError::ConnectionLost {
-            endpoint: endpoint.to_owned(),
-            detail: e.to_string(),
-            maybe_sent: "",
-        })?;
+        response
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.broken_body(endpoint, &e.to_string()))?;
         if bytes.len() as u64 > limit {
             return Ok(Download::TooLarge);
         }

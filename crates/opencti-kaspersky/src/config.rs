@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use serde_yaml::Value as Yaml;
 
+use safekeeping::Secret;
+
 use crate::kaspersky::KasperskyConfig;
 
 /// A value and where it came from ("KASPERSKY_MAX_TLP" or "config.yml kaspersky.max_tlp").
@@ -233,31 +235,11 @@ impl Config {
     }
 }
 
-/// The OpenCTI token: shown as `[redacted]` by Debug and Display.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(value: impl Into<String>) -> Token {
-        Token(value.into())
-    }
-    /// The value itself, for the Authorization header only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct OpenCtiConfig {
     /// Without a trailing slash.
     pub url: String,
-    pub token: Token,
+    pub token: Secret,
     /// Ours defaults to true (pycti's to false): TLS verification stays on unless
     /// `OPENCTI_SSL_VERIFY=false` turns it off, which the start-up log warns about.
     pub ssl_verify: bool,
@@ -283,7 +265,7 @@ impl OpenCtiConfig {
         let timeout = source.integer("OPENCTI_TIMEOUT", &["opencti", "timeout"], 60, 1..=3600)?;
         Ok(OpenCtiConfig {
             url: trimmed,
-            token: Token::new(token.value.trim()),
+            token: Secret::new(token.value.trim()),
             ssl_verify,
             custom_headers,
             timeout: Duration::from_secs(timeout.unsigned_abs()),
@@ -494,7 +476,7 @@ pub struct MqOverrides {
     pub vhost: Option<String>,
     pub use_ssl: Option<bool>,
     pub user: Option<String>,
-    pub pass: Option<Token>,
+    pub pass: Option<Secret>,
     /// A PEM CA file to trust for the broker's certificate.
     pub ssl_ca: Option<PathBuf>,
     /// Loudly named: turn off broker certificate verification.
@@ -517,7 +499,7 @@ impl MqOverrides {
             vhost: source.text("MQ_VHOST", &["mq", "vhost"]).map(|s| s.value),
             use_ssl,
             user: source.text("MQ_USER", &["mq", "user"]).map(|s| s.value),
-            pass: source.text("MQ_PASS", &["mq", "pass"]).map(|s| Token::new(s.value)),
+            pass: source.text("MQ_PASS", &["mq", "pass"]).map(|s| Secret::new(s.value)),
             ssl_ca: source.text("MQ_USE_SSL_CA", &["mq", "use_ssl_ca"]).map(|s| PathBuf::from(s.value)),
             ssl_reject_unauthorized: source.bool(
                 "MQ_USE_SSL_REJECT_UNAUTHORIZED",

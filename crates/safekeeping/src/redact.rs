@@ -1,5 +1,8 @@
-//! Secrets in text: URL credentials removed from configuration values and messages, and server
-//! answers shortened to one safe line before they reach an error message.
+//! Secrets in text: URL credentials removed from configuration values and messages, server
+//! answers shortened to one safe line before they reach an error message, and a value named by
+//! its JSON type where the value itself must not be shown.
+
+use serde_json::Value;
 
 /// What replaces a secret, as in cortexutils.
 pub const REMOVED: &str = "REMOVED";
@@ -74,6 +77,19 @@ pub fn preview(text: &str) -> String {
         out = out.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
     }
     out
+}
+
+/// The JSON type of a value, as messages name it instead of quoting the value (a secret item, a
+/// foreign field of the wrong kind).
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "object",
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use cortex_http::{Call, Failure, HttpClient, HttpConfig, HttpUrl, Untrusted, causes};
+use cortex_http::{Call, HttpClient, HttpConfig, HttpUrl, TransportError, causes};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use safekeeping::Secret;
 use safekeeping::redact::preview;
@@ -199,11 +199,8 @@ impl TheHiveClient {
         let spool_error = |e: io::Error| TheHiveError::Spool { name: name.to_owned(), reason: e.to_string() };
         let (mut file, mut spooled) = spool_file().map_err(spool_error)?;
         let size = io::copy(&mut response.take(limit.saturating_add(1)), &mut file).map_err(|e| {
-            TheHiveError::Unreachable {
-                url: self.settings.url.to_string(),
-                detail: format!("the download of {name} broke off: {e}"),
-                naming: self.naming,
-            }
+            let detail = format!("the download of {name} broke off: {e}");
+            self.transport_error(TransportError::broken_body(Call::Read, self.timeout, &detail))
         })?;
         if size > limit {
             return Err(too_large());
@@ -304,7 +301,7 @@ impl TheHiveClient {
                 None => request,
             })
         })?;
-        let response = outcome.map_err(|failure| self.transport_error(failure))?;
+        let response = outcome.map_err(|error| self.transport_error(error))?;
         let status = response.status().as_u16();
         if response.status().is_success() {
             return Ok(response);
@@ -317,21 +314,8 @@ impl TheHiveClient {
         Err(TheHiveError::Status { what: what.to_owned(), status, message, hint: self.naming.status_hint(status) })
     }
 
-    fn transport_error(&self, failure: Failure) -> TheHiveError {
-        let (url, naming) = (self.settings.url.to_string(), self.naming);
-        match failure {
-            Failure::Untrusted { reason: Untrusted::NotConfigured, .. } => TheHiveError::NotConfigured { url, naming },
-            Failure::Untrusted { detail, .. } | Failure::HandshakeRefused { detail, .. } | Failure::Tls { detail } => {
-                TheHiveError::Untrusted { url, detail, naming }
-            }
-            Failure::Timeout { .. } => {
-                let detail = format!("no answer within {} s", self.timeout.as_secs());
-                TheHiveError::Unreachable { url, detail, naming }
-            }
-            Failure::Unreachable { detail } | Failure::Lost { detail } => {
-                TheHiveError::Unreachable { url, detail, naming }
-            }
-        }
+    fn transport_error(&self, error: TransportError) -> TheHiveError {
+        TheHiveError::Transport { url: self.settings.url.to_string(), error, naming: self.naming }
     }
 }
 

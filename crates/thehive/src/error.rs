@@ -2,7 +2,7 @@
 //! runs the client calls it: a responder's Cortex items (`thehive_url`) or `mdr-sync`'s
 //! `config.yml` keys (`thehive.api_url`), chosen once by the [`Naming`] given at construction.
 
-use cortex_http::SetupError;
+use cortex_http::{SetupError, TransportError, TransportKind};
 
 /// How the running program names the settings the hints point at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,25 @@ impl Naming {
         )
     }
 
+    /// How a request without an HTTP answer reads: the kind decided by `cortex-http`, the hint
+    /// naming this program's setting.
+    fn transport_message(&self, url: &str, error: &TransportError) -> String {
+        let detail = &error.detail;
+        match error.kind {
+            TransportKind::NotConfigured => format!(
+                "The TLS certificate of TheHive at {url} is not trusted: it is self-signed and is not the certificate \
+                 configured in {}; put the certificate TheHive presents there",
+                self.trust_places()
+            ),
+            TransportKind::Untrusted | TransportKind::HandshakeRefused(_) | TransportKind::Tls => {
+                format!("The TLS certificate of TheHive at {url} is not trusted ({detail}): {}", self.untrusted_fix())
+            }
+            TransportKind::Timeout | TransportKind::Unreachable | TransportKind::Lost => {
+                format!("Cannot reach TheHive at {url}: {detail}; check {} and the network", self.url)
+            }
+        }
+    }
+
     /// The hint added to a refusal with HTTP `status`.
     pub fn status_hint(&self, status: u16) -> String {
         match status {
@@ -86,16 +105,9 @@ pub enum TheHiveError {
     NotRepeatable { what: String },
     #[error("TheHive API {what} answered HTTP {status}: {message}{hint}")]
     Status { what: String, status: u16, message: String, hint: String },
-    #[error("The TLS certificate of TheHive at {url} is not trusted ({detail}): {}", naming.untrusted_fix())]
-    Untrusted { url: String, detail: String, naming: &'static Naming },
-    #[error(
-        "The TLS certificate of TheHive at {url} is not trusted: it is self-signed and is not the certificate \
-         configured in {}; put the certificate TheHive presents there",
-        naming.trust_places()
-    )]
-    NotConfigured { url: String, naming: &'static Naming },
-    #[error("Cannot reach TheHive at {url}: {detail}; check {} and the network", naming.url)]
-    Unreachable { url: String, detail: String, naming: &'static Naming },
+    /// No HTTP answer: timeout, lost or refused connection, untrusted certificate.
+    #[error("{}", naming.transport_message(url, error))]
+    Transport { url: String, error: TransportError, naming: &'static Naming },
     #[error("TheHive API {what} answered with an unexpected body: {detail}")]
     BadBody { what: String, detail: String },
     #[error("TheHive at {url} reports no version 4 or 5 ({reported}); set {}", naming.version)]
@@ -115,9 +127,22 @@ pub enum TheHiveError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cortex_http::{Call, Failure, Untrusted};
+    use std::time::Duration;
+
+    fn transport(failure: Failure, naming: &'static Naming) -> TheHiveError {
+        let error = TransportError::new(failure, Call::Read, Duration::from_secs(30));
+        TheHiveError::Transport { url: "https://h".to_owned(), error, naming }
+    }
 
     fn untrusted(naming: &'static Naming) -> String {
-        TheHiveError::Untrusted { url: "https://h".to_owned(), detail: "UnknownIssuer".to_owned(), naming }.to_string()
+        let failure = Failure::Untrusted { reason: Untrusted::Chain, detail: "UnknownIssuer".to_owned() };
+        transport(failure, naming).to_string()
+    }
+
+    fn pinned(naming: &'static Naming) -> String {
+        let failure = Failure::Untrusted { reason: Untrusted::NotConfigured, detail: "self-signed".to_owned() };
+        transport(failure, naming).to_string()
     }
 
     #[test]
@@ -131,10 +156,15 @@ mod tests {
             "set `ssl_cert` to a PEM bundle that includes the CA that signed it (or the certificate itself when it \
              is self-signed), or add that CA to the Cortex `cacerts` setting"
         ));
-        let pinned = TheHiveError::NotConfigured { url: "https://h".to_owned(), naming: n }.to_string();
+        let pinned = pinned(n);
         assert!(pinned.contains("configured in `ssl_cert` or the Cortex `cacerts` setting;"), "{pinned}");
-        let far = TheHiveError::Unreachable { url: "https://h".to_owned(), detail: "refused".to_owned(), naming: n };
-        assert!(far.to_string().ends_with("check `thehive_url` and the network"), "{far}");
+        let far = transport(Failure::Unreachable { detail: "refused".to_owned() }, n).to_string();
+        assert_eq!(far, "Cannot reach TheHive at https://h: refused; check `thehive_url` and the network");
+        let slow = transport(Failure::Timeout { connected: true }, n).to_string();
+        assert_eq!(
+            slow,
+            "Cannot reach TheHive at https://h: no answer within 30 s; check `thehive_url` and the network"
+        );
         let field = TheHiveError::NoCustomField { name: "mdr-id".to_owned(), naming: n }.to_string();
         assert!(field.contains("`mdr-id` (`incident_custom_field`)"), "{field}");
     }
@@ -148,7 +178,7 @@ mod tests {
         let message = untrusted(n);
         assert!(message.contains("set `thehive.ssl_cert` to a PEM bundle"), "{message}");
         assert!(!message.contains("cacerts") && !message.contains("thehive_"), "{message}");
-        let pinned = TheHiveError::NotConfigured { url: "https://h".to_owned(), naming: n }.to_string();
+        let pinned = pinned(n);
         assert!(pinned.contains("configured in `thehive.ssl_cert`;"), "{pinned}");
         let version = TheHiveError::UnknownVersion { url: "h".to_owned(), reported: "3".to_owned(), naming: n };
         assert!(version.to_string().ends_with("set `thehive.version`"), "{version}");

@@ -9,6 +9,7 @@
 //!
 //! Each shape and the evidence for it: docs/thehive.md#what-a-responder-receives.
 
+use safekeeping::redact::json_type;
 use serde_json::Value;
 
 use crate::Version;
@@ -426,18 +427,6 @@ fn parent<'a>(
     context: &'static str,
 ) -> Result<&'a Value, ViewError> {
     child.get(key).filter(|v| v.is_object()).ok_or(ViewError::MissingParent { path, what, context })
-}
-
-/// The JSON type of `value`, for messages about a value of the wrong kind.
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "list",
-        Value::Object(_) => "object",
-    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::time::Duration;
 use kaspersky_tip::TipError;
 use kaspersky_tip::client::{self, Answer};
 use kaspersky_tip::config::{Backend, Patience, Service};
+use kaspersky_tip::error::{Trouble, transport_message};
 use kaspersky_tip::observable::{Kind, Observable};
 use serde_json::{Map, Value};
 
@@ -250,17 +251,18 @@ fn tip_message(error: TipError) -> String {
         TipError::Unauthorized { service, .. } => format!(
             "{service} refused the API key (HTTP 401): check KASPERSKY_API_KEY (a token expires after at most a year) and that the portal's terms were accepted once in a browser."
         ),
-        TipError::Timeout { service, seconds, .. } => format!(
-            "No answer from {service} within {seconds} s: the service or the network is slow; the enrichment can be asked again later."
-        ),
-        TipError::Unreachable { service, url, detail } => {
-            format!(
+        TipError::Transport { service, url, error, advice } => match Trouble::of(&error, advice) {
+            Trouble::Timeout { seconds } => format!(
+                "No answer from {service} within {seconds} s: the service or the network is slow; the enrichment can be asked again later."
+            ),
+            Trouble::Unreachable { detail } => format!(
                 "Cannot reach {service} at {url}: {detail}. Check KASPERSKY_API_BASE_URL, the proxy settings and the network."
-            )
-        }
-        TipError::UntrustedServer { service, url, detail } => format!(
-            "{service} at {url} presented a TLS certificate that is not trusted ({detail}). Add the CA of a TLS-inspecting proxy to the system trust store, or check KASPERSKY_API_BASE_URL."
-        ),
+            ),
+            Trouble::Untrusted { detail } => format!(
+                "{service} at {url} presented a TLS certificate that is not trusted ({detail}). Add the CA of a TLS-inspecting proxy to the system trust store, or check KASPERSKY_API_BASE_URL."
+            ),
+            refused @ Trouble::HandshakeRefused { .. } => transport_message(service, &url, refused),
+        },
         other => other.to_string(),
     }
 }

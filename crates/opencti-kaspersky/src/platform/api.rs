@@ -82,7 +82,7 @@ pub struct Broker {
     pub vhost: String,
     pub use_ssl: bool,
     pub user: String,
-    pub pass: crate::config::Token,
+    pub pass: safekeeping::Secret,
 }
 
 impl std::fmt::Debug for Broker {
@@ -203,7 +203,7 @@ fn parse_registration(data: &Value) -> Result<Registration, ApiError> {
             vhost: text("/config/connection/vhost").unwrap_or_else(|| "/".into()),
             use_ssl: reg.pointer("/config/connection/use_ssl").and_then(Value::as_bool).unwrap_or(false),
             user: text("/config/connection/user").unwrap_or_default(),
-            pass: crate::config::Token::new(text("/config/connection/pass").unwrap_or_default()),
+            pass: safekeeping::Secret::new(text("/config/connection/pass").unwrap_or_default()),
         },
         listen_queue: need("/config/listen")?,
         push_exchange: need("/config/push_exchange")?,

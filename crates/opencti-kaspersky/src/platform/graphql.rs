@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::config::{OpenCtiConfig, Token};
+use safekeeping::Secret;
+
+use crate::config::OpenCtiConfig;
 
 /// Attempts per call, the first included.
 const MAX_ATTEMPTS: u32 = 5;
@@ -16,8 +18,9 @@ const USER_AGENT: &str = concat!("opencti-kaspersky-enrichment/", env!("CARGO_PK
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("OpenCTI could not be reached at {url}: {detail}")]
-    Unreachable { url: String, detail: String },
+    /// No HTTP answer, read by `cortex-http` (its detail is the causes, passwords removed).
+    #[error("OpenCTI could not be reached at {url}: {}", error.detail)]
+    Unreachable { url: String, error: cortex_http::TransportError },
     #[error("OpenCTI answered HTTP {status} to {operation}")]
     Status { operation: &'static str, status: u16 },
     #[error("OpenCTI refused {operation}: {message}")]
@@ -32,9 +35,10 @@ pub enum ApiError {
 pub struct OpenCti {
     client: reqwest::blocking::Client,
     endpoint: String,
-    token: Token,
+    token: Secret,
     headers: Vec<(String, String)>,
     retry_pause: Duration,
+    timeout: Duration,
 }
 
 impl OpenCti {
@@ -63,6 +67,7 @@ impl OpenCti {
             token: config.token.clone(),
             headers: config.custom_headers.clone(),
             retry_pause: Duration::from_millis(500),
+            timeout: config.timeout,
         })
     }
 
@@ -90,10 +95,9 @@ impl OpenCti {
                 Err(e) => {
                     let failure = cortex_http::classify(&e);
                     if attempt >= MAX_ATTEMPTS || !retryable_failure(&failure) {
-                        return Err(ApiError::Unreachable {
-                            url: self.endpoint.clone(),
-                            detail: format!("{failure:?}"),
-                        });
+                        // A call may be a mutation: read as a write that may have arrived.
+                        let error = cortex_http::TransportError::new(failure, cortex_http::Call::Write, self.timeout);
+                        return Err(ApiError::Unreachable { url: self.endpoint.clone(), error });
                     }
                     None
                 }
@@ -144,5 +148,31 @@ fn read_data(operation: &'static str, response: reqwest::blocking::Response) -> 
     match answer.get_mut("data").map(Value::take) {
         Some(data) if data.is_object() => Ok(data),
         _ => Err(ApiError::Shape { operation, detail: "no `data` object".into() }),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_platform_is_named_with_the_causes_not_a_debug_dump() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}");
+        let config = OpenCtiConfig {
+            url: url.clone(),
+            token: Secret::new("secret-token"),
+            ssl_verify: true,
+            custom_headers: Vec::new(),
+            timeout: Duration::from_secs(5),
+        };
+        let api = OpenCti::new(&config, None).unwrap().with_retry_pause(Duration::from_millis(1));
+        let error = api.call("ping", "query { about { version } }", json!({})).unwrap_err();
+        let ApiError::Unreachable { error: transport, .. } = &error else { panic!("{error:?}") };
+        assert_eq!(transport.kind, cortex_http::TransportKind::Unreachable);
+        let message = error.to_string();
+        assert!(message.starts_with(&format!("OpenCTI could not be reached at {url}/graphql: ")), "{message}");
+        assert!(!message.contains("Unreachable {") && !message.contains("secret-token"), "{message}");
     }
 }

@@ -9,12 +9,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use serde_json::Value;
 
-use crate::config::Token;
+use safekeeping::Secret;
 
 /// How callbacks are authenticated.
 pub enum Verifier {
     Jwks(Vec<RsaKey>),
-    SharedToken(Token),
+    SharedToken(Secret),
 }
 
 pub struct RsaKey {
@@ -33,7 +33,7 @@ pub enum AuthError {
 
 impl Verifier {
     /// From the registration's `jwks` (RSA keys only; others are ignored), else the shared token.
-    pub fn new(jwks: Option<&Value>, token: &Token) -> Verifier {
+    pub fn new(jwks: Option<&Value>, token: &Secret) -> Verifier {
         let keys: Vec<RsaKey> = jwks
             .and_then(|j| j.get("keys"))
             .and_then(Value::as_array)

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::bundle;
 use super::graphql::{ApiError, OpenCti};
-use crate::config::Token;
+use safekeeping::Secret;
 
 /// What an enrichment gives: new objects to send (empty: nothing) and the work message.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +109,7 @@ pub struct Context {
     pub sink: Box<dyn Sink>,
     pub connector_id: String,
     /// Secrets that must never reach a work message.
-    pub secrets: Vec<Token>,
+    pub secrets: Vec<Secret>,
 }
 
 impl Context {

@@ -19,8 +19,9 @@ use serde_json::Value;
 
 use crate::tip_standin::{StandIn, TIP_TOKEN};
 
-/// The sections the golden run configured: every one the Python connector supports.
-const SECTIONS: [(&str, &str); 4] = [
+/// The sections the golden run configured (and the transport tests): every one the Python
+/// connector supports.
+pub(crate) const SECTIONS: [(&str, &str); 4] = [
     (
         "KASPERSKY_FILE_SECTIONS",
         "LicenseInfo,Zone,FileGeneralInfo,DetectionsInfo,FileDownloadedFromUrls,Industries,FileNames",

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use test_support::opencti::{BrokerInfo, OpenCtiOptions, OpenCtiSandbox};
 
+use crate::golden::SECTIONS;
 use crate::tip_standin::{StandIn, TIP_TOKEN};
 
 pub(crate) const TOKEN: &str = "opencti-token-SENTINEL-5b21";
@@ -121,21 +122,7 @@ pub(crate) fn base_env(opencti: &OpenCtiSandbox, tip: &StandIn) -> BTreeMap<Stri
     env.insert("KASPERSKY_API_KEY".into(), TIP_TOKEN.into());
     env.insert("KASPERSKY_API_BASE_URL".into(), tip.url());
     env.insert("CONNECTOR_LOG_LEVEL".into(), "info".into());
-    for (key, value) in [
-        (
-            "KASPERSKY_FILE_SECTIONS",
-            "LicenseInfo,Zone,FileGeneralInfo,DetectionsInfo,FileDownloadedFromUrls,Industries,FileNames",
-        ),
-        (
-            "KASPERSKY_IPV4_SECTIONS",
-            "LicenseInfo,Zone,IpGeneralInfo,FilesDownloadedFromIp,HostedUrls,IpWhoIs,IpDnsResolutions,Industries",
-        ),
-        (
-            "KASPERSKY_DOMAIN_SECTIONS",
-            "LicenseInfo,Zone,DomainGeneralInfo,DomainDnsResolutions,FilesDownloaded,FilesAccessed,Industries",
-        ),
-        ("KASPERSKY_URL_SECTIONS", "LicenseInfo,Zone,UrlGeneralInfo,FilesDownloaded,FilesAccessed,Industries"),
-    ] {
+    for (key, value) in SECTIONS {
         env.insert(key.into(), value.into());
     }
     env

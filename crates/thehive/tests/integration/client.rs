@@ -101,14 +101,7 @@ fn a_renamed_incident_field_finds_creates_and_links_cases() {
         options.custom_fields = vec!["soc-mdr-ref".to_owned(), "escalated".to_owned()];
         let hive = TheHiveSandbox::start(options).unwrap();
         let c = client(&hive, hive.api_key(), None, &Naming::SYNC_CONFIG);
-        let new = NewCase {
-            title: "t".to_owned(),
-            description: "d".to_owned(),
-            severity: 2,
-            tlp: 2,
-            pap: 2,
-            incident_id: "-Nz1".to_owned(),
-        };
+        let new = new_case("-Nz1");
         let created = c.create_case("soc-mdr-ref", &new).unwrap();
         assert_eq!(c.find_cases("soc-mdr-ref", "-Nz1").unwrap().len(), 1, "{version:?}");
         assert!(c.find_cases("mdr-incident-id", "-Nz1").unwrap().is_empty());
@@ -128,14 +121,7 @@ fn upload_names_reach_thehive_as_plain_names() {
     for version in [TheHiveVersion::V4, TheHiveVersion::V5] {
         let hive = stand_in(version);
         let c = client(&hive, hive.api_key(), None, &Naming::SYNC_CONFIG);
-        let new = NewCase {
-            title: "t".to_owned(),
-            description: "d".to_owned(),
-            severity: 2,
-            tlp: 2,
-            pap: 2,
-            incident_id: "-Nz1".to_owned(),
-        };
+        let new = new_case("-Nz1");
         let case = c.create_case("mdr-incident-id", &new).unwrap();
         let task = c.create_task(&case.id, "MDR Response", "default", "d").unwrap();
         let hostile = [
@@ -156,5 +142,17 @@ fn upload_names_reach_thehive_as_plain_names() {
         // Each file arrived whole, in its own log, with the message intact.
         assert!(logs.iter().all(|l| l["attachments"][0]["size"] == 4), "{logs:?}");
         assert_eq!(logs.len(), hostile.len());
+    }
+}
+
+/// A case for the MDR incident `incident_id`.
+fn new_case(incident_id: &str) -> NewCase {
+    NewCase {
+        title: "t".to_owned(),
+        description: "d".to_owned(),
+        severity: 2,
+        tlp: 2,
+        pap: 2,
+        incident_id: incident_id.to_owned(),
     }
 }

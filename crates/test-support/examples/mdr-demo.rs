@@ -1,7 +1,8 @@
-//! The demo behind `scripts/demo.sh`: starts the MDR stand-in on loopback (TLS, with an expired
-//! access token so the rotation shows), runs every responder flavour in `responders/` on a sample
-//! job folder exactly as Cortex's process runner does (test-support's Cortex harness), and prints each report and what the
-//! stand-in received.
+//! The demo behind `scripts/demo.sh` (`cargo run -p test-support --example mdr-demo`): starts the
+//! MDR stand-in on loopback (TLS, with an expired access token so the rotation shows), runs every
+//! responder flavour in `responders/` on a sample job folder exactly as Cortex's process runner
+//! does (test-support's Cortex harness), and prints each report and what the stand-in received.
+//! An example rather than a binary: it is shown, never shipped or tested against.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -17,16 +18,25 @@ struct Args {
     /// The repository root (holds responders/ and tests/fixtures/).
     #[arg(long, default_value = ".")]
     root: PathBuf,
-    /// Where the responder binaries are [default: beside this program].
+    /// Where the responder binaries are [default: the cargo profile folder this example was built in].
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+}
+
+/// Cargo puts an example in `<profile>/examples/` and the binaries in `<profile>/`.
+fn profile_dir(example: &Path) -> Option<PathBuf> {
+    let dir = example.parent()?;
+    match dir.file_name() {
+        Some(name) if name == "examples" => dir.parent().map(Path::to_owned),
+        _ => Some(dir.to_owned()),
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let bin_dir = match args.bin_dir {
         Some(dir) => dir,
-        None => std::env::current_exe()?.parent().ok_or("no parent folder")?.to_owned(),
+        None => profile_dir(&std::env::current_exe()?).ok_or("no parent folder")?,
     };
     let mut options = SandboxOptions::new(Seed::default_demo());
     options.tls = true;
