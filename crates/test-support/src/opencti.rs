@@ -308,6 +308,13 @@ impl Inner {
                 ] {
                     need_str(v, name)?;
                 }
+                // A GraphQL DateTime: `YYYY-MM-DDTHH:MM:SS…`, as the platform's scalar parses it.
+                let start = need_str(v, "execution_start")?.as_bytes();
+                let digits =
+                    |range: std::ops::Range<usize>| start.get(range).is_some_and(|b| b.iter().all(u8::is_ascii_digit));
+                if !(digits(0..4) && start.get(4) == Some(&b'-') && start.get(10) == Some(&b'T') && digits(11..13)) {
+                    return Err("Variable \"$execution_start\" got invalid value; expected type DateTime".into());
+                }
                 state.playbook_steps.push(v.clone());
                 Ok(json!({ "playbookStepExecution": true }))
             }

@@ -9,4 +9,5 @@ mod tip_standin;
 mod deploy;
 mod transport_amqp;
 mod transport_api;
+mod transport_api_behaviour;
 mod transport_common;
