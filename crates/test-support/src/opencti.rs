@@ -246,7 +246,14 @@ fn operation_of(query: &str) -> &'static str {
         "stix(",
         "about",
     ];
-    FIELDS.iter().find(|f| query.contains(*f)).map_or("unknown", |f| f.trim_end_matches('('))
+    FIELDS.iter().find(|f| selects(query, f)).map_or("unknown", |f| f.trim_end_matches('('))
+}
+
+/// Whether `query` has `field` (`name(` also matching `name (`: GraphQL allows blanks before the
+/// arguments, and pycti writes `toReceived (message: $message)`).
+fn selects(query: &str, field: &str) -> bool {
+    let Some(name) = field.strip_suffix('(') else { return query.contains(field) };
+    query.match_indices(name).any(|(at, _)| query[at + name.len()..].trim_start().starts_with('('))
 }
 
 fn need_str<'a>(variables: &'a Value, name: &str) -> Result<&'a str, String> {
