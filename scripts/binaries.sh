@@ -5,8 +5,11 @@
 # images), check-release.sh and the deployment tests all read this one list.
 #
 #   scripts/binaries.sh [--tools] [KIND...]
+#   scripts/binaries.sh --connectors
 #
 # KIND: responders and/or analyzers (default both) for the flavour commands; --tools: the tools only.
+# --connectors: the OpenCTI connectors instead, <folder under connectors/>/<binary>; each ships as
+# its own folder (connectors/<folder>/, binary inside), never in Cortex's folders.
 # In a release archive this script sits beside install.sh, at the top of the archive.
 set -euo pipefail
 
@@ -14,6 +17,11 @@ set -euo pipefail
 tools=(
     KasperskyMDR/mdr-token
     KasperskyMDR/mdr-sync
+)
+
+# OpenCTI connectors: connectors/<folder>/ shipped whole, with its binary beside its Dockerfile.
+connectors=(
+    kaspersky-enrichment/opencti-kaspersky-enrichment
 )
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -24,9 +32,12 @@ only_tools=false
 kinds=()
 for arg in "$@"; do
     case "$arg" in
+        --connectors) [ $# -eq 1 ] || { echo "binaries.sh: --connectors takes no other argument" >&2; exit 2; }
+            printf '%s\n' "${connectors[@]}" | LC_ALL=C sort -u
+            exit 0 ;;
         --tools) only_tools=true ;;
         responders|analyzers) kinds+=("$arg") ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "binaries.sh: unknown argument $arg" >&2; exit 2 ;;
     esac
 done

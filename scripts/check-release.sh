@@ -9,6 +9,8 @@
 # - every binary binaries.sh lists (each flavour's `command` and the operator tools) is there,
 #   0755, the same list as this source tree's scripts/binaries.sh, and starts: `--version` exits 0
 #   and prints the workspace version;
+# - each OpenCTI connector (binaries.sh --connectors) is connectors/<folder>/ with the source tree's
+#   files of that folder and its binary (0755, starts, same checks);
 # - no binary needs a glibc symbol version above GLIBC_2.17 (objdump -T);
 # - the templates zip holds <AnalyzerName>_<version>/long.html and short.html at its top level
 #   for every analyzer flavour, and nothing else.
@@ -52,18 +54,30 @@ for script in install.sh binaries.sh; do
 done
 if [ "${#missing[@]}" -eq 0 ]; then ok "layout: $name/ with README.md, LICENSE, install.sh, binaries.sh, catalogs/, thehive-templates.zip"; else fail "layout: missing ${missing[*]}"; fi
 
-mapfile -t listed < <("$top/binaries.sh")
+mapfile -t listed < <("$top/binaries.sh"; "$top/binaries.sh" --connectors)
 mapfile -t expected < <("$root/scripts/binaries.sh")
-if [ "${listed[*]}" = "${expected[*]}" ]; then
-    ok "binaries: the archive lists the same ${#listed[@]} binaries as scripts/binaries.sh"
+mapfile -t connectors < <("$root/scripts/binaries.sh" --connectors)
+if [ "${listed[*]}" = "${expected[*]} ${connectors[*]}" ]; then
+    ok "binaries: the archive lists the same ${#listed[@]} binaries as scripts/binaries.sh (connectors included)"
 else
-    fail "binaries: the archive lists [${listed[*]}], the source tree [${expected[*]}]"
+    fail "binaries: the archive lists [${listed[*]}], the source tree [${expected[*]} ${connectors[*]}]"
 fi
 
+# A connector folder holds what the source tree's does, plus its binary.
+for entry in "${connectors[@]}"; do
+    folder="${entry%%/*}"
+    for file in "$root/connectors/$folder"/*; do
+        [ -f "$file" ] || continue
+        if ! cmp -s "$file" "$top/connectors/$folder/$(basename "$file")"; then
+            fail "connectors/$folder/$(basename "$file"): missing or not the source tree's"
+        fi
+    done
+done
+
 newest=""
-for entry in "${expected[@]}"; do
+for entry in "${expected[@]}" "${connectors[@]}"; do
     path=""
-    for kind in responders analyzers; do
+    for kind in responders analyzers connectors; do
         [ -f "$top/$kind/$entry" ] && path="$top/$kind/$entry"
     done
     if [ -z "$path" ]; then fail "$entry: not in the archive"; continue; fi

@@ -5,13 +5,17 @@
 #       and pack DIR/kaspersky-mdr-responders-<version>-x86_64-linux.tar.gz (+ .sha256):
 #       responders/ and analyzers/ laid out as Cortex scans them (binaries beside their flavour
 #       files), the catalogues, thehive-templates.zip, README.md, LICENSE, install.sh and
-#       binaries.sh (install.sh, run from the unpacked archive, copies without building).
-#       DIR defaults to dist/. The archive is written only when scripts/check-release.sh passes
+#       binaries.sh (install.sh, run from the unpacked archive, copies without building), and
+#       connectors/<folder>/ per OpenCTI connector (see below). DIR defaults to dist/. The archive is written only when scripts/check-release.sh passes
 #       on it (layout, every binary starts, no glibc symbol above GLIBC_2.17, sha256 file).
 #   scripts/release.sh images [--from DIR|--archive FILE] [--contexts DIR] [--dry-run] [--push]
 #       [--prefix ghcr.io/<owner>]   one Docker image per flavour from the archive's portable
 #       binary (see Dockerfile), tagged as catalogs/*.json lists them; --dry-run prints the docker
 #       commands instead (no Docker engine needed); --contexts keeps the build contexts there.
+#   scripts/release.sh connectors --bin-dir DIR --out DIR   lay out each OpenCTI connector that
+#       binaries.sh --connectors lists as OUT/<folder>/: the files of connectors/<folder>/ (0644) and
+#       its binary from --bin-dir (0755). The archive's connectors/ is made this way; each folder is
+#       then the Docker build context of its own Dockerfile (the binary beside it).
 #
 # The binaries are linked against glibc 2.17 by zig (cargo-zigbuild), whatever the build machine's
 # glibc. Missing tools are installed at the pinned versions below and the script says so: ziglang
@@ -72,7 +76,7 @@ archive() {
     ensure_zigbuild
 
     local binaries=() bins=() entry
-    mapfile -t binaries < <(scripts/binaries.sh)
+    mapfile -t binaries < <(scripts/binaries.sh; scripts/binaries.sh --connectors)
     for entry in "${binaries[@]}"; do bins+=("--bin=${entry#*/}"); done
     echo "Building ${bins[*]#--bin=} for $TARGET, glibc $GLIBC_BASELINE (release profile, zig $ZIGLANG_VERSION)" >&2
     cargo zigbuild --release --locked --target "$TARGET.$GLIBC_BASELINE" "${bins[@]}"
@@ -100,6 +104,7 @@ archive() {
     mkdir -p "$top" "$out"
     scripts/install.sh --bin-dir "$bin_dir" "$top/responders" "$top/analyzers" >/dev/null
     scripts/catalog.sh --out "$top/catalogs" >/dev/null
+    connectors --bin-dir "$bin_dir" --out "$top/connectors"
     templates_zip "$top/thehive-templates.zip"
     install -m 0644 README.md LICENSE "$top/"
     install -m 0755 scripts/install.sh scripts/binaries.sh "$top/"
@@ -115,6 +120,31 @@ archive() {
     fi
     mv -f "$stage/$archive_name.tar.gz" "$stage/$archive_name.tar.gz.sha256" "$out/"
     echo "$out/$archive_name.tar.gz"
+}
+
+# Each connector folder with its binary: OUT/<folder>/ holds connectors/<folder>/'s files and the
+# binary, so that it is the build context its Dockerfile expects.
+connectors() {
+    local bin_dir="" out=""
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --bin-dir) bin_dir="$2"; shift 2 ;;
+            --out) out="$2"; shift 2 ;;
+            *) echo "release.sh connectors: unknown argument $1" >&2; exit 2 ;;
+        esac
+    done
+    [ -n "$bin_dir" ] && [ -n "$out" ] || { echo "usage: scripts/release.sh connectors --bin-dir DIR --out DIR" >&2; exit 2; }
+    local entry folder binary
+    while IFS= read -r entry; do
+        folder="${entry%%/*}"
+        binary="${entry#*/}"
+        [ -d "connectors/$folder" ] || { echo "release.sh connectors: no folder connectors/$folder" >&2; exit 1; }
+        [ -x "$bin_dir/$binary" ] || { echo "release.sh connectors: no binary $bin_dir/$binary" >&2; exit 1; }
+        mkdir -p "$out/$folder"
+        chmod 0755 "$out" "$out/$folder"
+        find "connectors/$folder" -maxdepth 1 -type f -exec install -m 0644 {} "$out/$folder/" \;
+        install -m 0755 "$bin_dir/$binary" "$out/$folder/$binary"
+    done < <(scripts/binaries.sh --connectors)
 }
 
 # The report templates as TheHive 4 and 5 import them: <AnalyzerName>_<version>/long.html and
@@ -195,6 +225,7 @@ case "${1:-archive}" in
     archive) shift || true; archive "$@" ;;
     --out) archive "$@" ;;
     images) shift; images "$@" ;;
-    -h|--help) sed -n '2,20p' "$0" ;;
-    *) echo "release.sh: unknown command $1 (archive or images)" >&2; exit 2 ;;
+    connectors) shift; connectors "$@" ;;
+    -h|--help) sed -n '2,23p' "$0" ;;
+    *) echo "release.sh: unknown command $1 (archive, images or connectors)" >&2; exit 2 ;;
 esac

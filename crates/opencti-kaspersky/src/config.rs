@@ -55,6 +55,9 @@ impl ConfigError {
 pub struct ConfigSource {
     env: BTreeMap<String, String>,
     yaml: Option<Yaml>,
+    /// Every environment name asked for, so that tests can tell a key the connector reads from a
+    /// key it ignores (e.g. in the sample compose file).
+    asked: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl fmt::Debug for ConfigSource {
@@ -69,7 +72,12 @@ impl fmt::Debug for ConfigSource {
 
 impl ConfigSource {
     pub fn from_parts(env: BTreeMap<String, String>, yaml: Option<Yaml>) -> ConfigSource {
-        ConfigSource { env, yaml }
+        ConfigSource { env, yaml, asked: Default::default() }
+    }
+
+    /// The environment names asked for so far (set or not), sorted.
+    pub fn keys_read(&self) -> Vec<String> {
+        self.asked.borrow().iter().cloned().collect()
     }
 
     /// The process environment and `config.yml` (or `.env`) where the Python connector looks,
@@ -100,7 +108,7 @@ impl ConfigSource {
             Some(path) => Some(read_yaml(path)?),
             None => None,
         };
-        Ok(ConfigSource { env, yaml })
+        Ok(ConfigSource { env, yaml, asked: Default::default() })
     }
 
     /// `.env` values count as environment variables that the real environment overrides.
@@ -129,6 +137,7 @@ impl ConfigSource {
     /// `["kaspersky", "max_tlp"]`), else None. A YAML list is joined with commas, as the
     /// comma-separated env form of the same setting.
     pub fn text(&self, env: &str, path: &[&str]) -> Option<Sourced<String>> {
+        self.asked.borrow_mut().insert(env.to_owned());
         if let Some(value) = self.env.get(env) {
             return Some(Sourced { value: value.clone(), origin: env.to_owned() });
         }

@@ -26,6 +26,7 @@
 
 mod api;
 pub mod cortex;
+pub mod dockerfile;
 mod http;
 mod ids;
 mod journal;

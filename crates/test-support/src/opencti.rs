@@ -246,7 +246,14 @@ fn operation_of(query: &str) -> &'static str {
         "stix(",
         "about",
     ];
-    FIELDS.iter().find(|f| query.contains(*f)).map_or("unknown", |f| f.trim_end_matches('('))
+    FIELDS.iter().find(|f| selects(query, f)).map_or("unknown", |f| f.trim_end_matches('('))
+}
+
+/// Whether `query` has `field` (`name(` also matching `name (`: GraphQL allows blanks before the
+/// arguments, and pycti writes `toReceived (message: $message)`).
+fn selects(query: &str, field: &str) -> bool {
+    let Some(name) = field.strip_suffix('(') else { return query.contains(field) };
+    query.match_indices(name).any(|(at, _)| query[at + name.len()..].trim_start().starts_with('('))
 }
 
 fn need_str<'a>(variables: &'a Value, name: &str) -> Result<&'a str, String> {
@@ -307,6 +314,13 @@ impl Inner {
                     "bundle",
                 ] {
                     need_str(v, name)?;
+                }
+                // A GraphQL DateTime: `YYYY-MM-DDTHH:MM:SS…`, as the platform's scalar parses it.
+                let start = need_str(v, "execution_start")?.as_bytes();
+                let digits =
+                    |range: std::ops::Range<usize>| start.get(range).is_some_and(|b| b.iter().all(u8::is_ascii_digit));
+                if !(digits(0..4) && start.get(4) == Some(&b'-') && start.get(10) == Some(&b'T') && digits(11..13)) {
+                    return Err("Variable \"$execution_start\" got invalid value; expected type DateTime".into());
                 }
                 state.playbook_steps.push(v.clone());
                 Ok(json!({ "playbookStepExecution": true }))

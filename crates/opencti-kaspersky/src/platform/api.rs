@@ -163,13 +163,20 @@ impl OpenCti {
         self.call("stixBundlePush", BUNDLE_PUSH, variables).map(drop)
     }
 
-    /// Hands the playbook's bundle to its next step.
-    pub fn playbook_step(&self, playbook: &Value, previous_bundle: &str, bundle: &str) -> Result<(), ApiError> {
+    /// Hands the playbook's bundle to its next step. `execution_start` is when the connector took
+    /// the message: the platform's message does not carry it (pycti sets it to its own clock).
+    pub fn playbook_step(
+        &self,
+        playbook: &Value,
+        execution_start: &str,
+        previous_bundle: &str,
+        bundle: &str,
+    ) -> Result<(), ApiError> {
         let field = |name: &str| playbook.get(name).cloned().unwrap_or(Value::Null);
         let variables = json!({
             "execution_id": field("execution_id"),
             "event_id": field("event_id"),
-            "execution_start": field("execution_start"),
+            "execution_start": execution_start,
             "data_instance_id": field("data_instance_id"),
             "playbook_id": field("playbook_id"),
             "previous_step_id": field("previous_step_id"),

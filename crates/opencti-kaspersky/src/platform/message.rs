@@ -120,7 +120,8 @@ impl Context {
         {
             return Handled::Failed(format!("cannot mark the work received: {e}"));
         }
-        let result = self.enrich(message);
+        let started = crate::stix::timestamp::Timestamp::now().stix();
+        let result = self.enrich(message, &started);
         let (text, in_error) = match &result {
             Ok(outcome) => (outcome.message.clone(), false),
             Err(Step::Refused(text)) => (text.clone(), true),
@@ -135,23 +136,23 @@ impl Context {
         if in_error { Handled::InError(text) } else { Handled::Processed }
     }
 
-    fn enrich(&self, message: &Message) -> Result<Outcome, Step> {
+    fn enrich(&self, message: &Message, started: &str) -> Result<Outcome, Step> {
         let entity = match self.api.read_observable(&message.entity_id) {
             Ok(Some(entity)) => entity,
             Ok(None) => {
                 let refusal = "Unable to read/access the entity, please check that the connector permission is correct";
-                return self.finish_playbook(message, Err(refusal.to_owned()));
+                return self.finish_playbook(message, started, Err(refusal.to_owned()));
             }
             Err(e) => return Err(Step::Platform(format!("cannot read the entity: {e}"))),
         };
         let (stix_entity, stix_objects) = match self.stix_input(message) {
             Ok(input) => input,
-            Err(Step::Refused(text)) => return self.finish_playbook(message, Err(text)),
+            Err(Step::Refused(text)) => return self.finish_playbook(message, started, Err(text)),
             Err(step) => return Err(step),
         };
         let outcome = self.enricher.enrich(&entity, &stix_entity, &stix_objects);
         if message.playbook.is_some() {
-            return self.finish_playbook(message, outcome);
+            return self.finish_playbook(message, started, outcome);
         }
         match outcome {
             Ok(outcome) => {
@@ -191,7 +192,12 @@ impl Context {
     }
 
     /// In a playbook the incoming bundle always goes on, with the new objects on success.
-    fn finish_playbook(&self, message: &Message, outcome: Result<Outcome, String>) -> Result<Outcome, Step> {
+    fn finish_playbook(
+        &self,
+        message: &Message,
+        started: &str,
+        outcome: Result<Outcome, String>,
+    ) -> Result<Outcome, Step> {
         let (Some(playbook), Some(incoming)) = (&message.playbook, &message.bundle) else {
             return outcome.map_err(Step::Refused);
         };
@@ -201,7 +207,7 @@ impl Context {
         out["objects"] = Value::Array(bundle::merge(incoming_objects, new_objects));
         let previous = incoming.to_string();
         self.api
-            .playbook_step(playbook, &previous, &out.to_string())
+            .playbook_step(playbook, started, &previous, &out.to_string())
             .map_err(|e| Step::Platform(format!("cannot hand the bundle to the playbook: {e}")))?;
         outcome.map_err(Step::Refused)
     }

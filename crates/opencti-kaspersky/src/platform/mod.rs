@@ -179,7 +179,11 @@ pub fn main() -> ExitCode {
         [] => None,
         [flag, path] if flag == "--config" => Some(std::path::PathBuf::from(path)),
         [flag] if flag == "--version" => {
-            eprintln!("opencti-kaspersky-enrichment {}", env!("CARGO_PKG_VERSION"));
+            // On stdout, as clap answers `--version` for the workspace's other binaries.
+            #[allow(clippy::print_stdout)]
+            {
+                println!("opencti-kaspersky-enrichment {}", env!("CARGO_PKG_VERSION"));
+            }
             return ExitCode::SUCCESS;
         }
         _ => {

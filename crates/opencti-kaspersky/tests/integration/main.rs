@@ -6,6 +6,8 @@ mod golden;
 mod tip_standin;
 
 // Engineer B: the platform side.
+mod deploy;
 mod transport_amqp;
 mod transport_api;
+mod transport_api_behaviour;
 mod transport_common;

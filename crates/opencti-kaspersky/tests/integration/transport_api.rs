@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::tip_standin::StandIn;
 use crate::transport_common::*;
 
-fn post(port: u16, bearer: Option<&str>, body: &str) -> (u16, String) {
+pub(crate) fn post(port: u16, bearer: Option<&str>, body: &str) -> (u16, String) {
     let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build().expect("client");
     let mut request = client.post(format!("http://127.0.0.1:{port}/api/callback")).body(body.to_owned());
     if let Some(token) = bearer {
@@ -19,7 +19,7 @@ fn post(port: u16, bearer: Option<&str>, body: &str) -> (u16, String) {
     (response.status().as_u16(), response.text().unwrap_or_default())
 }
 
-fn api_env(
+pub(crate) fn api_env(
     opencti: &test_support::opencti::OpenCtiSandbox,
     tip: &StandIn,
     port: u16,
@@ -33,7 +33,7 @@ fn api_env(
     env
 }
 
-fn wait_listening(port: u16, connector: &mut Connector) {
+pub(crate) fn wait_listening(port: u16, connector: &mut Connector) {
     wait_for("the callback listener", Duration::from_secs(30), || {
         if let Ok(Some(status)) = connector.child.try_wait() {
             panic!("connector exited {status}: {}", connector.log_text());

@@ -63,6 +63,9 @@ struct State {
     forced: HashMap<String, Forced>,
     /// Why TLS handshakes failed, in order.
     handshake_errors: Vec<String>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// The TIP and OpenTIP routes over test-support's listener.
@@ -73,6 +76,23 @@ struct Tip {
 
 impl Handler for Tip {
     fn handle(&self, request: &Request) -> Option<Response> {
+        {
+            let mut state = self.state.lock().expect("state");
+            state.in_flight += 1;
+            state.max_in_flight = state.max_in_flight.max(state.in_flight);
+        }
+        let response = self.answer(request);
+        self.state.lock().expect("state").in_flight -= 1;
+        Some(response)
+    }
+
+    fn handshake_failed(&self, reason: &str) {
+        self.state.lock().expect("state").handshake_errors.push(reason.to_owned());
+    }
+}
+
+impl Tip {
+    fn answer(&self, request: &Request) -> Response {
         let headers = request.headers.iter().map(|(name, value)| (name.to_ascii_lowercase(), value.clone())).collect();
         let (status, extra, body, delay) = respond(
             &request.method,
@@ -87,11 +107,7 @@ impl Handler for Tip {
         for (name, value) in extra {
             response = response.with_header(&name, &value);
         }
-        Some(response)
-    }
-
-    fn handshake_failed(&self, reason: &str) {
-        self.state.lock().expect("state").handshake_errors.push(reason.to_owned());
+        response
     }
 }
 
@@ -132,6 +148,11 @@ impl StandIn {
 
     pub fn handshake_errors(&self) -> Vec<String> {
         self.tip.state.lock().expect("state").handshake_errors.clone()
+    }
+
+    /// The most requests the stand-in was answering at the same time (forced delays included).
+    pub fn max_concurrent(&self) -> usize {
+        self.tip.state.lock().expect("state").max_in_flight
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
